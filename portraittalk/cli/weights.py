@@ -1,0 +1,38 @@
+"""`portraittalk weights status|download [NAME]`."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("weights", help="list or fetch model weights")
+    wsub = p.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    s = wsub.add_parser("status", help="which components are present")
+    s.set_defaults(run=_status)
+    d = wsub.add_parser("download", help="fetch components from their public sources")
+    d.add_argument("names", nargs="*", help="components to fetch (default: every one with a public source)")
+    d.add_argument("--token", help="Hugging Face token for gated repositories")
+    d.set_defaults(run=_download)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ..weights import status_rows, weights_dir
+
+    rows = status_rows()
+    print(f"weights folder: {weights_dir()}")
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"  {r['name']:<{width}}  {'present' if r['present'] == 'yes' else 'missing':<7}  {r['purpose']}")
+        print(f"  {'':<{width}}  {'':<7}  path: {r['path']}")
+        print(f"  {'':<{width}}  {'':<7}  from: {r['source']}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from ..weights import COMPONENTS, download
+
+    names = args.names or [c.name for c in COMPONENTS if c.source]
+    for name in names:
+        print(f"downloading {name} ...", flush=True)
+        print(f"  -> {download(name, token=args.token)}")
+    return 0

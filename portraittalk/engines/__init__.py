@@ -1,0 +1,1 @@
+"""Render engines: ``warp`` (CPU, no downloads) and ``diffusion`` (the paper)."""

@@ -1,0 +1,1 @@
+"""Face analysis: landmarks, crops, head contour, person mask, identity embeddings."""

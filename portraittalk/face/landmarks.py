@@ -1,0 +1,170 @@
+"""MediaPipe FaceMesh (0.10.21, refined: 478 points) for images and videos."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import NoFaceError
+from .mesh import NUM_LANDMARKS
+
+log = logging.getLogger(__name__)
+_ROTATIONS = (0, 1, 3, 2)  # k of np.rot90: try upright first, then the two quarter turns, then upside down
+
+
+@dataclass
+class FaceLandmarks:
+    """478 landmarks of one face in image pixels (x, y), plus MediaPipe's relative depth z."""
+
+    points: np.ndarray  # (478, 2) float32, pixels
+    z: np.ndarray  # (478,) float32, relative depth in the same pixel scale
+    image_size: tuple[int, int]  # (width, height)
+    faces_found: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        x0, y0 = self.points.min(axis=0)
+        x1, y1 = self.points.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+
+class FaceMeshDetector:
+    """Finds faces and their 478 refined landmarks.
+
+    ``static=True`` treats every call as an unrelated photo; ``static=False`` uses MediaPipe's
+    tracking between consecutive video frames (faster and steadier). Small faces in large photos are
+    found through MediaPipe's full-range face detector followed by FaceMesh on an upscaled crop.
+    """
+
+    def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5) -> None:
+        import mediapipe as mp
+
+        self.static = static
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
+            min_detection_confidence=min_confidence, min_tracking_confidence=0.5,
+        )  # fmt: skip
+        self._detector = None
+        self._min_confidence = min_confidence
+
+    def close(self) -> None:
+        self._mesh.close()
+        if self._detector is not None:
+            self._detector.close()
+
+    def __enter__(self) -> "FaceMeshDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def all_faces(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """Every face found, largest first; an empty list when there is none."""
+        faces = self._mesh_faces(image)
+        if not faces and self.static:
+            faces = self._faces_via_detector(image)
+        faces.sort(key=lambda f: _area(f.bbox), reverse=True)
+        for f in faces:
+            f.faces_found = len(faces)
+        return faces
+
+    def detect(self, image: np.ndarray, face_index: int = 0, name: str = "the image") -> FaceLandmarks:
+        """The ``face_index``-th largest face (0 = largest). Raises :class:`NoFaceError`."""
+        faces = self.all_faces(image)
+        if not faces:
+            raise NoFaceError(
+                f"no face found in {name}; use a photo where one face is clearly visible, facing the camera."
+            )
+        if face_index >= len(faces):
+            raise NoFaceError(f"{name} has {len(faces)} face(s); face index {face_index} does not exist.")
+        face = faces[face_index]
+        if len(faces) > 1:
+            which = "the largest" if face_index == 0 else f"face #{face_index + 1} by size"
+            note = f"{name} shows {len(faces)} faces; using {which} (choose another with the face index option)."
+            face.notes.append(note)
+            log.warning(note)
+        return face
+
+    def detect_upright(self, image: np.ndarray, face_index: int = 0, name: str = "the image"
+                       ) -> tuple[np.ndarray, FaceLandmarks]:  # fmt: skip
+        """Like :meth:`detect`, but also tries quarter turns for photos saved sideways.
+
+        Returns the (possibly rotated) image with its landmarks.
+        """
+        for k in _ROTATIONS:
+            rotated = np.ascontiguousarray(np.rot90(image, k)) if k else image
+            if self.all_faces(rotated):
+                face = self.detect(rotated, face_index, name)
+                if k:
+                    face.notes.append(f"{name} was sideways; it was turned upright.")
+                return rotated, face
+        return image, self.detect(image, face_index, name)  # raises NoFaceError
+
+    def track(self, frames: Iterable[np.ndarray]) -> np.ndarray:
+        """Landmarks of the largest face per frame, ``(T, 478, 2)``; NaN rows where no face is found."""
+        out = []
+        for frame in frames:
+            faces = self.all_faces(frame)
+            out.append(faces[0].points if faces else np.full((NUM_LANDMARKS, 2), np.nan, np.float32))
+        return np.stack(out) if out else np.zeros((0, NUM_LANDMARKS, 2), np.float32)
+
+    def _mesh_faces(self, image: np.ndarray) -> list[FaceLandmarks]:
+        h, w = image.shape[:2]
+        result = self._mesh.process(np.ascontiguousarray(image[..., :3]))
+        faces = []
+        for lm in result.multi_face_landmarks or []:
+            arr = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)
+            faces.append(FaceLandmarks(arr[:, :2].copy(), arr[:, 2].copy(), (w, h)))
+        return faces
+
+    def _faces_via_detector(self, image: np.ndarray) -> list[FaceLandmarks]:
+        """Full-range detection, then FaceMesh on each face's upscaled crop (small or distant faces)."""
+        import cv2
+        import mediapipe as mp
+
+        if self._detector is None:
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self._min_confidence
+            )
+        h, w = image.shape[:2]
+        result = self._detector.process(np.ascontiguousarray(image[..., :3]))
+        faces = []
+        for det in result.detections or []:
+            box = det.location_data.relative_bounding_box
+            cx, cy = (box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h
+            side = max(box.width * w, box.height * h) * 2.2
+            scale = 384.0 / side
+            m = np.array([[scale, 0, 192 - cx * scale], [0, scale, 192 - cy * scale]], np.float32)
+            crop = cv2.warpAffine(image, m, (384, 384), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            for face in self._mesh_faces(crop)[:1]:
+                face.points = ((face.points - m[:, 2]) / scale).astype(np.float32)
+                face.z = (face.z / scale).astype(np.float32)
+                face.image_size = (w, h)
+                faces.append(face)
+        return faces
+
+
+def _area(bbox: tuple[float, float, float, float]) -> float:
+    return max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
+
+
+def detect_landmarks(image: np.ndarray, face_index: int = 0, name: str = "the image") -> FaceLandmarks:
+    """One-shot helper: landmarks of one face in a photo."""
+    with FaceMeshDetector(static=True) as detector:
+        return detector.detect(image, face_index, name)
+
+
+def interpolate_missing(track: np.ndarray) -> np.ndarray:
+    """Fill NaN frames of a (T, N, 2) track linearly from their neighbours (edges: nearest)."""
+    track = track.copy()
+    valid = ~np.isnan(track[:, 0, 0])
+    if not valid.any():
+        return track
+    idx = np.arange(len(track))
+    flat = track.reshape(len(track), -1)
+    for j in range(flat.shape[1]):
+        flat[~valid, j] = np.interp(idx[~valid], idx[valid], flat[valid, j])
+    return flat.reshape(track.shape)

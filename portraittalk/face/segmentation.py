@@ -1,0 +1,49 @@
+"""Person/background masks: MediaPipe selfie segmentation offline, rembg when its model is present."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from ..weights import component_path, is_present
+
+
+def person_mask(image: np.ndarray, backend: str = "auto") -> np.ndarray:
+    """A float32 (H, W) mask in [0, 1], 1 = person. ``backend``: "auto" | "mediapipe" | "rembg"."""
+    if backend == "rembg" or (backend == "auto" and is_present("rembg")):
+        return _rembg_mask(image)
+    return _mediapipe_mask(image)
+
+
+def _mediapipe_mask(image: np.ndarray) -> np.ndarray:
+    import mediapipe as mp
+
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+        result = seg.process(np.ascontiguousarray(image[..., :3]))
+    return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
+
+
+_REMBG_SESSION: Optional[object] = None
+
+
+def _rembg_mask(image: np.ndarray) -> np.ndarray:
+    """rembg's human-segmentation U^2-Net, loaded from ``weights/rembg`` (never downloaded here)."""
+    global _REMBG_SESSION
+    from ..errors import MissingWeightsError
+
+    if not is_present("rembg"):
+        raise MissingWeightsError(
+            "the rembg model is not in the weights folder; run `portraittalk weights download rembg` "
+            "or use the MediaPipe background mask."
+        )
+    if _REMBG_SESSION is None:
+        os.environ["U2NET_HOME"] = str(component_path("rembg"))
+        from rembg import new_session
+
+        _REMBG_SESSION = new_session("u2net_human_seg")
+    from PIL import Image
+    from rembg import remove
+
+    mask = remove(Image.fromarray(image), session=_REMBG_SESSION, only_mask=True)
+    return np.asarray(mask, dtype=np.float32) / 255.0

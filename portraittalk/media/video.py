@@ -1,0 +1,170 @@
+"""Video reading (PyAV) and streamed MP4 writing (ffmpeg: H.264 yuv420p + AAC)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import numpy as np
+
+from ..errors import VideoError
+from .audio import Audio
+from .ffmpeg import ffmpeg_exe
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass
+class VideoInfo:
+    """What a player sees in a file: codecs, pixel format, size, rate and durations."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration: float
+    video_codec: str
+    pixel_format: str
+    audio_codec: Optional[str]
+    audio_duration: Optional[float]
+
+
+def probe_video(path: PathLike) -> VideoInfo:
+    """Read the stream parameters of a video file."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"video '{path.name}' does not exist.")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"'{path.name}' has no video stream.")
+            v = container.streams.video[0]
+            fps = float(v.average_rate or v.guessed_rate or 0)
+            duration = float(container.duration / 1e6) if container.duration else 0.0
+            frames = v.frames or int(round(duration * fps))
+            a = container.streams.audio[0] if container.streams.audio else None
+            a_dur = float(a.duration * a.time_base) if a is not None and a.duration else None
+            return VideoInfo(
+                v.codec_context.width, v.codec_context.height, fps, frames, duration,
+                v.codec_context.name, str(v.codec_context.format.name if v.codec_context.format else ""),
+                a.codec_context.name if a is not None else None, a_dur,
+            )  # fmt: skip
+    except VideoError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for bad files
+        raise VideoError(f"'{path.name}' is not a video we can read ({exc}).") from None
+
+
+@dataclass
+class VideoFrames:
+    """Lazily decoded RGB frames with their timestamps (seconds)."""
+
+    path: Path
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        import av
+
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                yield t, frame.to_ndarray(format="rgb24")
+
+
+def read_video(path: PathLike) -> VideoFrames:
+    """Open a video for streaming frame access; fails early with :class:`VideoError`."""
+    info = probe_video(path)
+    if info.frame_count == 0 and info.duration == 0:
+        raise VideoError(f"'{Path(path).name}' has no frames.")
+    return VideoFrames(Path(path), info.fps, info.width, info.height, info.frame_count)
+
+
+class VideoWriter:
+    """Streams RGB frames into an H.264 (yuv420p) MP4 with an AAC track of ``audio``.
+
+    Frames go straight to ffmpeg's stdin, so memory stays flat. The file appears at ``path`` only
+    when :meth:`close` succeeds; on error or cancel nothing is left there. Odd sizes are padded
+    to even ones (yuv420p needs them).
+    """
+
+    def __init__(self, path: PathLike, fps: float, size: tuple[int, int], audio: Optional[Audio] = None,
+                 crf: int = 18, preset: str = "veryfast") -> None:  # fmt: skip
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.width, self.height = size
+        self.frames_written = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._audio_tmp: Optional[Path] = None
+        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{self.width}x{self.height}", "-r", f"{self.fps}", "-i", "-"]  # fmt: skip
+        if audio is not None:
+            # The original recording keeps its quality; in-memory audio goes through a temp wav.
+            source = audio.source
+            if source is None or not Path(source).is_file():
+                fd, atmp = tempfile.mkstemp(suffix=".wav", prefix=".audio.", dir=self.path.parent)
+                os.close(fd)
+                self._audio_tmp = source = Path(atmp)
+                audio.write_wav(self._audio_tmp)
+            cmd += ["-i", str(source), "-map", "0:v:0", "-map", "1:a:0", "-t", f"{audio.duration:.6f}",
+                    "-c:a", "aac", "-b:a", "160k"]  # fmt: skip
+        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", preset,
+                "-crf", str(crf), "-pix_fmt", "yuv420p", "-profile:v", "high",
+                "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]  # fmt: skip
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[:2] != (self.height, self.width) or frame.dtype != np.uint8:
+            raise ValueError(f"frame {frame.shape} {frame.dtype} != ({self.height}, {self.width}, 3) uint8")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame[..., :3]).tobytes())  # type: ignore[union-attr]
+        except BrokenPipeError:
+            self.abort()
+            raise VideoError(f"the video encoder stopped while writing '{self.path.name}'.") from None
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish encoding and move the file into place."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+        code = self._proc.wait()
+        self._cleanup_audio()
+        if code != 0 or self.frames_written == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise VideoError(f"encoding '{self.path.name}' failed: {err.strip()[-300:] or 'no frames'}")
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop encoding and remove everything written so far."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._tmp.unlink(missing_ok=True)
+        self._cleanup_audio()
+
+    def _cleanup_audio(self) -> None:
+        if self._audio_tmp is not None:
+            self._audio_tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
