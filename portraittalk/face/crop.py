@@ -73,6 +73,13 @@ def face_crop(points: np.ndarray, image_size: tuple[int, int], size: int = 512,
     x1, y1 = oval.max(axis=0)
     side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * margin)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0 - 0.06 * (y1 - y0)  # a little headroom for hair
+    # Stay inside the photo where it is large enough: repeated edge pixels look like streaks.
+    w, h = image_size
+    side = min(side, float(min(w, h))) if side > max(x1 - x0, y1 - y0) * 1.3 else side
+    if side <= w:
+        cx = float(np.clip(cx, side / 2, w - side / 2))
+    if side <= h:
+        cy = float(np.clip(cy, side / 2, h - side / 2))
     scale = size / side
     matrix = np.array([[scale, 0.0, size / 2 - cx * scale], [0.0, scale, size / 2 - cy * scale]], np.float64)
     return FaceCrop(matrix, size, image_size)

@@ -1,0 +1,236 @@
+"""The warp engine: animates the reference photo itself along the MotionTrack, on the CPU.
+
+How a frame is made:
+1. The track's landmarks are split into head pose (a similarity, from the track's ``head``
+   parameters) and expression (what is left, in reference coordinates).
+2. Expression displacements are spread over the face by a piecewise-linear (barycentric) map on a
+   Delaunay mesh of the 468 face points plus a ring of still anchors around the face, precomputed
+   as a sparse matrix per reference; head pose moves the head region (a soft mask from the person
+   segmentation), so hair moves with the head and the background stays put, with no seam.
+3. One backward remap of the reference (fixed-point inverse of the forward field) renders it.
+4. Inside the inner lips, a mouth interior is composited: a dark cavity, and teeth riding on the
+   upper and lower lips; teeth come from a reference that shows them, else they are drawn.
+
+Controls (see ``portraittalk.config.Controls``): w1 scales the expression motion (applied when the
+track is made), w2 damps head motion toward the reference placement, w3 sets temporal smoothing.
+Several references: the first gives the frame; the one with the widest-open mouth lends its teeth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..face import mesh
+from ..face.reference import Reference
+from ..motion.geometry import head_pivot, head_transform
+from ..motion.track import MotionTrack
+from .base import Engine, ProgressFn, RenderRequest, no_progress
+
+FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
+OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
+
+
+@dataclass
+class _Teeth:
+    """A strip of teeth cut from a reference, with where its top edge sits (relative to the lip)."""
+
+    image: np.ndarray  # (h, w, 3) float32
+    width: float  # mouth width it was cut at (px), for scaling
+
+
+class WarpEngine(Engine):
+    name = "warp"
+
+    def render(self, references: Sequence[Reference], track: MotionTrack, request: RenderRequest,
+               progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
+        primary = references[0]
+        if primary.size != track.frame_size[0]:
+            raise ValueError("the track was made for another output size")
+        warper = FaceWarper(primary, track)
+        teeth = _teeth_from(references)
+        total = len(track)
+        for t in range(total):
+            frame = warper.frame(t)
+            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth)
+            progress("rendering", t + 1, total)
+            yield frame
+
+
+class FaceWarper:
+    """Precomputed fields of one reference; ``frame(t)`` renders frame t of a track."""
+
+    def __init__(self, reference: Reference, track: MotionTrack) -> None:
+        from scipy.spatial import Delaunay
+
+        self.track = track
+        self.image = reference.image
+        size = reference.size
+        ref = track.reference.astype(np.float64)
+        self.face_height = float(mesh.face_height(ref))
+        self.pivot = head_pivot(ref)
+        # Control points: the face + a ring of still anchors around it + the crop border.
+        centre = ref[:FACE_POINTS].mean(axis=0)
+        oval = ref[mesh.face_oval_loop()]
+        rings = [centre + (oval - centre) * k for k in (1.25, 1.6)]
+        border = np.array([[x, y] for x in np.linspace(0, size - 1, 9) for y in (0, size - 1)]
+                          + [[x, y] for y in np.linspace(0, size - 1, 9)[1:-1] for x in (0, size - 1)])  # fmt: skip
+        ctrl = np.concatenate([ref[:FACE_POINTS], *rings, border])
+        self.n_ctrl = len(ctrl)
+        # Sparse barycentric interpolation over the ring's bounding box only (zero outside it).
+        x0, y0 = np.floor(np.clip(rings[1].min(axis=0), 0, size - 1)).astype(int)
+        x1, y1 = np.ceil(np.clip(rings[1].max(axis=0), 0, size - 1)).astype(int) + 1
+        self.box = (x0, y0, x1, y1)
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        pix = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+        tri = Delaunay(ctrl)
+        simplex = tri.find_simplex(pix)
+        inside = simplex >= 0
+        trans = tri.transform[simplex[inside]]
+        b = np.einsum("nij,nj->ni", trans[:, :2], pix[inside] - trans[:, 2])
+        bary = np.concatenate([b, 1 - b.sum(axis=1, keepdims=True)], axis=1)
+        from scipy.sparse import csr_matrix
+
+        rows = np.repeat(np.nonzero(inside)[0], 3)
+        cols = tri.simplices[simplex[inside]].ravel()
+        self.interp = csr_matrix((bary.ravel().astype(np.float32), (rows, cols)), shape=(len(pix), self.n_ctrl))
+        # Head region: the person, down to the top of the neck, softly.
+        self.alpha = _head_alpha(reference, ref, size)
+        gy, gx = np.mgrid[0:size, 0:size].astype(np.float32)
+        self.grid = np.stack([gx, gy], axis=-1)
+        self.inv_heads = _invert(head_transform(track.head.astype(np.float64), self.pivot))
+
+    def forward_field(self, t: int) -> np.ndarray:
+        """(S, S, 2) displacement of every reference pixel in frame t."""
+        inv = self.inv_heads[t]
+        lm = self.track.landmarks[t].astype(np.float64)
+        expr_pts = lm[:FACE_POINTS] @ inv[:, :2].T + inv[:, 2] - self.track.reference[:FACE_POINTS]
+        disp = np.zeros((self.n_ctrl, 2), np.float32)
+        disp[:FACE_POINTS] = expr_pts
+        x0, y0, x1, y1 = self.box
+        field = np.zeros_like(self.grid)
+        field[y0:y1, x0:x1] = (self.interp @ disp).reshape(y1 - y0, x1 - x0, 2)
+        head = _invert(inv[None])[0].astype(np.float32)
+        moved = self.grid + field
+        head_disp = moved @ (head[:, :2] - np.eye(2, dtype=np.float32)).T + head[:, 2]
+        return field + self.alpha[..., None] * head_disp
+
+    def frame(self, t: int) -> np.ndarray:
+        import cv2
+
+        fwd = self.forward_field(t)
+        # Backward map by fixed point: x = y - F(x), two steps from x = y - F(y).
+        src = self.grid - fwd
+        src = self.grid - cv2.remap(fwd, src[..., 0], src[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(self.image, src[..., 0], src[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of (T, 2, 3) affine matrices."""
+    a = np.linalg.inv(m[:, :, :2])
+    return np.concatenate([a, -np.einsum("tij,tj->ti", a, m[:, :, 2])[:, :, None]], axis=2)
+
+
+def _head_alpha(reference: Reference, ref: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    h = mesh.face_height(ref)
+    mask = (reference.person_mask() > 0.5).astype(np.float32)
+    neck_y = ref[mesh.CHIN, 1] + 0.35 * h
+    ys = np.arange(size, dtype=np.float32)[:, None]
+    mask *= np.clip((neck_y - ys) / (0.25 * h), 0.0, 1.0)
+    face = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(face, [np.round(ref[mesh.face_oval_loop()]).astype(np.int32)], 1)
+    mask = np.maximum(mask, face.astype(np.float32))
+    sigma = max(1.0, 0.06 * h)
+    return cv2.GaussianBlur(mask, (0, 0), sigma).astype(np.float32)
+
+
+def _teeth_from(references: Sequence[Reference]) -> Optional[_Teeth]:
+    """Upper teeth cut from the reference with the widest-open mouth, if any shows them."""
+    best = max(references, key=lambda r: r.mouth_aperture)
+    if best.mouth_aperture < OPEN_MOUTH_APERTURE:
+        return None
+    lm = best.landmarks
+    inner = lm[mesh.lips_inner_loop()]
+    x0, x1 = inner[:, 0].min(), inner[:, 0].max()
+    top = lm[mesh.UPPER_LIP_INNER, 1]
+    bottom = lm[mesh.LOWER_LIP_INNER, 1]
+    y0, y1 = int(round(top)), int(round(top + 0.8 * (bottom - top)))
+    patch = best.image[y0:max(y1, y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
+    if patch.size == 0 or patch.mean() < 90:  # dark: a cavity, not teeth
+        return None
+    return _Teeth(patch, float(x1 - x0))
+
+
+def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth]) -> np.ndarray:
+    """Composite a mouth interior inside the inner-lip polygon of ``lm``."""
+    import cv2
+
+    inner = lm[mesh.lips_inner_loop()]
+    gap = float(np.linalg.norm(lm[mesh.UPPER_LIP_INNER] - lm[mesh.LOWER_LIP_INNER]))
+    if gap < 0.012 * face_h:
+        return frame
+    x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return frame
+    w, h = x1 - x0, y1 - y0
+    mask = np.zeros((h * 4, w * 4), np.uint8)
+    cv2.fillPoly(mask, [np.round((inner - [x0, y0]) * 4).astype(np.int32)], 255, cv2.LINE_AA)
+    mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None]
+    # Dark cavity, a little lighter toward the lips.
+    yy = (np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1))
+    cavity = np.array([78, 34, 38], np.float32) * (0.55 + 0.9 * np.abs(yy - 0.5))
+    layer = np.broadcast_to(cavity, (h, w, 3)).copy()
+    top_y = lm[mesh.UPPER_LIP_INNER, 1] - y0
+    bottom_y = lm[mesh.LOWER_LIP_INNER, 1] - y0
+    mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
+    _draw_teeth(layer, top_y, mouth_w, x0, lm, teeth, face_h, upper=True)
+    _draw_teeth(layer, bottom_y, mouth_w, x0, lm, None, face_h, upper=False)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame = frame.copy()
+    frame[y0:y1, x0:x1] = (region * (1 - mask) + layer * mask).round().astype(np.uint8)
+    return frame
+
+
+def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np.ndarray,
+                teeth: Optional[_Teeth], face_h: float, upper: bool) -> None:  # fmt: skip
+    """Teeth attached to a lip: rigid (never stretched vertically), narrower than the mouth."""
+    import cv2
+
+    h, w = layer.shape[:2]
+    tooth_h = (0.05 if upper else 0.022) * face_h
+    cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
+    tw = 0.78 * mouth_w
+    if teeth is not None:
+        scale = tw / max(teeth.width, 1.0)
+        th = max(2, int(round(teeth.image.shape[0] * scale)))
+        strip = cv2.resize(teeth.image, (max(2, int(round(tw))), th), interpolation=cv2.INTER_LINEAR)
+    else:
+        th = max(2, int(round(tooth_h)))
+        strip = np.empty((th, max(2, int(round(tw))), 3), np.float32)
+        strip[:] = (222, 218, 206) if upper else (150, 140, 132)
+        n_teeth = 8
+        for k in range(1, n_teeth):  # faint gaps between teeth
+            gx = int(round(k * strip.shape[1] / n_teeth))
+            strip[:, max(gx - 1, 0):gx] *= 0.82
+        fade = np.linspace(1.0, 0.78, th, dtype=np.float32)[:, None, None]
+        strip *= fade if upper else fade[::-1]
+    sh, sw = strip.shape[:2]
+    # Fade the strip's sides into the cavity (teeth recede toward the corners).
+    side = np.clip(1.0 - np.abs(np.linspace(-1, 1, sw, dtype=np.float32)) ** 4, 0, 1)[None, :, None]
+    tuck = 0.25 * sh  # teeth start under the lip, not at its edge
+    top = int(round(lip_y - tuck)) if upper else int(round(lip_y + tuck)) - sh
+    left = int(round(cx - sw / 2))
+    ya, yb = max(top, 0), min(top + sh, h)
+    xa, xb = max(left, 0), min(left + sw, w)
+    if ya >= yb or xa >= xb:
+        return
+    s = strip[ya - top : yb - top, xa - left : xb - left]
+    a = side[:, xa - left : xb - left]
+    layer[ya:yb, xa:xb] = layer[ya:yb, xa:xb] * (1 - a) + s * a

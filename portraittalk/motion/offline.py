@@ -1,0 +1,46 @@
+"""The offline audio-to-motion model: acoustic drivers -> deformed reference landmarks."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Controls, MotionConfig
+from ..media.audio import Audio
+from .acoustic import acoustic_features
+from .drivers import blink_curve, head_motion, mouth_drivers
+from .geometry import FaceRig, head_pivot, head_transform
+from .track import MotionTrack
+
+
+def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, int], fps: float = 25.0,
+                    config: MotionConfig = MotionConfig(), controls: Controls = Controls(),
+                    offsets: np.ndarray | None = None) -> MotionTrack:  # fmt: skip
+    """A MotionTrack for ``audio`` on a face whose rest landmarks are ``reference`` (output pixels).
+
+    ``offsets`` (T, 478, 2), in face heights, replace the acoustic mouth model (e.g. the learned
+    audio-to-motion VAE); blinks, head motion and smoothing are added either way. Deterministic
+    for a given ``config.seed``.
+    """
+    rng = np.random.default_rng(config.seed)
+    feat = acoustic_features(audio, fps)
+    n = len(feat.energy)
+    rig = FaceRig(reference)
+    opening, spread = mouth_drivers(feat, fps, config, controls)
+    blink = blink_curve(n, fps, config, rng)
+    if offsets is None:
+        mouth = rig.mouth(opening, spread, strength=controls.w1)
+    else:
+        mouth = controls.w1 * _fit_length(offsets, n) * rig.frame.scale
+    disp = mouth + rig.lids(blink)
+    head = head_motion(feat.energy, fps, rig.frame.scale, config, controls, rng)
+    mats = head_transform(head, head_pivot(rig.reference))
+    local = rig.reference[None] + disp
+    landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]
+    return MotionTrack(landmarks.astype(np.float32), float(fps), tuple(frame_size), reference.astype(np.float32),
+                       opening, blink, head, np.clip(feat.loudness, 0, 1).astype(np.float32))  # fmt: skip
+
+
+def _fit_length(offsets: np.ndarray, n: int) -> np.ndarray:
+    if len(offsets) >= n:
+        return offsets[:n]
+    pad = np.repeat(offsets[-1:], n - len(offsets), axis=0)
+    return np.concatenate([offsets, pad])
