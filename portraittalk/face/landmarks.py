@@ -36,7 +36,7 @@ class FaceMeshDetector:
 
     ``static=True`` treats every call as an unrelated photo; ``static=False`` uses MediaPipe's
     tracking between consecutive video frames (faster and steadier). Small faces in large photos are
-    found through MediaPipe's full-range face detector followed by FaceMesh on an upscaled crop.
+    found by running FaceMesh on overlapping, upscaled tiles.
     """
 
     def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5) -> None:
@@ -47,13 +47,9 @@ class FaceMeshDetector:
             static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
             min_detection_confidence=min_confidence, min_tracking_confidence=0.5,
         )  # fmt: skip
-        self._detector = None
-        self._min_confidence = min_confidence
 
     def close(self) -> None:
         self._mesh.close()
-        if self._detector is not None:
-            self._detector.close()
 
     def __enter__(self) -> "FaceMeshDetector":
         return self
@@ -90,17 +86,23 @@ class FaceMeshDetector:
 
     def detect_upright(self, image: np.ndarray, face_index: int = 0, name: str = "the image"
                        ) -> tuple[np.ndarray, FaceLandmarks]:  # fmt: skip
-        """Like :meth:`detect`, but also tries quarter turns for photos saved sideways.
+        """Like :meth:`detect`, but turns photos saved sideways or upside down upright first.
 
         Returns the (possibly rotated) image with its landmarks.
         """
         for k in _ROTATIONS:
             rotated = np.ascontiguousarray(np.rot90(image, k)) if k else image
-            if self.all_faces(rotated):
-                face = self.detect(rotated, face_index, name)
-                if k:
-                    face.notes.append(f"{name} was sideways; it was turned upright.")
-                return rotated, face
+            faces = self.all_faces(rotated)
+            if not faces:
+                continue
+            turn = _quarter_turns_to_upright(faces[min(face_index, len(faces) - 1)].points)
+            if turn:
+                rotated = np.ascontiguousarray(np.rot90(rotated, turn))
+                k += turn
+            face = self.detect(rotated, face_index, name)
+            if k % 4:
+                face.notes.append(f"{name} was sideways or upside down; it was turned upright.")
+            return rotated, face
         return image, self.detect(image, face_index, name)  # raises NoFaceError
 
     def track(self, frames: Iterable[np.ndarray]) -> np.ndarray:
@@ -121,30 +123,51 @@ class FaceMeshDetector:
         return faces
 
     def _faces_via_detector(self, image: np.ndarray) -> list[FaceLandmarks]:
-        """Full-range detection, then FaceMesh on each face's upscaled crop (small or distant faces)."""
+        """Small or distant faces: MediaPipe's full-range detector on overlapping tiles, then
+        FaceMesh on an upscaled crop around each detection."""
         import cv2
         import mediapipe as mp
 
-        if self._detector is None:
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self._min_confidence
-            )
         h, w = image.shape[:2]
-        result = self._detector.process(np.ascontiguousarray(image[..., :3]))
-        faces = []
-        for det in result.detections or []:
-            box = det.location_data.relative_bounding_box
-            cx, cy = (box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h
-            side = max(box.width * w, box.height * h) * 2.2
-            scale = 384.0 / side
-            m = np.array([[scale, 0, 192 - cx * scale], [0, scale, 192 - cy * scale]], np.float32)
-            crop = cv2.warpAffine(image, m, (384, 384), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-            for face in self._mesh_faces(crop)[:1]:
-                face.points = ((face.points - m[:, 2]) / scale).astype(np.float32)
-                face.z = (face.z / scale).astype(np.float32)
-                face.image_size = (w, h)
-                faces.append(face)
+        tile = int(min(max(h, w), 640))
+        step = tile // 2
+        faces: list[FaceLandmarks] = []
+        with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as det:
+            for y0 in sorted({min(y, max(h - tile, 0)) for y in range(0, h, step)}):
+                for x0 in sorted({min(x, max(w - tile, 0)) for x in range(0, w, step)}):
+                    crop = np.ascontiguousarray(image[y0 : y0 + tile, x0 : x0 + tile])
+                    th, tw = crop.shape[:2]
+                    for d in det.process(crop).detections or []:
+                        b = d.location_data.relative_bounding_box
+                        cx, cy = x0 + (b.xmin + b.width / 2) * tw, y0 + (b.ymin + b.height / 2) * th
+                        side = max(b.width * tw, b.height * th) * 2.2
+                        if any(np.linalg.norm(f.points.mean(axis=0) - (cx, cy)) < 0.3 * _side(f) for f in faces):
+                            continue
+                        scale = 384.0 / side
+                        m = np.array([[scale, 0, 192 - cx * scale], [0, scale, 192 - cy * scale]], np.float32)
+                        patch = cv2.warpAffine(image, m, (384, 384), flags=cv2.INTER_CUBIC,
+                                               borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+                        for face in self._mesh_faces(patch)[:1]:
+                            face.points = ((face.points - m[:, 2]) / scale).astype(np.float32)
+                            face.z = (face.z / scale).astype(np.float32)
+                            face.image_size = (w, h)
+                            faces.append(face)
         return faces
+
+
+def _side(face: FaceLandmarks) -> float:
+    x0, y0, x1, y1 = face.bbox
+    return max(x1 - x0, y1 - y0)
+
+
+def _quarter_turns_to_upright(points: np.ndarray) -> int:
+    """k for ``np.rot90(image, k)`` that makes the forehead-to-chin direction point down."""
+    from .mesh import CHIN, FOREHEAD
+
+    dx, dy = points[CHIN] - points[FOREHEAD]
+    if abs(dy) >= abs(dx):
+        return 0 if dy > 0 else 2
+    return 3 if dx > 0 else 1
 
 
 def _area(bbox: tuple[float, float, float, float]) -> float:
