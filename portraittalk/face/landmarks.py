@@ -47,9 +47,12 @@ class FaceMeshDetector:
             static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
             min_detection_confidence=min_confidence, min_tracking_confidence=0.5,
         )  # fmt: skip
+        self._strict = None
 
     def close(self) -> None:
         self._mesh.close()
+        if self._strict is not None:
+            self._strict.close()
 
     def __enter__(self) -> "FaceMeshDetector":
         return self
@@ -92,7 +95,8 @@ class FaceMeshDetector:
         """
         for k in _ROTATIONS:
             rotated = np.ascontiguousarray(np.rot90(image, k)) if k else image
-            faces = self.all_faces(rotated)
+            # Turned photos are searched with a stricter detector: texture seen sideways fools it.
+            faces = self.all_faces(rotated) if k == 0 else self._mesh_faces(rotated, self._strict_mesh())
             if not faces:
                 continue
             turn = _quarter_turns_to_upright(faces[min(face_index, len(faces) - 1)].points)
@@ -113,9 +117,18 @@ class FaceMeshDetector:
             out.append(faces[0].points if faces else np.full((NUM_LANDMARKS, 2), np.nan, np.float32))
         return np.stack(out) if out else np.zeros((0, NUM_LANDMARKS, 2), np.float32)
 
-    def _mesh_faces(self, image: np.ndarray) -> list[FaceLandmarks]:
+    def _strict_mesh(self):
+        if self._strict is None:
+            import mediapipe as mp
+
+            self._strict = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.7
+            )
+        return self._strict
+
+    def _mesh_faces(self, image: np.ndarray, mesh=None) -> list[FaceLandmarks]:
         h, w = image.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(image[..., :3]))
+        result = (mesh or self._mesh).process(np.ascontiguousarray(image[..., :3]))
         faces = []
         for lm in result.multi_face_landmarks or []:
             arr = np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], dtype=np.float32)

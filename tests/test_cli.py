@@ -1,0 +1,150 @@
+"""The `portraittalk` command as a user runs it: landmarks, weights, generate, and every bad input."""
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from portraittalk.media import probe_video
+
+from conftest import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, run_cli
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_landmarks_of_an_image(tmp_path):
+    out = tmp_path / "face.npz"
+    r = run_cli("landmarks", str(PORTRAIT), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    d = np.load(out)
+    assert d["landmarks"].shape == (1, 478, 2) and tuple(d["frame_size"]) == (512, 512)
+
+
+def test_landmarks_of_a_video_with_preview(tmp_path, talking_clip):
+    out, preview = tmp_path / "track.npz", tmp_path / "preview.mp4"
+    r = run_cli("landmarks", str(talking_clip), "--out", str(out), "--preview", str(preview))
+    assert r.returncode == 0, r.stderr
+    d = np.load(out)
+    info = probe_video(talking_clip)
+    assert d["landmarks"].shape == (info.frame_count, 478, 2) and d["found"].all()
+    assert float(d["fps"]) == 25.0
+    p = probe_video(preview)
+    assert p.frame_count == info.frame_count and p.audio_codec == "aac"
+
+
+def test_weights_status_and_download_without_network(tmp_path):
+    r = run_cli("weights", "status")
+    assert r.returncode == 0
+    for name in ("sd15", "portraittalk", "insightface", "hubert", "rembg", "audio2motion"):
+        assert name in r.stdout
+    r = run_cli("weights", "download", "hubert", timeout=120)
+    line = _one_error_line(r)
+    assert "could not download 'hubert'" in line
+    line = _one_error_line(run_cli("weights", "download", "portraittalk"))
+    assert "no public download" in line
+    line = _one_error_line(run_cli("weights", "download", "nonsense"))
+    assert "unknown weights component" in line
+
+
+def test_generate_with_track_and_two_references(tmp_path):
+    out, track = tmp_path / "two.mp4", tmp_path / "t.npz"
+    r = run_cli("generate", "--ref", str(PORTRAIT), "--ref", str(SECOND_PORTRAIT), "--audio", str(PAUSES),
+                "--out", str(out), "--size", "256", "--save-track", str(track), "--seed", "3")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "engine: warp (diffusion engine unavailable" in r.stderr
+    info = probe_video(out)
+    dur = sf.info(str(PAUSES)).duration
+    assert (info.video_codec, info.audio_codec, info.width) == ("h264", "aac", 256)
+    assert abs(info.duration - dur) <= 1 / 25
+    d = np.load(track)
+    assert d["landmarks"].shape == (info.frame_count, 478, 2)
+    # Re-rendering the saved track at another size gives the same number of frames.
+    out2 = tmp_path / "again.mp4"
+    r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(PAUSES), "--out", str(out2),
+                "--size", "128", "--track", str(track), "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert probe_video(out2).frame_count == info.frame_count
+
+
+def test_full_frame_output(tmp_path):
+    out = tmp_path / "full.mp4"
+    r = run_cli("generate", "--ref", str(SECOND_PORTRAIT), "--audio", str(SPEECH), "--out", str(out),
+                "--full-frame", "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    info = probe_video(out)
+    assert (info.width, info.height) == (344, 344)
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    from skimage import data
+    from PIL import Image
+
+    Image.fromarray(data.coffee()).save(d / "coffee.png")
+    cut = PORTRAIT.read_bytes()
+    (d / "cut.png").write_bytes(cut[: len(cut) // 3])
+    (d / "notes.wav").write_text("these are my notes, not audio\n" * 50)
+    sf.write(d / "short.wav", np.zeros(int(0.02 * 16000), np.float32), 16000)
+    return d
+
+
+@pytest.mark.parametrize("ref,audio,expect", [
+    ("coffee.png", SPEECH, "no face found in 'coffee.png'"),
+    ("cut.png", SPEECH, "'cut.png' is corrupt or truncated"),
+    ("missing.jpg", SPEECH, "'missing.jpg' does not exist"),
+    (PORTRAIT, "notes.wav", "'notes.wav' cannot be used as audio"),
+    (PORTRAIT, "short.wav", "needs at least"),
+    (PORTRAIT, "missing.wav", "'missing.wav' does not exist"),
+])  # fmt: skip
+def test_bad_input_one_clear_line_and_nothing_left(tmp_path, bad_inputs, ref, audio, expect):
+    out = tmp_path / "out.mp4"
+    ref_path = ref if not isinstance(ref, str) else bad_inputs / ref
+    audio_path = audio if not isinstance(audio, str) else bad_inputs / audio
+    r = run_cli("generate", "--ref", str(ref_path), "--audio", str(audio_path), "--out", str(out), "--quiet")
+    assert expect in _one_error_line(r)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_valid_but_awkward_inputs_make_videos(tmp_path):
+    """0.3 s of audio, silence, 8 kHz stereo mp3, a 100-px face, a sideways photo: all give videos."""
+    from PIL import Image
+
+    from portraittalk.face.mesh import mouth_aperture
+    from portraittalk.media import load_image
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.random.default_rng(0).normal(0, 0.1, int(0.3 * 16000)).astype(np.float32), 16000)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(32000, np.float32), 16000)
+    mp3 = tmp_path / "speech8k.mp3"
+    ffmpeg("-i", str(SPEECH), "-ar", "8000", "-ac", "2", str(mp3))
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(load_image(PORTRAIT)).resize((300, 300)).save(tiny)  # face ~100 px
+    sideways = tmp_path / "sideways.jpg"
+    Image.fromarray(np.ascontiguousarray(np.rot90(load_image(PORTRAIT)))).save(sideways)
+    for ref, audio in ((PORTRAIT, short), (PORTRAIT, silence), (tiny, mp3), (sideways, short)):
+        out = tmp_path / f"{ref.stem}-{audio.stem}.mp4"
+        track = tmp_path / f"{ref.stem}-{audio.stem}.npz"
+        r = run_cli("generate", "--ref", str(ref), "--audio", str(audio), "--out", str(out), "--size", "256",
+                    "--quiet", "--save-track", str(track))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        info = probe_video(out)
+        assert info.frame_count >= 1 and info.audio_codec == "aac"
+        if audio == silence:
+            lm = np.load(track)["landmarks"]
+            assert mouth_aperture(lm).max() < 0.01  # silence: the mouth stays shut
+
+
+def test_usage_errors():
+    r = run_cli("generate", "--ref", str(PORTRAIT))
+    assert r.returncode == 2 and "required" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(SPEECH), "--out", "/tmp/x.mp4", "--w1", "9")
+    assert "w1 must be between 0 and 3" in _one_error_line(r)
