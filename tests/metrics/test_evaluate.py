@@ -1,0 +1,86 @@
+"""Video-level evaluation on real faces (the astronaut portrait under smooth head motion)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portraittalk.errors import InputError, NoFaceError, VideoError
+from portraittalk.metrics.evaluate import align_frames, evaluate
+
+from metrics_clips import PORTRAIT, make_clip, write_video
+
+
+@pytest.fixture(autouse=True)
+def no_weights(tmp_path, monkeypatch):
+    """Learned metrics see an empty weights folder, whatever this machine has."""
+    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path / "no-weights"))
+
+
+@pytest.fixture(scope="module")
+def reencoded(clips):
+    return evaluate(clips["reencoded"], clips["gt"], reference=PORTRAIT, samples=6)
+
+
+def test_reencoded_copy_scores_near_one(reencoded):
+    r = reencoded
+    assert r.frames == 50 and r.adfd.excluded_frames == []
+    assert r.adfd.adfd > 0.99, (r.adfd.spatial, r.adfd.motion)
+    assert r.lmd.mouth_norm < 0.005
+    assert r.psnr.mean() > 35 and r.ssim.mean() > 0.95
+
+
+def test_identity_and_unavailable_learned_metrics_are_reported(reencoded):
+    ident = reencoded.identity
+    assert ident["available"] and ident["backend"] in ("dlib", "insightface") and ident["frames"] == 6
+    assert ident["value"] > 0.9
+    assert set(reencoded.learned) == {"fid", "e_fid", "fvd", "syncnet", "clip_t", "dino"}
+    for out in reencoded.learned.values():
+        assert out["value"] is None and out["available"] is False and "weights not found" in out["reason"]
+
+
+def test_three_frame_delay_scores_clearly_lower(clips, reencoded):
+    delayed = evaluate(clips["delayed"], clips["gt"])
+    assert delayed.adfd.adfd < reencoded.adfd.adfd - 0.15
+    assert delayed.adfd.motion < reencoded.adfd.motion - 0.1
+    assert delayed.lmd.face_px > 3 * reencoded.lmd.face_px
+
+
+def test_other_frame_rate_and_size_are_aligned(clips, reencoded):
+    r = evaluate(clips["fps30_small"], clips["gt"])  # 30 fps 320 px against 25 fps 512 px
+    assert (r.generated.fps, r.generated.width, r.generated.frames) == (30.0, 320, 60)
+    assert r.frames == 50  # the 25 fps ground truth drives
+    assert np.allclose(np.diff(r.times), 0.04)
+    assert r.adfd.adfd > 0.9  # same motion, sampled at other instants and sizes
+    assert r.adfd.adfd < reencoded.adfd.adfd
+    d = r.to_dict()
+    assert d["generated"]["fps"] == 30.0 and len(d["adfd"]["S_per_frame"]) == 50
+
+
+def test_align_frames_nearest_in_time_and_truncated():
+    t25, t30 = np.arange(50) / 25, np.arange(57) / 30  # 2.0 s and 1.9 s
+    ig, ir, times = align_frames(t30, t25, 30, 25)
+    assert len(ir) == 48 and list(ir) == list(range(48))  # stops where the 1.9 s video ends
+    assert np.abs(t30[ig] - t25[ir]).max() <= 1 / 60 + 1e-9
+    ig, ir, _ = align_frames(t25, t25, 25, 25)
+    assert list(ig) == list(ir) == list(range(50))
+
+
+def test_length_mismatch_beyond_the_limit_is_refused(clips, tmp_path):
+    short = make_clip(tmp_path / "short.mp4", seconds=1.0, size=256)
+    with pytest.raises(InputError, match=r"'short.mp4' is 1.00 s long and 'gt.mp4' 2.00 s; they differ by more than 25%"):
+        evaluate(short, clips["gt"])
+
+
+def test_video_without_a_face(clips, tmp_path):
+    blank = write_video(tmp_path / "blank.mp4", [np.full((512, 512, 3), 128, np.uint8)] * 50, 25.0)
+    with pytest.raises(NoFaceError, match="no face found in any frame of 'blank.mp4'"):
+        evaluate(blank, clips["gt"])
+
+
+def test_empty_and_missing_videos(clips, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match="'empty.mp4' is not a video we can read"):
+        evaluate(empty, clips["gt"])
+    with pytest.raises(VideoError, match="video 'missing.mp4' does not exist"):
+        evaluate(tmp_path / "missing.mp4", clips["gt"])
