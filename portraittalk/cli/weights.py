@@ -1,4 +1,4 @@
-"""`portraittalk weights status|download [NAME]`."""
+"""`portraittalk weights status|download [NAME]|make-tiny DIR`."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("names", nargs="*", help="components to fetch (default: every one with a public source)")
     d.add_argument("--token", help="Hugging Face token for gated repositories")
     d.set_defaults(run=_download)
+    t = wsub.add_parser("make-tiny", help="write a tiny random weight set (tests, CPU demos) in the real layout")
+    t.add_argument("dir", help="folder to write sd15/, portraittalk/ and audio2motion/ into")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.set_defaults(run=_make_tiny)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -35,4 +39,14 @@ def _download(args: argparse.Namespace) -> int:
     for name in names:
         print(f"downloading {name} ...", flush=True)
         print(f"  -> {download(name, token=args.token)}")
+    return 0
+
+
+def _make_tiny(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..engines.diffusion.tiny import make_tiny_weights
+
+    root = make_tiny_weights(Path(args.dir), seed=args.seed)
+    print(f"tiny random weights written to {root} (use --weights {root} or PORTRAITTALK_WEIGHTS={root})")
     return 0

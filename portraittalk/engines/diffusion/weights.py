@@ -1,0 +1,83 @@
+"""Loading and saving the diffusion engine's weights in the registry's layout.
+
+``sd15/``         a diffusers Stable Diffusion 1.5 folder (unet, vae, text_encoder, tokenizer, scheduler)
+``portraittalk/`` ``config.json`` (face projection), ``identitynet.safetensors`` (projection + face K/V,
+                  optionally a fine-tuned UNet), ``animatenet/`` (``AnimateNet.save_pretrained``)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from ...errors import MissingWeightsError
+from .animatenet import AnimateNet
+from .face_projection import FaceProjection
+from .identitynet import IdentityNet
+
+ADAPTER_FORMAT = "portraittalk-adapters/1"
+
+
+@dataclass
+class DiffusionModels:
+    """Everything one render needs, loaded."""
+
+    tokenizer: CLIPTokenizer
+    text_encoder: CLIPTextModel
+    vae: AutoencoderKL
+    identitynet: IdentityNet
+    animatenet: AnimateNet
+    scheduler_config: dict
+
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> "DiffusionModels":
+        for m in (self.text_encoder, self.vae, self.identitynet, self.animatenet):
+            cast(m, device, dtype)
+        return self
+
+    def eval(self) -> "DiffusionModels":
+        for m in (self.text_encoder, self.vae, self.identitynet, self.animatenet):
+            m.eval().requires_grad_(False)
+        return self
+
+
+def cast(module: torch.nn.Module, device: torch.device | str, dtype: torch.dtype) -> torch.nn.Module:
+    """``nn.Module.to``: diffusers 0.42's ``ModelMixin.to`` warns on every dtype cast, even with nothing to keep in fp32."""
+    return torch.nn.Module.to(module, device=device, dtype=dtype)
+
+
+def load_base(sd15: Path) -> tuple[CLIPTokenizer, CLIPTextModel, AutoencoderKL, UNet2DConditionModel, dict]:
+    """The SD1.5 parts from a local diffusers folder (never from a hub)."""
+    scheduler_config = json.loads((sd15 / "scheduler" / "scheduler_config.json").read_text())
+    return (CLIPTokenizer.from_pretrained(sd15 / "tokenizer", local_files_only=True),
+            CLIPTextModel.from_pretrained(sd15 / "text_encoder", local_files_only=True),
+            AutoencoderKL.from_pretrained(sd15 / "vae", local_files_only=True),
+            UNet2DConditionModel.from_pretrained(sd15 / "unet", local_files_only=True),
+            scheduler_config)  # fmt: skip
+
+
+def load_models(sd15: Path, adapters: Path) -> DiffusionModels:
+    """Base + PortraitTalk adapters, on the CPU in fp32."""
+    tokenizer, text_encoder, vae, unet, scheduler_config = load_base(sd15)
+    config = json.loads((adapters / "config.json").read_text())
+    if config.get("format") != ADAPTER_FORMAT:
+        raise MissingWeightsError(f"{adapters / 'config.json'} is not a PortraitTalk adapter config "
+                                  f"(expected format {ADAPTER_FORMAT}).")  # fmt: skip
+    identitynet = IdentityNet(unet, FaceProjection(**config["face_projection"]))
+    identitynet.load_adapters(adapters / "identitynet.safetensors")
+    animatenet = AnimateNet.from_pretrained(adapters / "animatenet", local_files_only=True)
+    return DiffusionModels(tokenizer, text_encoder, vae, identitynet, animatenet, scheduler_config).eval()
+
+
+def save_adapters(folder: Path, identitynet: IdentityNet, animatenet: AnimateNet, include_unet: bool = False) -> Path:
+    """Write ``config.json``, ``identitynet.safetensors`` and ``animatenet/`` (the ``portraittalk`` component)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"format": ADAPTER_FORMAT, "face_projection": identitynet.face_projection.config,
+              "identitynet_includes_unet": include_unet}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    identitynet.save_adapters(folder / "identitynet.safetensors", include_unet)
+    animatenet.save_pretrained(folder / "animatenet", safe_serialization=True)
+    return folder
+

@@ -1,0 +1,1 @@
+"""Training pieces for the paper's three stages (parameter groups, losses); no torch at import."""
