@@ -30,6 +30,7 @@ from .base import Engine, ProgressFn, RenderRequest, no_progress
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
+PARTED_LIPS_APERTURE = 0.015  # a reference at least this open needs a lip seam when the mouth shuts
 
 
 @dataclass
@@ -50,10 +51,11 @@ class WarpEngine(Engine):
             raise ValueError("the track was made for another output size")
         warper = FaceWarper(primary, track)
         teeth = _teeth_from(references)
+        lips = _lip_colour(primary) if primary.mouth_aperture >= PARTED_LIPS_APERTURE else None
         total = len(track)
         for t in range(total):
             frame = warper.frame(t)
-            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth)
+            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth, lips)
             progress("rendering", t + 1, total)
             yield frame
 
@@ -164,13 +166,50 @@ def _teeth_from(references: Sequence[Reference]) -> Optional[_Teeth]:
     return _Teeth(patch, float(x1 - x0))
 
 
-def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth]) -> np.ndarray:
-    """Composite a mouth interior inside the inner-lip polygon of ``lm``."""
+def _lip_colour(reference: Reference) -> np.ndarray:
+    """Median colour of the lips (between the outer and inner lip contours)."""
+    import cv2
+
+    mask = np.zeros(reference.image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(reference.landmarks[mesh.lips_outer_loop()]).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.round(reference.landmarks[mesh.lips_inner_loop()]).astype(np.int32)], 0)
+    pixels = reference.image[mask > 0]
+    return np.median(pixels, axis=0).astype(np.float32) if len(pixels) else np.array([150, 80, 80], np.float32)
+
+
+def _paint_seam(frame: np.ndarray, inner: np.ndarray, lips: np.ndarray, weight: float) -> np.ndarray:
+    """Closed lips over teeth that the photo showed: cover what is left between them with lip."""
+    import cv2
+
+    x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int) - 4, 0)
+    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 5
+    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return frame
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    pts = np.round(inner - [x0, y0]).astype(np.int32)
+    cv2.fillPoly(mask, [pts], 255)
+    cv2.polylines(mask, [pts], True, 255, 3)
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (5, 5), 1.2)[..., None] * weight
+    seam = np.zeros_like(mask)
+    cv2.polylines(seam, [pts], True, 255, 1, cv2.LINE_AA)
+    colour = lips[None, None] * (1.0 - 0.35 * seam[..., None].astype(np.float32) / 255.0)
+    frame = frame.copy()
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (region * (1 - soft) + colour * soft).round().astype(np.uint8)
+    return frame
+
+
+def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth],
+                 lips: Optional[np.ndarray]) -> np.ndarray:  # fmt: skip
+    """Composite a mouth interior inside the inner-lip polygon of ``lm`` (or a lip seam when shut)."""
     import cv2
 
     inner = lm[mesh.lips_inner_loop()]
     gap = float(np.linalg.norm(lm[mesh.UPPER_LIP_INNER] - lm[mesh.LOWER_LIP_INNER]))
     if gap < 0.012 * face_h:
+        if lips is not None:
+            return _paint_seam(frame, inner, lips, 1.0 - gap / (0.012 * face_h) * 0.5)
         return frame
     x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3

@@ -23,7 +23,8 @@ def mouth_drivers(feat: AcousticFeatures, fps: float, cfg: MotionConfig, control
 
     Opening follows loudness; nasal murmur and stop closures shut the lips; w3 sets the smoothing.
     """
-    opening = np.power(np.clip(feat.loudness, 0, None), 0.85)
+    # Quiet sound (breath, the tail of a word) keeps the lips shut: open from 10 % loudness up.
+    opening = np.clip((feat.loudness - 0.1) / 0.9, 0.0, None)
     opening = opening * (1.0 - 0.85 * feat.nasal)
     local_max = maximum_filter1d(feat.loudness, size=max(3, int(round(fps * 0.12))) | 1)
     closure = (feat.loudness < 0.3 * local_max) & (local_max > 0.25)

@@ -12,12 +12,16 @@ import numpy as np
 from ..face import mesh
 
 # Lips that ride on the jaw (the lower lip) and that stay with the skull (the upper lip).
-LOWER_LIP = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324])
-UPPER_LIP = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415])
 CORNERS = np.array([61, 291, 78, 308])
+UPPER_LIP_INNER_SET = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
+UPPER_LIP_OUTER_SET = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409])
+LOWER_LIP_INNER_SET = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
+LOWER_LIP_OUTER_SET = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375])
+LOWER_LIP = np.concatenate([LOWER_LIP_INNER_SET, LOWER_LIP_OUTER_SET])
+UPPER_LIP = np.concatenate([UPPER_LIP_INNER_SET, UPPER_LIP_OUTER_SET])
 UPPER_LIDS = (np.array([173, 157, 158, 159, 160, 161, 246]), np.array([398, 384, 385, 386, 387, 388, 466]))
 LOWER_LIDS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133]), np.array([263, 249, 390, 373, 374, 380, 381, 382, 362]))
-MAX_GAP = 0.095  # inner-lip gap at full opening, in face heights
+MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
 
 
 @dataclass
@@ -79,6 +83,13 @@ class FaceRig:
             fall = np.exp(-((dist / (0.45 * mouth_w)) ** 2))
             self.spread[:, 0] += sign * fall * 0.5 * mouth_w
         self.gap0 = float(loc[mesh.LOWER_LIP_INNER, 1] - loc[mesh.UPPER_LIP_INNER, 1])
+        # Closing a mouth that is open in the photo (a smile showing teeth): the lips meet over the
+        # teeth and the jaw stays, so the face keeps its shape (and its identity).
+        self.lip_close = np.zeros_like(loc)
+        self.lip_close[UPPER_LIP_INNER_SET, 1] = 0.5
+        self.lip_close[UPPER_LIP_OUTER_SET, 1] = 0.25
+        self.lip_close[LOWER_LIP_INNER_SET, 1] = -0.5
+        self.lip_close[LOWER_LIP_OUTER_SET, 1] = -0.25
         self._lid_targets = self._lid_pairs(loc)
 
     @staticmethod
@@ -96,10 +107,13 @@ class FaceRig:
     def mouth(self, opening: np.ndarray, spread: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """(T, 478, 2) jaw and lip displacements in output pixels; ``strength`` is w1."""
         target_gap = np.clip(opening, 0.0, 1.2) * MAX_GAP
-        jaw = strength * (target_gap - self.gap0)
-        jaw = jaw - 0.12 * np.clip(jaw, 0.0, None)  # the upper lip's lift covers part of the gap
-        lift_amt = 0.12 * np.clip(jaw, 0.0, None)
+        gap = self.gap0 + strength * (target_gap - self.gap0)
+        close = np.clip(self.gap0 - gap, 0.0, self.gap0) * 1.05  # a hair past touching: a firm seam
+        jaw = np.clip(gap - self.gap0, 0.0, None)
+        jaw = jaw - 0.12 * jaw  # the upper lip's lift covers part of the gap
+        lift_amt = 0.12 * jaw
         d = ((jaw / self.gap_per_jaw)[:, None, None] * self.jaw[None] + lift_amt[:, None, None] * self.lift[None]
+             + close[:, None, None] * self.lip_close[None]
              + (strength * 0.12 * spread)[:, None, None] * self.spread[None])  # fmt: skip
         return self.frame.vector_to_global(d).astype(np.float32)
 
