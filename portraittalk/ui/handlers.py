@@ -1,0 +1,224 @@
+"""Gradio event handlers: widget values in, package calls, widget values out.
+
+Every :class:`PortraitTalkError` becomes a ``gr.Error`` carrying its (HTML-escaped) message;
+anything else is logged with its traceback on the server and shown as one generic sentence,
+so no stack trace ever reaches the page.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import gradio as gr
+import numpy as np
+
+from ..config import Controls, DiffusionConfig, Limits
+from ..errors import InputError, PortraitTalkError
+from ..media import Audio, load_audio
+from .jobs import JobControl, OutputFolder
+from .manager import ModelManager
+from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
+
+log = logging.getLogger("portraittalk.app")
+
+IDENTITY_MODES = {"concatenate": "concat", "blend": "blend"}
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one public server accepts; stricter than the package's own :class:`Limits`."""
+
+    max_references: int = Limits.max_references
+    max_audio_seconds: float = 60.0
+    max_file_size: str = "25mb"
+    job_time_limit_s: float = 600.0
+    queue_size: int = 8
+    output_max_age_s: float = 2 * 3600.0
+    max_conflict_cells: int = 16
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn package errors into ``gr.Error`` and hide every other error's details from the page."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PortraitTalkError as exc:
+            message = str(exc)
+            message = message[:1].upper() + message[1:]  # package messages are written to follow "error: "
+            raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error("Something went wrong inside PortraitTalk; the server log has the details.",
+                           print_exception=False) from None  # fmt: skip
+
+    return wrapper
+
+
+def _gpu(fn: Callable) -> Callable:
+    """``spaces.GPU`` on Hugging Face ZeroGPU Spaces; a no-op everywhere else."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=300)(fn)
+
+
+def _session(request: Optional[gr.Request]) -> str:
+    return getattr(request, "session_hash", None) or "api"
+
+
+class Handlers:
+    """The app's callbacks, sharing one model manager, job control and output folder."""
+
+    def __init__(self, manager: ModelManager, limits: ServeLimits, output_root: Path) -> None:
+        self.manager = manager
+        self.limits = limits
+        self.jobs = JobControl(limits.job_time_limit_s)
+        self.outputs = OutputFolder(output_root, limits.output_max_age_s)
+        self.generate = user_errors(_gpu(self._generate))
+        self.example = user_errors(self._example)
+        self.evaluate = user_errors(self._evaluate)
+        self.motion = user_errors(self._motion)
+        self.conflicts = user_errors(_gpu(self._conflicts))
+
+    # -- generate -------------------------------------------------------------------------------
+    def _references(self, references: Optional[Sequence[str]]) -> list[str]:
+        refs = [str(r) for r in (references or [])]
+        if not refs:
+            raise InputError("add at least one reference portrait (JPEG, PNG, WebP or BMP).")
+        if len(refs) > self.limits.max_references:
+            raise InputError(f"{len(refs)} reference images given; this server takes at most "
+                             f"{self.limits.max_references}. Remove some and try again.")  # fmt: skip
+        return refs
+
+    def _audio(self, audio: Optional[str]) -> Audio:
+        if not audio:
+            raise InputError("add a speech recording: upload a file or record one with the microphone.")
+        return load_audio(audio, max_seconds=self.limits.max_audio_seconds)
+
+    def _generate(self, references: Optional[list[str]], audio: Optional[str], prompt: Optional[str] = None,
+                  negative_prompt: Optional[str] = None, engine: str = "auto", w1: float = 1.0, w2: float = 1.0,
+                  w3: float = 1.0, identity_mode: str = "concatenate", steps: int = 25, guidance: float = 5.0,
+                  seed: int = 0, size: int = 512, fps: float = 25.0, full_frame: bool = False,
+                  request: gr.Request = None, progress: gr.Progress = gr.Progress()):  # fmt: skip
+        refs = self._references(references)
+        speech = self._audio(audio)
+        controls = Controls(float(w1), float(w2), float(w3))
+        if identity_mode not in IDENTITY_MODES:
+            raise InputError(f"identity mode must be one of {', '.join(IDENTITY_MODES)}.")
+        diffusion = DiffusionConfig(steps=int(steps), guidance_scale=float(guidance),
+                                    identity_mode=IDENTITY_MODES[identity_mode])  # fmt: skip
+        self.outputs.clean()
+        session = _session(request)
+        flag = self.jobs.start(session)
+        progress(0.0, desc="waiting for the model")
+
+        def report(stage: str, done: int, total: int) -> None:
+            progress((min(done, total), max(total, 1)), desc=stage, unit="")
+
+        try:
+            with self.manager.run_lock:
+                result = self.manager.get().generate(
+                    refs, speech, prompt=prompt or "", negative_prompt=negative_prompt or "", controls=controls,
+                    seed=int(seed or 0), progress=self.jobs.progress(flag, report), output=self.outputs.new_path(),
+                    size=int(size), fps=float(fps), full_frame=bool(full_frame), diffusion=diffusion,
+                    engine=None if engine in (None, "", "auto") else engine,
+                )  # fmt: skip
+        finally:
+            self.jobs.finish(session, flag)
+        video = str(result.video_path)
+        settings = {"engine": result.engine, "engine_reason": result.engine_reason, "seed": result.seed,
+                    **dict(result.settings), "notes": list(result.notes)}  # fmt: skip
+        note = f"Rendered with **{result.engine}**: {html.escape(result.engine_reason, quote=False)}"
+        note += "".join(f"\n- {html.escape(n, quote=False)}" for n in result.notes if not n.startswith("engine:"))
+        state = {"video": video, "track": result.track, "audio": speech, "reference": refs[0],
+                 "size": int(size), "full_frame": bool(full_frame)}
+        return video, video, result.seed, settings, note, state
+
+    def _example(self, references: list[str], audio: str, prompt: Optional[str] = None,
+                 request: gr.Request = None, progress: gr.Progress = gr.Progress()):  # fmt: skip
+        """Examples pass only their own columns; the rest stays at its default."""
+        return self.generate(references, audio, prompt, request=request, progress=progress)[:5]
+
+    def cancel(self, request: gr.Request = None) -> None:
+        if self.jobs.cancel(_session(request)):
+            gr.Info("Cancelling: the job stops at its next frame.")
+
+    @staticmethod
+    def random_seed() -> int:
+        return random.randrange(2**31)
+
+    def thumbnails(self, references: Optional[list[str]]) -> list[str]:
+        return [str(r) for r in (references or [])][: self.limits.max_references]
+
+    # -- evaluate -------------------------------------------------------------------------------
+    def _evaluate(self, generated: Optional[str], ground_truth: Optional[str],
+                  references: Optional[list[str]] = None) -> tuple[Any, Any]:  # fmt: skip
+        """Metrics of the result against a ground-truth video; identity against the first reference."""
+        import pandas as pd
+
+        from ..metrics.evaluate import evaluate
+
+        if not generated:
+            raise InputError("generate a video first (or upload one to evaluate).")
+        if not ground_truth:
+            raise InputError("upload the ground-truth video of the same speech to compare against.")
+        reference = Path(references[0]) if references else None
+        result = evaluate(Path(generated), Path(ground_truth), reference=reference, learned=False)
+        return metrics_table(result), pd.DataFrame(metric_curves(result))
+
+    # -- motion view ----------------------------------------------------------------------------
+    def _motion(self, state: Optional[dict]) -> str:
+        if not state:
+            raise InputError("generate a video on the Generate tab first; its landmark track is drawn here.")
+        to_video = None
+        if state["full_frame"]:  # the track lives in the face crop; find the crop in the photo again
+            pt = self.manager.get()
+            to_video = pt.analyse([state["reference"]], state["size"], pt.config.render.crop_margin)[0].crop.to_source
+        out = self.outputs.new_path(stem="motion")
+        return str(motion_overlay(Path(state["video"]), state["track"], out, state["audio"], to_video))
+
+    # -- conflict explorer ----------------------------------------------------------------------
+    def _conflicts(self, reference: Optional[str], prompts: str, scales: str, seed: int = 0,
+                   progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
+        ok, why = self.manager.engine_status().get("diffusion", (False, "unknown engine"))
+        if not ok:
+            raise InputError(f"the conflict explorer needs the diffusion engine: {why}")
+        ref = self._references([reference] if reference else [])
+        prompt_list = [p.strip() for p in (prompts or "").splitlines() if p.strip()]
+        try:
+            scale_list = [float(s) for s in (scales or "").replace(";", ",").split(",") if s.strip()]
+        except ValueError:
+            raise InputError("identity scales must be numbers separated by commas, e.g. 0.3, 0.6, 0.9.") from None
+        if not prompt_list or not scale_list:
+            raise InputError("give at least one prompt (one per line) and one identity scale.")
+        cells = len(prompt_list) * len(scale_list)
+        if cells > self.limits.max_conflict_cells:
+            raise InputError(f"{cells} cells asked for; at most {self.limits.max_conflict_cells} per grid.")
+        silence = Audio.from_array(np.zeros(1600, np.float32))  # 0.1 s: a couple of frames is enough
+        tiles: list[list[np.ndarray]] = []
+        with self.manager.run_lock:
+            pt = self.manager.get()
+            for i, prompt in enumerate(prompt_list):
+                row = []
+                for j, scale in enumerate(scale_list):
+                    progress((i * len(scale_list) + j, cells), desc=f"{prompt[:30]} · λ={scale:g}", unit="")
+                    result = pt.generate(ref, silence, prompt=prompt, seed=int(seed or 0), engine="diffusion",
+                                         diffusion=DiffusionConfig(identity_scale=scale),
+                                         output=self.outputs.new_path(stem="conflict"))  # fmt: skip
+                    row.append(first_frame(result.video_path))
+                tiles.append(row)
+        return label_grid(tiles, prompt_list, [f"identity λ={s:g}" for s in scale_list])
+
+    # -- status ---------------------------------------------------------------------------------
+    def status(self) -> tuple[str, list[list[str]]]:
+        return self.manager.status_markdown(), self.manager.weights_table()

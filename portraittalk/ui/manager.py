@@ -1,0 +1,77 @@
+"""One model manager per process: loads PortraitTalk the first time it is needed and keeps it."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+from ..weights import status_rows
+
+ENGINES = ("auto", "warp", "diffusion")
+
+
+class ModelManager:
+    """Lazily built :class:`~portraittalk.PortraitTalk`, shared by every session.
+
+    Why: loading an engine costs seconds (minutes for diffusion); the app must start instantly
+    and pay that once. ``run_lock`` serialises generations even when a cancelled job's thread
+    is still unwinding after Gradio has freed its queue slot.
+    """
+
+    def __init__(self, weights_dir: Optional[str] = None, device: Optional[str] = None) -> None:
+        self.weights_dir = weights_dir
+        self.device = device
+        self.run_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._pt: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._pt is not None
+
+    def get(self) -> Any:
+        """The shared PortraitTalk, built on first use."""
+        if self._pt is None:
+            with self._load_lock:
+                if self._pt is None:
+                    from .. import PortraitTalk
+
+                    self._pt = PortraitTalk.from_pretrained(weights_dir=self.weights_dir, engine="auto",
+                                                            device=self.device)  # fmt: skip
+        return self._pt
+
+    def engine_status(self) -> dict[str, tuple[bool, str]]:
+        """``{"warp": (True, why), "diffusion": (False, why)}``."""
+        return dict(self.get().engine_status())
+
+    def device_info(self) -> dict[str, str]:
+        """Where and in what precision the engines run (torch is imported here, not at start-up)."""
+        import torch
+
+        from ..config import DiffusionConfig
+
+        if self.device:
+            device = self.device
+        elif torch.cuda.is_available():
+            device = f"cuda ({torch.cuda.get_device_name(0)})"
+        else:
+            device = "cpu"
+        dtype = DiffusionConfig().dtype
+        if dtype == "auto":
+            dtype = "bf16" if device.startswith("cuda") else "fp32"
+        return {"device": device, "dtype": dtype, "torch": torch.__version__}
+
+    def status_markdown(self) -> str:
+        """The status panel's text: device, dtype, and each engine's availability with the reason."""
+        info = self.device_info()
+        lines = [f"**Device:** {info['device']} · **dtype:** {info['dtype']} · **torch:** {info['torch']}", ""]
+        for name, (ok, why) in self.engine_status().items():
+            lines.append(f"- **{name}**: {'available' if ok else 'unavailable'} — {why}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def weights_table() -> list[list[str]]:
+        """Rows for the weights table (name, present, purpose, used by, source, path)."""
+        return [[r["name"], r["present"], r["purpose"], r["used_by"], r["source"], r["path"]] for r in status_rows()]
+
+
+WEIGHTS_HEADERS = ["component", "present", "purpose", "used by", "source / how to get", "path"]

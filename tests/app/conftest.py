@@ -1,0 +1,64 @@
+"""A launched app (warp engine, strict serving limits) shared by the app tests, plus bad inputs."""
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "assets"
+ARTIFACTS = ROOT / "artifacts"
+MAX_AUDIO_S = 12.0  # test_api expects "over the limit of 12 s"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_module():
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def app_url(app_module, tmp_path_factory):
+    """The real app on a free port, serving until the session ends."""
+    from portraittalk.ui.handlers import ServeLimits
+
+    limits = ServeLimits(max_audio_seconds=MAX_AUDIO_S, queue_size=4)
+    demo = app_module.build_app(limits=limits, output_root=tmp_path_factory.mktemp("app-outputs"))
+    port = free_port()
+    app_module.launch(demo, port=port, max_file_size=limits.max_file_size, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    """A landscape with no face, a corrupt PNG, a text file named .wav, and speech over the limit."""
+    import soundfile as sf
+    from skimage import data
+
+    from portraittalk.media.image import save_image
+
+    d = tmp_path_factory.mktemp("bad")
+    save_image(d / "rocket.png", data.rocket())
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    (d / "notes.wav").write_text("these are meeting notes, not a recording\n" * 20)
+    sf.write(d / "long.wav", np.zeros(int(16000 * (MAX_AUDIO_S + 3)), np.float32), 16000)
+    return {p.stem: p for p in d.iterdir()}

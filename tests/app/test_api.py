@@ -1,0 +1,92 @@
+"""The app's named endpoints, driven with gradio_client against a launched server."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from portraittalk.media import load_audio, probe_video
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+PORTRAIT = ASSETS / "portraits" / "astronaut.png"
+SECOND = ASSETS / "portraits" / "man.jpg"
+SPEECH = ASSETS / "speech" / "en_mbp.wav"
+
+
+def _video_path(value) -> str:
+    return value["video"] if isinstance(value, dict) else value
+
+
+@pytest.fixture(scope="module")
+def generated(client):
+    """/generate with only the required inputs: every other parameter keeps its default."""
+    return client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)), prompt="",
+                          api_name="/generate")  # fmt: skip
+
+
+def test_generate_returns_playable_mp4_with_audio_of_the_speech_length(generated):
+    video, download, seed, settings, note = generated
+    info = probe_video(_video_path(video))
+    speech = load_audio(SPEECH).duration
+    assert (info.video_codec, info.pixel_format, info.audio_codec) == ("h264", "yuv420p", "aac")
+    assert (info.width, info.height, info.fps) == (512, 512, 25.0)
+    assert info.duration == pytest.approx(speech, abs=0.1)
+    assert info.audio_duration == pytest.approx(speech, abs=0.1)
+    assert probe_video(download).frame_count == info.frame_count
+    assert seed == 0
+    assert settings["engine"] == "warp" and settings["w1"] == settings["w2"] == settings["w3"] == 1.0
+    assert "warp" in note
+
+
+def test_generate_honours_settings_and_several_references(client):
+    video, _, seed, settings, _ = client.predict(
+        references=[handle_file(str(PORTRAIT)), handle_file(str(SECOND))], audio=handle_file(str(SPEECH)),
+        prompt="smiling", engine="warp", w1=1.5, seed=7, size=256, fps=20, api_name="/generate")  # fmt: skip
+    info = probe_video(_video_path(video))
+    assert (info.width, info.fps, seed) == (256, 20.0, 7)
+    assert settings["references"] == 2 and settings["w1"] == 1.5 and settings["prompt"] == "smiling"
+
+
+def test_evaluate_returns_metrics_and_curves(client, generated):
+    """A result against a second take of the same speech (another seed: other blinks and head motion)."""
+    other = client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)), seed=3,
+                           api_name="/generate")[0]  # fmt: skip
+    table, curves = client.predict(generated=handle_file(_video_path(generated[0])),
+                                   ground_truth=handle_file(_video_path(other)),
+                                   references=[handle_file(str(PORTRAIT))], api_name="/evaluate")  # fmt: skip
+    values = {row[0]: row[1] for row in table["data"]}
+    assert 0.5 < values["ADFD"] <= 1.0 and 0 < values["S (spatial)"] <= 1 and 0 < values["C (motion)"] <= 1
+    assert values["ADFD"] == pytest.approx(values["S (spatial)"] * values["C (motion)"], abs=1e-3)
+    assert values["LMD mouth (px)"] >= 0 and values["PSNR (dB)"] > 10 and 0 < values["SSIM"] <= 1
+    assert values["identity similarity"] is not None
+    assert {"S", "C", "SSIM"} <= {row[2] for row in curves["data"]}
+
+
+@pytest.mark.parametrize("case, refs, audio, message", [
+    ("no face", ["rocket"], None, "no face found in 'rocket.png'"),
+    ("corrupt image", ["corrupt"], None, "not an image we can read"),
+    ("not audio", None, "notes", "it is not audio we can decode"),
+    ("too long", None, "long", "s long, over the limit of 12 s"),
+])  # fmt: skip
+def test_bad_inputs_give_clear_messages(client, bad_inputs, case, refs, audio, message):
+    references = [handle_file(str(bad_inputs[r])) for r in refs] if refs else [handle_file(str(PORTRAIT))]
+    speech = handle_file(str(bad_inputs[audio])) if audio else handle_file(str(SPEECH))
+    with pytest.raises(AppError) as err:
+        client.predict(references=references, audio=speech, api_name="/generate")
+    text = str(err.value)
+    assert message.lower() in text.lower(), text
+    assert "Traceback" not in text and 'File "' not in text
+
+
+def test_too_many_references_are_refused(client):
+    refs = [handle_file(str(PORTRAIT))] * 9
+    with pytest.raises(AppError, match="at most 8"):
+        client.predict(references=refs, audio=handle_file(str(SPEECH)), api_name="/generate")
+
+
+def test_unavailable_engine_says_why(client):
+    with pytest.raises(AppError, match="diffusion engine cannot run: weights missing"):
+        client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)),
+                       engine="diffusion", api_name="/generate")  # fmt: skip

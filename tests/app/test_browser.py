@@ -1,0 +1,68 @@
+"""The app in a real Chromium: upload two portraits and speech, generate, get a playable video."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+VIDEO_STATE = """() => { const v = document.querySelector('#result-video video');
+                         return v ? {src: v.currentSrc || v.src, ready: v.readyState, duration: v.duration} : null }"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.browser
+def test_generate_in_the_browser(browser, app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app_url)
+    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page.locator("#references input[type=file]").set_input_files(
+        [str(ROOT / "assets/portraits/astronaut.png"), str(ROOT / "assets/portraits/man.jpg")])
+    page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
+    page.wait_for_function("document.querySelectorAll('#thumbnails img').length == 2", timeout=30_000)
+    page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "app-inputs-1280.png"))
+
+    page.click("#generate-btn")
+    stages, state, deadline = set(), None, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for text in page.locator(".progress-level, .progress-text").all_inner_texts():
+            stages.add(text.split(" - ")[0].strip())
+        state = page.evaluate(VIDEO_STATE)
+        if state and state["src"] and state["ready"] >= 1:
+            break
+        page.wait_for_timeout(100)
+    assert state and state["src"].endswith(".mp4") and state["ready"] >= 1, state
+    assert state["duration"] == pytest.approx(5.8, abs=0.2)
+    assert stages & {"analysing faces", "audio → motion", "rendering", "encoding"}, stages
+    assert page.locator("#engine-note").inner_text().startswith("Rendered with warp")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "app-result-1280.png"))
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "app-result-390-full.png"), full_page=True)
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("tab", name="Motion").click()
+    page.get_by_role("button", name="Draw the landmark track").click()
+    page.wait_for_function("() => { const v = document.querySelector('#motion-video video');"
+                           " return v && v.readyState >= 1 && v.duration > 5 }", timeout=60_000)  # fmt: skip
+    page.screenshot(path=str(ARTIFACTS / "app-motion-1280.png"))
+    page.close()
