@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from ..errors import PortraitTalkError
 
-COMMANDS = ("generate", "landmarks", "weights")
+COMMANDS = ("generate", "eval", "landmarks", "weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,8 +26,9 @@ Choices worth knowing:
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Iterator, Optional, Protocol
 
 import numpy as np
 
@@ -53,6 +54,22 @@ def _missing(name: str) -> Optional[str]:
     if c.present:
         return None
     return f"{c.purpose}: weights not found in {c.path} (run `portraittalk weights download {name}`)"
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Loading a local folder needs no progress bars or load reports on the user's terminal."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def _device() -> str:
@@ -94,18 +111,27 @@ def build_metrics(prompt: Optional[str], reference: Optional[np.ndarray]) -> tup
 # --- Fréchet distance ------------------------------------------------------------------------
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two (n, D) feature sets (n ≥ 2 each)."""
-    from scipy import linalg
+    """Fréchet distance between Gaussians fitted to two (n, D) feature sets (n ≥ 2 each).
 
-    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
-    s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.isfinite(covmean).all():  # singular product: offset the diagonals (as pytorch-fid does)
-        offset = np.eye(len(s1)) * 1e-6
-        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    covmean = np.real(covmean)
-    diff = mu1 - mu2
-    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean)))
+    ``tr sqrt(Σa Σb)`` is computed exactly without ``scipy.linalg.sqrtm`` (slow and unstable on the
+    rank-deficient covariances of short clips): with few samples it is the nuclear norm of
+    ``Xa Xbᵀ / sqrt((na−1)(nb−1))`` (centred features), otherwise the square roots of the eigenvalues
+    of ``Σa^½ Σb Σa^½``.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    xa, xb = a - a.mean(axis=0), b - b.mean(axis=0)
+    na, nb, dim = len(a), len(b), a.shape[1]
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    tr_a = float((xa * xa).sum()) / (na - 1)
+    tr_b = float((xb * xb).sum()) / (nb - 1)
+    if na * nb <= dim * dim:
+        cross = np.linalg.svd(xa @ xb.T, compute_uv=False).sum() / np.sqrt((na - 1) * (nb - 1))
+    else:
+        sa, sb = xa.T @ xa / (na - 1), xb.T @ xb / (nb - 1)
+        w, v = np.linalg.eigh(sa)
+        root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh(root @ sb @ root), 0, None)).sum()
+    return float(max(0.0, diff @ diff + tr_a + tr_b - 2.0 * cross))
 
 
 class InceptionFeatures:
@@ -260,9 +286,10 @@ class ClipTMetric(_CosineMetric):
 
         super().__init__()
         self.device = _device()
-        self.model = CLIPModel.from_pretrained(str(folder), local_files_only=True).to(self.device).eval()
-        self.processor = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        with _quiet_transformers():
+            self.model = CLIPModel.from_pretrained(str(folder), local_files_only=True).to(self.device).eval()
+            self.processor = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         tokens = tokenizer([prompt], padding=True, truncation=True, return_tensors="pt").to(self.device)
         with torch.inference_mode():
             self.text = _as_tensor(self.model.get_text_features(**tokens))[0].cpu().numpy()
@@ -282,12 +309,16 @@ class DinoMetric(_CosineMetric):
     name = "dino"
 
     def __init__(self, folder: Path, reference: Optional[np.ndarray]) -> None:
-        from transformers import AutoImageProcessor, AutoModel
+        from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
         super().__init__()
         self.device = _device()
-        self.model = AutoModel.from_pretrained(str(folder), local_files_only=True).to(self.device).eval()
-        self.processor = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True)
+        with _quiet_transformers():
+            # DINO checkpoints have no pooler; only the CLS token of the last layer is used
+            vit = AutoConfig.from_pretrained(str(folder), local_files_only=True).model_type == "vit"
+            kwargs = {"add_pooling_layer": False} if vit else {}
+            self.model = AutoModel.from_pretrained(str(folder), local_files_only=True, **kwargs).to(self.device).eval()
+            self.processor = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True)
         self.against = "reference" if reference is not None else "ground_truth"
         self._ref = self._embed(reference) if reference is not None else None
 
