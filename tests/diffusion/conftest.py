@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
+torch.set_num_threads(1)  # tiny ops: on a shared 2-core box two threads wait on each other (~15x slower)
 
 
 @pytest.fixture(scope="session")

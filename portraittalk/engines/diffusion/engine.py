@@ -178,8 +178,9 @@ class DiffusionEngine(Engine):
                 progress("rendering", done, total)
             image = self._decode(latent)
             yield _resize(image, tuple(track.frame_size))
-            previous = latent.to(self.dtype)
-            contour = head_contour(image, points, person_mask(image))
+            if t + 1 < len(track):
+                previous = latent.to(self.dtype)
+                contour = head_contour(image, points, person_mask(image))
 
     def _sample(self, noise: torch.Tensor, text: torch.Tensor, face: torch.Tensor, structure: np.ndarray,
                 contour: np.ndarray, previous: torch.Tensor, cfg: DiffusionConfig, scales: tuple[float, ...],

@@ -1,0 +1,108 @@
+"""The render loop on tiny weights: frames, sizes, progress, seeds, schedulers, CFG, references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portraittalk.config import Controls, DiffusionConfig
+from portraittalk.engines.base import RenderRequest
+
+from .conftest import stub_reference, stub_track
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_dir):
+    from portraittalk.engines.diffusion import DiffusionEngine
+
+    return DiffusionEngine.from_pretrained(tiny_dir, device="cpu")
+
+
+def _render(engine, refs=None, track=None, progress=None, **diffusion):
+    refs = refs or [stub_reference()]
+    track = track or stub_track(refs[0])
+    req = RenderRequest(prompt="a portrait", diffusion=DiffusionConfig(**{"steps": 2, **diffusion}), seed=3)
+    return list(engine.render(refs, track, req, progress or (lambda *a: None)))
+
+
+def test_frames_have_the_track_size_and_come_one_per_landmark_frame(engine):
+    ref = stub_reference()
+    track = stub_track(ref, frames=3, size=(80, 96))
+    seen = []
+    frames = _render(engine, [ref], track, progress=lambda *a: seen.append(a))
+    assert len(frames) == 3
+    assert all(f.shape == (96, 80, 3) and f.dtype == np.uint8 for f in frames)
+    assert seen == [("rendering", k, 6) for k in range(1, 7)]
+    assert engine.resolution == 64
+
+
+def test_frames_stream_as_they_are_produced(engine):
+    ref = stub_reference()
+    seen = []
+    req = RenderRequest(diffusion=DiffusionConfig(steps=2))
+    it = engine.render([ref], stub_track(ref, frames=3), req, lambda *a: seen.append(a[1]))
+    next(it)
+    assert seen == [1, 2]  # the first frame arrives before the second is sampled
+
+
+def test_seeded_renders_repeat_and_settings_matter(engine):
+    first = _render(engine)
+    assert all(np.array_equal(a, b) for a, b in zip(first, _render(engine)))
+    for other in ({"scheduler": "ddim"}, {"guidance_scale": 1.0}, {"identity_scale": 0.0}):
+        assert not np.array_equal(_render(engine, **other)[0], first[0]), other
+
+
+def test_negative_prompt_and_controls_change_the_output(engine):
+    ref = stub_reference()
+    track = stub_track(ref, frames=1)
+    base = RenderRequest(prompt="a portrait", diffusion=DiffusionConfig(steps=2))
+    a = next(engine.render([ref], track, base))
+    b = next(engine.render([ref], track, RenderRequest(prompt="a portrait", negative_prompt="blurry",
+                                                       diffusion=DiffusionConfig(steps=2))))
+    c = next(engine.render([ref], track, RenderRequest(prompt="a portrait", controls=Controls(0.0, 0.0, 0.0),
+                                                       diffusion=DiffusionConfig(steps=2))))
+    assert not np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_several_references_concat_or_blend(engine):
+    refs = [stub_reference(0), stub_reference(1)]
+    track = stub_track(refs[0], frames=1)
+    concat = _render(engine, refs, track, identity_mode="concat")[0]
+    blend = _render(engine, refs, track, identity_mode="blend")[0]
+    assert concat.shape == blend.shape and not np.array_equal(concat, blend)
+
+
+def test_bad_settings_are_user_errors(engine):
+    from portraittalk.errors import InputError
+
+    with pytest.raises(InputError, match="scheduler"):
+        _render(engine, scheduler="euler")
+    with pytest.raises(InputError, match="identity_mode"):
+        _render(engine, identity_mode="mix")
+
+
+def test_dtype_choice():
+    import torch
+
+    from portraittalk.engines.diffusion.engine import resolve_dtype
+
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    assert resolve_dtype("fp16", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("fp32", torch.device("cuda")) == torch.float32
+
+
+def test_bf16_render_on_cpu(tiny_dir):
+    from portraittalk.engines.diffusion import DiffusionEngine
+
+    engine = DiffusionEngine.from_pretrained(tiny_dir, device="cpu", config=DiffusionConfig(dtype="bf16"))
+    frame = _render(engine, track=stub_track(stub_reference(), frames=1))[0]
+    assert frame.shape == (96, 80, 3)
+
+
+def test_importing_the_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, portraittalk, portraittalk.engines, portraittalk.engines.diffusion as d; "
+            "d.diffusion_status(); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
