@@ -1,0 +1,91 @@
+"""Audio-to-motion: 50 Hz features, 25 fps frames, 478-point offsets in face heights, save/load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture()
+def model():
+    from portraittalk.motion.vae import Audio2Motion, Audio2MotionConfig
+
+    torch.manual_seed(0)
+    m = Audio2Motion(Audio2MotionConfig.tiny())
+    with torch.no_grad():
+        m.dec_out.weight.normal_(0.0, 0.01)
+    return m.eval()
+
+
+def _reference(roll_degrees: float = 0.0) -> np.ndarray:
+    from portraittalk.face import mesh
+
+    pts = np.random.default_rng(0).uniform(100, 300, (478, 2)).astype(np.float32)
+    a = np.deg2rad(roll_degrees)
+    pts[mesh.RIGHT_IRIS_CENTER] = [200, 200]
+    pts[mesh.LEFT_IRIS_CENTER] = [200 + 60 * np.cos(a), 200 + 60 * np.sin(a)]
+    return pts
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.32, 1.0, 2.37])
+def test_features_are_aligned_to_video_frames(seconds):
+    from portraittalk.motion.features import audio_features, log_mel
+
+    samples = np.random.default_rng(1).normal(0, 0.1, int(16000 * seconds)).astype(np.float32)
+    assert log_mel(samples).shape == (int(16000 * seconds) // 320, 80)
+    frames = max(1, round(seconds * 25))
+    assert audio_features(samples, "mel", frames).shape == (2 * frames, 80)
+
+
+@pytest.mark.parametrize("seconds", [0.04, 0.32, 1.37])
+def test_predict_motion_shapes_and_seed(model, seconds):
+    from portraittalk.motion.vae import predict_motion
+
+    audio = np.random.default_rng(2).normal(0, 0.1, int(16000 * seconds)).astype(np.float32)
+    a = predict_motion(audio, _reference(), seed=1, model=model)
+    assert a.shape == (max(1, round(seconds * 25)), 478, 2) and a.dtype == np.float32
+    assert np.array_equal(a, predict_motion(audio, _reference(), seed=1, model=model))
+    assert predict_motion(audio, _reference(), fps=30.0, model=model).shape[0] == max(1, round(seconds * 30))
+
+
+def test_offsets_follow_the_reference_roll(model):
+    from portraittalk.motion.vae import predict_motion
+
+    audio = np.random.default_rng(3).normal(0, 0.1, 16000).astype(np.float32)
+    upright = predict_motion(audio, _reference(0.0), model=model)
+    tilted = predict_motion(audio, _reference(90.0), model=model)
+    assert np.allclose(tilted[..., 0], -upright[..., 1], atol=1e-5)
+    assert np.allclose(tilted[..., 1], upright[..., 0], atol=1e-5)
+    assert np.allclose(np.linalg.norm(tilted, axis=-1), np.linalg.norm(upright, axis=-1), atol=1e-5)
+
+
+def test_untrained_model_predicts_the_rest_pose():
+    from portraittalk.motion.vae import Audio2Motion, Audio2MotionConfig, predict_motion
+
+    audio = np.random.default_rng(4).normal(0, 0.1, 8000).astype(np.float32)
+    assert not predict_motion(audio, _reference(), model=Audio2Motion(Audio2MotionConfig.tiny()).eval()).any()
+
+
+def test_save_load_round_trip_and_training_pass(model, tmp_path):
+    from portraittalk.motion.vae import Audio2Motion, predict_motion
+
+    audio = np.random.default_rng(5).normal(0, 0.1, 12000).astype(np.float32)
+    loaded = Audio2Motion.from_pretrained(model.save_pretrained(tmp_path / "a2m"))
+    assert np.array_equal(predict_motion(audio, _reference(), model=loaded), predict_motion(audio, _reference(), model=model))
+    feats, motion = torch.randn(2, 16, 80), torch.randn(2, 8, 478, 2)
+    recon, mean, logvar = model.train()(feats, motion)
+    assert recon.shape == motion.shape and mean.shape == logvar.shape == (2, 4, 2)
+
+
+def test_registry_loading_and_missing_weights(tiny_dir, tmp_path):
+    from portraittalk.errors import AudioError, MissingWeightsError
+    from portraittalk.media.audio import Audio
+    from portraittalk.motion.vae import predict_motion
+
+    audio = Audio.from_array(np.random.default_rng(6).normal(0, 0.1, 16000))
+    motion = predict_motion(audio, _reference(), weights_dir=tiny_dir)
+    assert motion.shape == (25, 478, 2) and 0 < np.abs(motion).max() < 0.5
+    with pytest.raises(MissingWeightsError, match="audio-to-motion"):
+        predict_motion(audio, _reference(), weights_dir=tmp_path)
+    with pytest.raises(AudioError, match="16 kHz"):
+        predict_motion(Audio.from_array(audio.samples, 48000), _reference(), weights_dir=tiny_dir)
