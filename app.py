@@ -97,9 +97,9 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             truth = gr.Video(label="Ground-truth video", sources=["upload"], elem_id="truth")
                             evaluate = gr.Button("Compute metrics")
                             metrics = gr.Dataframe(headers=["metric", "value", "note"], label="Metrics",
-                                                   interactive=False, wrap=True)
+                                                   interactive=False, wrap=True, elem_id="metrics")
                             curves = gr.LinePlot(x="time_s", y="value", color="curve", label="Per-frame curves",
-                                                 x_title="time (s)", y_lim=[0, 1], height=220)
+                                                 x_title="time (s)", y_lim=[0, 1], height=260, elem_id="curves")
                 gr.Examples(
                     examples=[[[str(ASSETS / "portraits/astronaut.png")], str(ASSETS / "speech/en_mbp.wav"), ""],
                               [[str(ASSETS / "portraits/man.jpg")], str(ASSETS / "speech/en_voice2.wav"), ""],
@@ -125,12 +125,16 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                         c_prompts = gr.Textbox(label="Prompts (one per line)", lines=4,
                                                value="a photo\nan oil painting\na pencil sketch")
                         c_scales = gr.Textbox(label="Identity scales", value="0.3, 0.6, 0.9")
-                        c_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                        with gr.Row():
+                            c_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                            c_steps = gr.Slider(1, 100, dc.steps, step=1, label="Diffusion steps")
                         c_run = gr.Button("Render grid", variant="primary")
                     c_grid = gr.Image(label="First frames", interactive=False, min_width=300)
             with gr.Tab("Status"):
-                status_md = gr.Markdown()
-                weights = gr.Dataframe(headers=WEIGHTS_HEADERS, label="Weights", interactive=False, wrap=True)
+                status_md = gr.Markdown(elem_id="status")
+                weights = gr.Dataframe(headers=WEIGHTS_HEADERS, label="Weights", interactive=False, wrap=True,
+                                       column_widths=["120px", "80px", "360px", "260px", "320px", "320px"],
+                                       elem_id="weights")
                 refresh = gr.Button("Refresh", size="sm")
 
         gen_inputs = [references, audio, prompt, negative, engine, w1, w2, w3, identity_mode, steps, guidance,
@@ -142,7 +146,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
         references.change(h.thumbnails, references, thumbs, api_visibility="private", queue=False)
         evaluate.click(h.evaluate, [video, truth, references], [metrics, curves], api_name="evaluate")
         motion_btn.click(h.motion, last, motion_video, api_visibility="private", concurrency_id="render")
-        c_run.click(h.conflicts, [c_ref, c_prompts, c_scales, c_seed], c_grid, api_visibility="private",
+        c_run.click(h.conflicts, [c_ref, c_prompts, c_scales, c_seed, c_steps], c_grid, api_visibility="private",
                     concurrency_id="render")
         refresh.click(h.status, None, [status_md, weights], api_visibility="private", queue=False)
         demo.load(h.status, None, [status_md, weights], api_visibility="private", queue=False)

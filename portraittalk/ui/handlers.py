@@ -27,6 +27,7 @@ from .views import first_frame, label_grid, metric_curves, metrics_table, motion
 log = logging.getLogger("portraittalk.app")
 
 IDENTITY_MODES = {"concatenate": "concat", "blend": "blend"}
+CONFLICT_TILE = 256  # px; first frames only, so small renders keep the grid quick
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ class Handlers:
 
     # -- conflict explorer ----------------------------------------------------------------------
     def _conflicts(self, reference: Optional[str], prompts: str, scales: str, seed: int = 0,
-                   progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
+                   steps: int = DiffusionConfig.steps, progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
+        """First frames for every prompt × identity scale (λ of the decoupled cross-attention)."""
         ok, why = self.manager.engine_status().get("diffusion", (False, "unknown engine"))
         if not ok:
             raise InputError(f"the conflict explorer needs the diffusion engine: {why}")
@@ -204,7 +206,7 @@ class Handlers:
         cells = len(prompt_list) * len(scale_list)
         if cells > self.limits.max_conflict_cells:
             raise InputError(f"{cells} cells asked for; at most {self.limits.max_conflict_cells} per grid.")
-        silence = Audio.from_array(np.zeros(1600, np.float32))  # 0.1 s: a couple of frames is enough
+        one_frame = Audio.from_array(np.zeros(int(16_000 * Limits.min_audio_seconds), np.float32))
         tiles: list[list[np.ndarray]] = []
         with self.manager.run_lock:
             pt = self.manager.get()
@@ -212,12 +214,12 @@ class Handlers:
                 row = []
                 for j, scale in enumerate(scale_list):
                     progress((i * len(scale_list) + j, cells), desc=f"{prompt[:30]} · λ={scale:g}", unit="")
-                    result = pt.generate(ref, silence, prompt=prompt, seed=int(seed or 0), engine="diffusion",
-                                         diffusion=DiffusionConfig(identity_scale=scale),
-                                         output=self.outputs.new_path(stem="conflict"))  # fmt: skip
+                    result = pt.generate(ref, one_frame, prompt=prompt, seed=int(seed or 0), engine="diffusion",
+                                         size=CONFLICT_TILE, output=self.outputs.new_path(stem="conflict"),
+                                         diffusion=DiffusionConfig(identity_scale=scale, steps=int(steps)))  # fmt: skip
                     row.append(first_frame(result.video_path))
                 tiles.append(row)
-        return label_grid(tiles, prompt_list, [f"identity λ={s:g}" for s in scale_list])
+        return label_grid(tiles, prompt_list, [f"identity scale {s:g}" for s in scale_list], CONFLICT_TILE)
 
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> tuple[str, list[list[str]]]:

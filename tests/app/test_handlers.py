@@ -1,0 +1,100 @@
+"""The app's plumbing without a browser: cheap import, cancel, time limit, housekeeping, conflict grid."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+from portraittalk.errors import CancelledError
+from portraittalk.ui.handlers import Handlers, ServeLimits
+from portraittalk.ui.jobs import JobControl, OutputFolder
+from portraittalk.ui.manager import ModelManager
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTRAIT = ROOT / "assets" / "portraits" / "astronaut.png"
+SPEECH = ROOT / "assets" / "speech" / "en_mbp.wav"
+
+
+def _python(code: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_import_app_loads_neither_gradio_nor_torch():
+    out = _python("import sys, app; print(sorted(m for m in ('gradio', 'torch', 'mediapipe') if m in sys.modules))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_job_control_stops_on_cancel_and_on_time_limit():
+    jobs = JobControl(time_limit_s=60)
+    flag = jobs.start("a")
+    seen = []
+    callback = jobs.progress(flag, lambda *args: seen.append(args))
+    callback("rendering", 1, 10)
+    assert seen == [("rendering", 1, 10)]
+    assert jobs.cancel("b") is False and jobs.cancel("a") is True
+    with pytest.raises(CancelledError, match="cancelled"):
+        callback("rendering", 2, 10)
+    jobs.finish("a", flag)
+    assert jobs.cancel("a") is False
+    late = JobControl(time_limit_s=0).progress(JobControl(0).start("c"))
+    time.sleep(0.01)
+    with pytest.raises(CancelledError, match="limit of 0 s per job"):
+        late("rendering", 0, 10)
+
+
+def test_old_outputs_are_cleaned(tmp_path):
+    folder = OutputFolder(tmp_path, max_age_s=60)
+    old, new = folder.new_path(), folder.new_path()
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    assert folder.clean() == 1
+    assert not old.exists() and new.exists()
+
+
+def test_cancel_stops_a_running_generation(tmp_path):
+    """Pressing Cancel mid-render stops the pipeline and leaves no partial file behind."""
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    request = SimpleNamespace(session_hash="session-1")
+    stages = []
+
+    def progress(value, desc=None, **kwargs):
+        stages.append(desc)
+        if desc == "rendering":
+            h.cancel(request)
+
+    with pytest.raises(gr.Error, match="Generation cancelled"):
+        h.generate([str(PORTRAIT)], str(SPEECH), request=request, progress=progress)
+    assert "rendering" in stages and "encoding" not in stages
+    assert not list(tmp_path.glob("*.mp4"))
+    assert not h.manager.run_lock.locked()
+
+
+def test_conflict_grid_with_tiny_diffusion_weights(tmp_path):
+    """Prompt × identity-scale grid of first frames, with the random tiny weights in the real layout."""
+    from portraittalk.engines.diffusion.tiny import make_tiny_weights
+
+    make_tiny_weights(tmp_path / "weights")
+    grid_png = ROOT / "artifacts" / "conflict-grid-tiny.png"
+    code = f"""
+from pathlib import Path
+from portraittalk.media.image import save_image
+from portraittalk.ui.handlers import Handlers, ServeLimits
+from portraittalk.ui.manager import ModelManager
+h = Handlers(ModelManager(), ServeLimits(), Path({str(tmp_path / 'out')!r}))
+grid = h.conflicts({str(PORTRAIT)!r}, "a photo\\nan oil painting", "0.3, 0.9", 0, 2, progress=lambda *a, **k: None)
+Path({str(grid_png.parent)!r}).mkdir(exist_ok=True)
+save_image({str(grid_png)!r}, grid)
+print(grid.shape)
+"""
+    out = _python(code, env={"PORTRAITTALK_WEIGHTS": str(tmp_path / "weights")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "(548, 732, 3)"  # 36 + 2×256 rows, 220 + 2×256 columns
