@@ -170,7 +170,8 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
         if learned:
             from .learned import build_metrics
 
-            metrics, skipped = build_metrics(prompt, ref_image)
+            every = bool(np.array_equal(ig, np.arange(len(ig))))
+            metrics, skipped = build_metrics(prompt, ref_image, generated, gen_video.fps, every)
     stride = max(1, math.ceil(len(times) / max(samples, 1)))
     gen_pts, gt_pts, psnrs, ssims = [], [], [], []
     with FaceMeshDetector(static=False) as det_g, FaceMeshDetector(static=False) as det_r:

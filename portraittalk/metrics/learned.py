@@ -20,8 +20,9 @@ Choices worth knowing:
 * **CLIP-T** is the mean cosine similarity between the prompt's CLIP text embedding and sampled
   generated frames; **DINO** the mean cosine similarity of DINO CLS features between sampled
   generated frames and the reference portrait (or, without one, the aligned ground-truth frame).
-* **SyncNet** weights are recognised but scoring them (face tracking, MFCC, offset search) is not
-  implemented yet; it is reported unavailable with that reason.
+* **SyncNet** (``syncnet_v2.model``) scores the generated video against its own audio track; its
+  ``value`` is the confidence ("Sync-C"), ``distance`` is "Sync-D" (see :mod:`.syncnet`). LatentSync's
+  StableSyncNet checkpoint is a different network and is not supported.
 """
 from __future__ import annotations
 
@@ -78,8 +79,13 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_metrics(prompt: Optional[str], reference: Optional[np.ndarray]) -> tuple[list[Metric], dict[str, dict]]:
-    """The learned metrics that can run here, and an ``unavailable`` entry for each that cannot."""
+def build_metrics(prompt: Optional[str], reference: Optional[np.ndarray], video: Optional[Path] = None,
+                  fps: float = 25.0, every_frame: bool = True) -> tuple[list[Metric], dict[str, dict]]:
+    """The learned metrics that can run here, and an ``unavailable`` entry for each that cannot.
+
+    ``video``/``fps``: the generated file (SyncNet reads its audio); ``every_frame``: whether each of
+    its frames reaches ``update`` (not so when a lower-rate ground truth drives the alignment).
+    """
     ready: list[Metric] = []
     skipped: dict[str, dict] = {}
     inception_missing = _missing("inception")
@@ -93,8 +99,21 @@ def build_metrics(prompt: Optional[str], reference: Optional[np.ndarray]) -> tup
         skipped["fvd"] = unavailable(reason)
     else:
         ready.append(FVDMetric(component("i3d").path / "i3d_torchscript.pt"))
-    skipped["syncnet"] = unavailable(_missing("syncnet") or (
-        "SyncNet weights are present but SyncNet scoring is not implemented in this version"))
+    syncnet = component("syncnet").path
+    if reason := _missing("syncnet"):
+        skipped["syncnet"] = unavailable(reason)
+    elif not (syncnet / "syncnet_v2.model").is_file():
+        skipped["syncnet"] = unavailable(f"only LatentSync's StableSyncNet is in {syncnet}; SyncNet scoring needs "
+                                         "syncnet_v2.model (joonson/syncnet_python)")  # fmt: skip
+    elif video is None:
+        skipped["syncnet"] = unavailable("SyncNet needs the generated video file (for its audio track)")
+    elif not every_frame:
+        skipped["syncnet"] = unavailable("SyncNet needs every frame of the generated video, and the alignment "
+                                         "skips some (the ground truth has a lower frame rate)")  # fmt: skip
+    else:
+        from .syncnet import SyncNetMetric
+
+        ready.append(SyncNetMetric(syncnet, video, fps))
     if reason := _missing("clip"):
         skipped["clip_t"] = unavailable(reason)
     elif not prompt:

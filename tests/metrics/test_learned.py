@@ -141,11 +141,11 @@ def test_inception_fid_loads_a_checkpoint_by_name(weights):
     assert [m.name for m in ready] == ["fid", "e_fid"]
     fid = ready[0]
     rng = np.random.default_rng(2)
-    frames = [rng.integers(0, 256, (80, 80, 3), dtype=np.uint8) for _ in range(3)]
+    frames = [rng.integers(0, 256, (80, 80, 3), dtype=np.uint8) for _ in range(2)]
     for f in frames:
         fid.update(f, f, None, sampled=True)
     same = fid.result()
-    assert same["available"] and same["frames"] == 3 and same["value"] < 1e-3
+    assert same["available"] and same["frames"] == 2 and same["value"] < 1e-3
     fid2 = learned.FrechetMetric("fid", fid.net, face_crop=False)
     for f in frames:
         fid2.update(f, np.zeros_like(f), None, sampled=True)
