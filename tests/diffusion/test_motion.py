@@ -1,6 +1,8 @@
 """Audio-to-motion: 50 Hz features, 25 fps frames, 478-point offsets in face heights, save/load."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +91,20 @@ def test_registry_loading_and_missing_weights(tiny_dir, tmp_path):
         predict_motion(audio, _reference(), weights_dir=tmp_path)
     with pytest.raises(AudioError, match="16 kHz"):
         predict_motion(Audio.from_array(audio.samples, 48000), _reference(), weights_dir=tiny_dir)
+
+
+def test_hubert_features_when_the_component_is_present(tmp_path):
+    """A tiny random HuBERT saved in the registry layout drives a model trained on "hubert" features."""
+    from transformers import HubertConfig, HubertModel
+
+    from portraittalk.motion.features import audio_features
+    from portraittalk.motion.vae import Audio2Motion, Audio2MotionConfig, predict_motion
+
+    config = HubertConfig(hidden_size=1024, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                          conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    HubertModel(config).save_pretrained(tmp_path / "hubert-large-ls960-ft")
+    audio = np.random.default_rng(7).normal(0, 0.1, 16000).astype(np.float32)
+    feats = audio_features(audio, "hubert", 25, weights_dir=tmp_path)
+    assert feats.shape == (50, 1024) and np.isfinite(feats).all()
+    model = Audio2Motion(replace(Audio2MotionConfig.tiny(), features="hubert")).eval()
+    assert predict_motion(audio, _reference(), weights_dir=tmp_path, model=model).shape == (25, 478, 2)
