@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..errors import InputError, NoFaceError, PortraitTalkError, VideoError
+from ..errors import InputError, MissingWeightsError, NoFaceError, PortraitTalkError, VideoError
 from .adfd import ADFDReport, adfd_report
 from .image import psnr, ssim
 from .landmark import LMDReport, lmd_report
@@ -119,6 +119,19 @@ def align_frames(t_gen: np.ndarray, t_gt: np.ndarray, fps_gen: float, fps_gt: fl
     return (drive_idx, other_idx, times) if gen_drives else (other_idx, drive_idx, times)
 
 
+def adfd_tracks(generated, ground_truth, w1: float = 1.0, w2: float = 1.0,
+                max_length_mismatch: float = 0.25) -> ADFDReport:  # fmt: skip
+    """ADFD of two :class:`~portraittalk.face.landmarks_io.LandmarkTrack` (e.g. ``portraittalk landmarks``
+    .npz files): aligned by timestamp as videos are, generated points scaled to the ground truth's
+    frame size, frames without a face excluded."""
+    ig, ir, _ = align_frames(generated.timestamps - generated.timestamps[0],
+                             ground_truth.timestamps - ground_truth.timestamps[0], generated.fps,
+                             ground_truth.fps, max_length_mismatch)  # fmt: skip
+    scale = np.asarray(ground_truth.frame_size, np.float64) / np.asarray(generated.frame_size, np.float64)
+    return adfd_report(generated.points[ig] * scale, ground_truth.points[ir], ground_truth.frame_size,
+                       w1, w2, missing="exclude")  # fmt: skip
+
+
 def _duration(t: np.ndarray, fps: float) -> float:
     period = float(np.median(np.diff(t))) if len(t) > 1 else 1.0 / max(fps, 1e-6)
     return float(t[-1] + period)
@@ -165,7 +178,12 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
 
     with timer("setup"):
         ref_image = load_image(reference) if reference is not None else None
-        identity = _IdentityScorer(ref_image, reference) if ref_image is not None else None
+        identity, no_identity = None, _unavailable("no reference portrait given (use --reference)")
+        if ref_image is not None:
+            try:
+                identity = _IdentityScorer(ref_image, reference)
+            except MissingWeightsError as exc:
+                no_identity = _unavailable(str(exc))
         metrics, skipped = [], {}
         if learned:
             from .learned import build_metrics
@@ -216,7 +234,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
         VideoSummary(ground_truth, gt_video.fps, w, h, len(t_gt)),
         Path(reference) if reference is not None else None, times, adfd_rep, lmd_rep,
         np.array(psnrs), np.array(ssims),
-        identity.result() if identity is not None else _no_identity(),
+        identity.result() if identity is not None else no_identity,
         learned_out, {k: round(v, 4) for k, v in timer.seconds.items()}, notes,
     )  # fmt: skip
 
@@ -263,13 +281,13 @@ class _IdentityScorer:
 
     def result(self) -> dict:
         if not self.cos:
-            return {"value": None, "available": False, "reason": "no sampled generated frame showed a face"}
+            return _unavailable("no sampled generated frame showed a face")
         return {"value": float(np.mean(self.cos)), "available": True, "backend": self.ref.backend,
                 "frames": len(self.cos), "distance": float(np.mean(self.dist)), "per_frame": self.cos}  # fmt: skip
 
 
-def _no_identity() -> dict:
-    return {"value": None, "available": False, "reason": "no reference portrait given (use --reference)"}
+def _unavailable(reason: str) -> dict:
+    return {"value": None, "available": False, "reason": reason}
 
 
 # --- folders --------------------------------------------------------------------------------

@@ -84,3 +84,17 @@ def test_empty_and_missing_videos(clips, tmp_path):
         evaluate(empty, clips["gt"])
     with pytest.raises(VideoError, match="video 'missing.mp4' does not exist"):
         evaluate(tmp_path / "missing.mp4", clips["gt"])
+
+
+def test_adfd_of_saved_landmark_tracks_aligns_and_rescales():
+    from portraittalk.face.landmarks_io import LandmarkTrack
+    from portraittalk.metrics.evaluate import adfd_tracks
+
+    rng = np.random.default_rng(5)
+    pts = (200 + rng.normal(size=(50, 478, 2)).cumsum(axis=0)).astype(np.float32)
+    gt = LandmarkTrack(pts, 25.0, (512, 512), np.arange(50) / 25 + 0.5)  # starts at 0.5 s: relative times count
+    half = LandmarkTrack(pts[:48] / 2, 25.0, (256, 256), np.arange(48) / 25)
+    r = adfd_tracks(half, gt)
+    assert r.frames == 48 and r.adfd == pytest.approx(1.0)
+    with pytest.raises(InputError, match="differ by more than 25%"):
+        adfd_tracks(LandmarkTrack(pts[:10], 25.0, (512, 512), np.arange(10) / 25), gt)
