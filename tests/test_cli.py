@@ -8,7 +8,7 @@ import soundfile as sf
 
 from portraittalk.media import probe_video
 
-from conftest import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, run_cli
+from shared_inputs import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, run_cli
 
 
 def _one_error_line(result) -> str:

@@ -14,7 +14,7 @@ from portraittalk.face.reference import analyse_reference
 from portraittalk.face.segmentation import person_mask
 from portraittalk.media import load_image
 
-from conftest import PORTRAIT, SECOND_PORTRAIT
+from shared_inputs import PORTRAIT, SECOND_PORTRAIT
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import soundfile as sf
 from portraittalk.errors import AudioError
 from portraittalk.media import load_audio
 
-from conftest import PORTRAIT, SPEECH, ffmpeg
+from shared_inputs import PORTRAIT, SPEECH, ffmpeg
 
 SPEECH_SECONDS = sf.info(str(SPEECH)).duration
 

@@ -10,7 +10,7 @@ from PIL import Image
 from portraittalk.errors import ImageError
 from portraittalk.media import load_image
 
-from conftest import PORTRAIT
+from shared_inputs import PORTRAIT
 
 
 @pytest.fixture(scope="module")

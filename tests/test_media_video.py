@@ -7,7 +7,7 @@ import pytest
 from portraittalk.errors import VideoError
 from portraittalk.media import VideoWriter, load_audio, probe_video, read_video
 
-from conftest import SPEECH
+from shared_inputs import SPEECH
 
 
 def _frames(n: int, w: int, h: int):
