@@ -36,6 +36,8 @@ def _run(args: argparse.Namespace) -> int:
     for name, value in (("--w1", args.w1), ("--w2", args.w2)):
         if value < 0:
             raise InputError(f"{name} must not be negative (got {value}).")
+    if args.samples < 1:
+        raise InputError(f"--samples must be at least 1 (got {args.samples}).")
     if not 0 <= args.max_length_mismatch < 1:
         raise InputError(f"--max-length-mismatch must be in [0, 1) (got {args.max_length_mismatch}).")
     options = dict(reference=args.reference, prompt=args.prompt, w1=args.w1, w2=args.w2,
@@ -104,8 +106,9 @@ def format_result(result) -> str:
         rows.append((LEARNED_LABELS.get(name, name),
                      f"{out['value']:.4f}" if out["available"] else f"unavailable: {out['reason']}"))  # fmt: skip
     t = result.timings
-    rows.append(("speed", f"{result.frames / max(t['total'], 1e-9):.1f} frame pairs/s "
-                 f"({t['total']:.1f} s; landmarks {t.get('landmarks', 0):.1f} s)"))  # fmt: skip
+    stages = sorted(((v, k) for k, v in t.items() if k != "total" and v >= 0.05), reverse=True)
+    rows.append(("speed", f"{result.frames / max(t['total'], 1e-9):.1f} frame pairs/s ({t['total']:.1f} s: "
+                 + ", ".join(f"{k} {v:.1f}" for v, k in stages) + ")"))  # fmt: skip
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
     lines += [f"note: {n}" for n in result.notes]
