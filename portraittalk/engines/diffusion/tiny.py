@@ -108,14 +108,15 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     from diffusers import PNDMScheduler
 
     from ...motion.vae import Audio2Motion, Audio2MotionConfig
-    from .weights import save_adapters
+    from .weights import quiet_transformers, save_adapters
 
     root = Path(root)
     torch.manual_seed(seed)
     unet, vae, text_encoder = build_unet("tiny"), build_vae("tiny"), build_text_encoder("tiny")
     base = root / "sd15"
-    for name, part in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder)):
-        part.save_pretrained(base / name, safe_serialization=True)
+    with quiet_transformers():
+        for name, part in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder)):
+            part.save_pretrained(base / name, safe_serialization=True)
     PNDMScheduler(**SCHEDULER).save_pretrained(base / "scheduler")
     write_tokenizer(base / "tokenizer")
     (base / "model_index.json").write_text(json.dumps(MODEL_INDEX, indent=2) + "\n")

@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
@@ -48,11 +50,26 @@ def cast(module: torch.nn.Module, device: torch.device | str, dtype: torch.dtype
     return torch.nn.Module.to(module, device=device, dtype=dtype)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No per-file progress bars from transformers while loading or saving (the caller shows progress)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 def load_base(sd15: Path) -> tuple[CLIPTokenizer, CLIPTextModel, AutoencoderKL, UNet2DConditionModel, dict]:
     """The SD1.5 parts from a local diffusers folder (never from a hub)."""
     scheduler_config = json.loads((sd15 / "scheduler" / "scheduler_config.json").read_text())
-    return (CLIPTokenizer.from_pretrained(sd15 / "tokenizer", local_files_only=True),
-            CLIPTextModel.from_pretrained(sd15 / "text_encoder", local_files_only=True),
+    with quiet_transformers():
+        text_encoder = CLIPTextModel.from_pretrained(sd15 / "text_encoder", local_files_only=True)
+    return (CLIPTokenizer.from_pretrained(sd15 / "tokenizer", local_files_only=True), text_encoder,
             AutoencoderKL.from_pretrained(sd15 / "vae", local_files_only=True),
             UNet2DConditionModel.from_pretrained(sd15 / "unet", local_files_only=True),
             scheduler_config)  # fmt: skip
