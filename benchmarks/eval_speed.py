@@ -67,6 +67,8 @@ def main() -> None:
         "seconds": round(t["total"], 2), "frame_pairs_per_second": round(result.frames / t["total"], 2),
         "stages_s": {k: round(v, 2) for k, v in stages.items()},
         "stage_share": {k: round(v / t["total"], 3) for k, v in stages.items()},
+        "stages_cpu_s": {k: round(v, 2) for k, v in result.cpu_timings.items()},
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "adfd": round(result.adfd.adfd, 4), "making_videos_s": round(made, 2),
     }, indent=1))  # fmt: skip
 
