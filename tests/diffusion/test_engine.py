@@ -106,3 +106,15 @@ def test_importing_the_package_does_not_import_torch():
     code = ("import sys, portraittalk, portraittalk.engines, portraittalk.engines.diffusion as d; "
             "d.diffusion_status(); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_offload_hooks_give_the_same_frames(tiny_dir, monkeypatch):
+    """The accelerate hook chain (text encoder -> denoiser -> VAE), exercised with the CPU as the
+    execution device since offloading only switches itself on with a GPU."""
+    from portraittalk.engines.diffusion import DiffusionEngine
+
+    track = stub_track(stub_reference(), frames=2)
+    plain = _render(DiffusionEngine.from_pretrained(tiny_dir, device="cpu"), track=track)
+    monkeypatch.setattr(DiffusionEngine, "_offload", property(lambda self: True))
+    offloaded = DiffusionEngine.from_pretrained(tiny_dir, device="cpu", config=DiffusionConfig(cpu_offload=True))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, _render(offloaded, track=track)))
