@@ -62,7 +62,12 @@ def adfd(generated: np.ndarray, ground_truth: np.ndarray, frame_size: Sequence[i
          w1: float = 1.0, w2: float = 1.0) -> float:  # fmt: skip
     """ADFD of two landmark tracks (T×N×2 pixels) in frames of ``frame_size`` = (width, height).
 
-    Higher is better; 1 means identical tracks. See the module docstring for the exact definition.
+    ``(w1 · mean_t max(0, 1 − ‖G_t − R_t‖_F / d)) × (w2 · mean_{t≥2} (cos(M_t^G, M_t^R) + 1) / 2)``,
+    ``d`` the frame diagonal, ``M_t`` the frame-to-frame motion. Higher is better; 1 = identical tracks.
+    The paper's printed Eq. 4 is ambiguous about where the time average closes and how the cosine is
+    rescaled; the module docstring lists our reading and why. Tracks must be aligned already
+    (same T and N; :func:`portraittalk.metrics.evaluate.adfd_tracks` aligns by timestamp) and free of
+    NaN (use :func:`adfd_report` with ``missing="exclude"`` to drop frames without a face).
     """
     return adfd_report(generated, ground_truth, frame_size, w1, w2).adfd
 

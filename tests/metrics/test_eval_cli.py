@@ -71,3 +71,10 @@ def test_bad_inputs_exit_2_with_one_error_line(clips, tmp_path):
                           "error: 'empty.mp4' is not a video we can read")
     assert_one_error_line(run_eval("--generated", tmp_path, "--ground-truth", clips["gt"], tmp_path=tmp_path),
                           "both be videos or both be folders")
+    gen, gt = tmp_path / "gen", tmp_path / "gt"
+    gen.mkdir(), gt.mkdir()
+    shutil.copy(empty, gen / "x.mp4")
+    shutil.copy(clips["gt"], gt / "x.mp4")
+    proc = run_eval("--generated", gen, "--ground-truth", gt, tmp_path=tmp_path)
+    assert_one_error_line(proc, "error: 1 of 1 pair(s) could not be evaluated (x.mp4)")
+    assert "x.mp4: failed: 'x.mp4' is not a video we can read" in proc.stdout
