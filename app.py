@@ -18,7 +18,6 @@ OUTPUTS = ROOT / "outputs" / "app"
 
 CSS = """
 #engine label[data-testid$="(unavailable)-radio-label"] { opacity: .45; pointer-events: none; }
-#references .file-preview-holder { max-height: 9rem; overflow-y: auto; }
 footer { display: none !important; }
 """
 
@@ -52,8 +51,9 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=300):
                         references = gr.File(label=f"Reference portraits (1–{limits.max_references})",
-                                             file_count="multiple", file_types=["image"], elem_id="references")
-                        thumbs = gr.Gallery(show_label=False, columns=6, fit_columns=False, height=124, object_fit="cover",
+                                             file_count="multiple", file_types=["image"], elem_id="references",
+                                             height=130)
+                        thumbs = gr.Gallery(show_label=False, columns=7, fit_columns=False, height=118, object_fit="cover",
                                             interactive=False, elem_id="thumbnails", allow_preview=False)
                         audio = gr.Audio(label=f"Speech (up to {limits.max_audio_seconds:.0f} s)",
                                          sources=["upload", "microphone"], type="filepath", elem_id="audio")

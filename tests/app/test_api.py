@@ -90,3 +90,28 @@ def test_unavailable_engine_says_why(client):
     with pytest.raises(AppError, match="diffusion engine cannot run: weights missing"):
         client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)),
                        engine="diffusion", api_name="/generate")  # fmt: skip
+
+
+def test_a_full_queue_is_refused_with_a_message(app_module, tmp_path):
+    """One generation at a time and a queue of one: a third simultaneous job is turned away."""
+    from gradio_client import Client
+    from gradio_client.utils import QueueError
+
+    from portraittalk.ui.handlers import ServeLimits
+
+    demo = app_module.build_app(limits=ServeLimits(queue_size=1), output_root=tmp_path)
+    _, url, _ = app_module.launch(demo, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        jobs = [client.submit(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)),
+                              api_name="/generate") for _ in range(3)]  # fmt: skip
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(job.result(timeout=120)[2])
+            except QueueError as exc:
+                outcomes.append(str(exc))
+    finally:
+        demo.close()
+    assert "Queue is full! Please try again." in outcomes
+    assert 0 in outcomes

@@ -90,11 +90,11 @@ from portraittalk.media.image import save_image
 from portraittalk.ui.handlers import Handlers, ServeLimits
 from portraittalk.ui.manager import ModelManager
 h = Handlers(ModelManager(), ServeLimits(), Path({str(tmp_path / 'out')!r}))
-grid = h.conflicts({str(PORTRAIT)!r}, "a photo\\nan oil painting", "0.3, 0.9", 0, 2, progress=lambda *a, **k: None)
+grid = h.conflicts({str(PORTRAIT)!r}, "an oil painting", "0.3, 0.9", 0, 2, progress=lambda *a, **k: None)
 Path({str(grid_png.parent)!r}).mkdir(exist_ok=True)
 save_image({str(grid_png)!r}, grid)
 print(grid.shape)
 """
     out = _python(code, env={"PORTRAITTALK_WEIGHTS": str(tmp_path / "weights")})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "(548, 732, 3)"  # 36 + 2×256 rows, 220 + 2×256 columns
+    assert out.stdout.strip().splitlines()[-1] == "(292, 732, 3)"  # 36 + 256 rows, 220 + 2×256 columns
