@@ -31,6 +31,7 @@ from .image import psnr, ssim
 from .landmark import LMDReport, lmd_report
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+LEARNED_ORDER = ("fid", "e_fid", "fvd", "syncnet", "clip_t", "dino")
 
 
 @dataclass
@@ -229,7 +230,8 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
     with timer("scores"):
         adfd_rep = adfd_report(g, r, (w, h), w1, w2, missing="exclude")
         lmd_rep = lmd_report(g, r)
-        learned_out = {**skipped, **{m.name: m.result() for m in metrics}}
+        computed = {**skipped, **{m.name: m.result() for m in metrics}}
+        learned_out = {k: computed[k] for k in LEARNED_ORDER if k in computed}
     if adfd_rep.excluded_frames:
         notes.append(f"{len(adfd_rep.excluded_frames)} of {n} frame pair(s) had no face in one of the videos "
                      "and were left out of ADFD and LMD.")  # fmt: skip

@@ -81,7 +81,14 @@ class SyncNetMetric:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.net = syncnet_v2()
         state = torch.load(str(folder / V2_FILE), map_location="cpu", weights_only=True)
-        self.net.load_state_dict(state)
+        # checkpoints from old PyTorch lack BatchNorm's num_batches_tracked, which inference never reads
+        missing = [k for k in self.net.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
+        if missing:
+            from ..errors import MissingWeightsError
+
+            raise MissingWeightsError(f"{folder / V2_FILE} is not a SyncNet v2 checkpoint ({len(missing)} tensors "
+                                      f"missing, e.g. {missing[0]}).")  # fmt: skip
+        self.net.load_state_dict(state, strict=False)
         self.net.to(self.device).eval()
         self.video, self.fps = Path(video), fps
         self.crops: list[np.ndarray] = []

@@ -89,7 +89,7 @@ def test_tiny_models_make_clip_t_dino_and_fvd_available(weights, clips):
     save_tiny_i3d()
     r = evaluate(clips["reencoded"], clips["gt"], prompt="an astronaut talking", samples=5)
     out = r.learned
-    assert set(out) == ALL
+    assert list(out) == ["fid", "e_fid", "fvd", "syncnet", "clip_t", "dino"]
     for name in ("clip_t", "dino", "fvd"):
         assert out[name]["available"] is True and np.isfinite(out[name]["value"]), (name, out[name])
     assert out["clip_t"]["frames"] == 5 and -1 <= out["clip_t"]["value"] <= 1
