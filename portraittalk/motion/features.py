@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import AudioError, MissingWeightsError
+from ..errors import AudioError
 
 SAMPLE_RATE = 16_000
 HOP = 320  # 20 ms -> 50 Hz
@@ -63,12 +63,9 @@ def hubert_features(samples: np.ndarray, weights_dir: Optional[Path] = None) -> 
     """(≈ len // 320, 1024) last hidden state of HuBERT-large from the ``hubert`` component."""
     import torch
 
-    from ..engines.diffusion.status import component_folder
+    from ..engines.diffusion.status import require_component
 
-    path, present = component_folder("hubert", weights_dir)
-    if not present:
-        raise MissingWeightsError(f"HuBERT-large is missing (expected in {path}); run "
-                                  "`portraittalk weights download hubert`.")  # fmt: skip
+    path = require_component("hubert", weights_dir)
     x = np.asarray(samples, np.float32)
     x = (x - x.mean()) / (x.std() + 1e-7)  # the model's feature extractor normalises the waveform
     with torch.no_grad():

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..config import MotionConfig, RenderConfig
-from ..errors import AudioError, MissingWeightsError
+from ..errors import AudioError
 from .features import FEATURE_DIMS, SAMPLE_RATE, audio_features
 
 NUM_POINTS = 478
@@ -140,14 +140,9 @@ def _load(folder: str) -> Audio2Motion:
 
 def load_audio2motion(weights_dir: Optional[Path] = None) -> Audio2Motion:
     """The ``audio2motion`` component (cached), or :class:`MissingWeightsError`."""
-    from ..engines.diffusion.status import component_folder
+    from ..engines.diffusion.status import require_component
 
-    path, present = component_folder("audio2motion", weights_dir)
-    if not present:
-        raise MissingWeightsError(f"the audio-to-motion model is missing (expected in {path}); train it with "
-                                  "`portraittalk train audio2motion` or write a random test set with "
-                                  "`portraittalk weights make-tiny`.")  # fmt: skip
-    return _load(str(path))
+    return _load(str(require_component("audio2motion", weights_dir)))
 
 
 def _roll(landmarks: np.ndarray) -> float:

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from ...config import DiffusionConfig
-from ...errors import EngineUnavailableError, InputError, MissingWeightsError
+from ...errors import EngineUnavailableError, InputError
 from ...face.reference import Reference
 from ...motion.track import MotionTrack
 from ..base import Engine, ProgressFn, RenderRequest, no_progress
 from .denoiser import Denoiser
-from .status import NEEDED, component_folder
+from .status import NEEDED, require_component
 from .weights import DiffusionModels, load_models
 
 log = logging.getLogger(__name__)
@@ -87,20 +87,11 @@ class DiffusionEngine(Engine):
     def from_pretrained(cls, weights_dir: Optional[Path] = None, device: Optional[str] = None,
                         config: Optional[DiffusionConfig] = None) -> "DiffusionEngine":  # fmt: skip
         """Load ``sd15`` + ``portraittalk`` from ``weights_dir`` (default: the registry's folder)."""
-        from ...weights import component
-
-        folders = {}
-        for name in NEEDED:
-            path, present = component_folder(name, weights_dir)
-            if not present:
-                c = component(name)
-                how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
-                raise MissingWeightsError(f"{c.purpose} is missing (expected in {path}); {how}.")
-            folders[name] = path
+        sd15, adapters = (require_component(name, weights_dir) for name in NEEDED)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise EngineUnavailableError("the diffusion engine was asked to use a GPU, but none is available here.")
-        return cls(load_models(folders["sd15"], folders["portraittalk"]), device, config or DiffusionConfig())
+        return cls(load_models(sd15, adapters), device, config or DiffusionConfig())
 
     @property
     def _vae_scale(self) -> int:

@@ -5,6 +5,7 @@ import importlib.util
 from pathlib import Path
 from typing import Optional
 
+from ...errors import MissingWeightsError
 from ...weights import component, weights_dir as default_weights_dir
 
 NEEDED = ("sd15", "portraittalk")
@@ -18,6 +19,20 @@ def component_folder(name: str, weights_dir: Optional[Path] = None) -> tuple[Pat
     return path, present
 
 
+def _missing(name: str, path: Path) -> str:
+    c = component(name)
+    how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
+    return f"{c.purpose} is missing (expected in {path}); {how}."
+
+
+def require_component(name: str, weights_dir: Optional[Path] = None) -> Path:
+    """The component's folder under ``weights_dir``, or :class:`MissingWeightsError` saying how to get it."""
+    path, present = component_folder(name, weights_dir)
+    if not present:
+        raise MissingWeightsError(_missing(name, path))
+    return path
+
+
 def diffusion_status(weights_dir: Optional[Path] = None) -> tuple[bool, str]:
     """(True, what will be used) when every needed component is present, else (False, why not)."""
     for module in ("torch", "diffusers", "transformers"):
@@ -26,8 +41,6 @@ def diffusion_status(weights_dir: Optional[Path] = None) -> tuple[bool, str]:
     for name in NEEDED:
         path, present = component_folder(name, weights_dir)
         if not present:
-            c = component(name)
-            how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
-            return False, f"{c.purpose} is missing (expected in {path}); {how}."
+            return False, _missing(name, path)
     root = Path(weights_dir or default_weights_dir()).expanduser()
     return True, f"Stable Diffusion 1.5 base and PortraitTalk adapters found in {root}."
