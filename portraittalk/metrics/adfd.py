@@ -55,7 +55,8 @@ class ADFDReport:
         """Every number, JSON-ready (NaN in the curves becomes None)."""
         return {"adfd": self.adfd, "S": self.spatial, "C": self.motion, "w1": self.w1, "w2": self.w2,
                 "frames": self.frames, "excluded_frames": list(self.excluded_frames),
-                "S_per_frame": _json_curve(self.spatial_curve), "C_per_frame": _json_curve(self.motion_curve)}  # fmt: skip
+                "S_per_frame": _json_curve(self.spatial_curve),
+                "C_per_frame": _json_curve(self.motion_curve)}  # fmt: skip
 
 
 def adfd(generated: np.ndarray, ground_truth: np.ndarray, frame_size: Sequence[int],

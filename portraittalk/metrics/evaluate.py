@@ -78,7 +78,8 @@ class EvalResult:
             "psnr": {"mean": float(self.psnr.mean()), "per_frame": [float(v) for v in self.psnr]},
             "ssim": {"mean": float(self.ssim.mean()), "per_frame": [float(v) for v in self.ssim]},
             "identity": self.identity, "learned": self.learned,
-            "timings_s": self.timings, "cpu_timings_s": self.cpu_timings, "frames_per_second": self.frames / max(self.timings["total"], 1e-9),
+            "timings_s": self.timings, "cpu_timings_s": self.cpu_timings,
+            "frames_per_second": self.frames / max(self.timings["total"], 1e-9),
             "notes": self.notes,
         }  # fmt: skip
 

@@ -67,7 +67,8 @@ def test_align_frames_nearest_in_time_and_truncated():
 
 def test_length_mismatch_beyond_the_limit_is_refused(clips, tmp_path):
     short = make_clip(tmp_path / "short.mp4", seconds=1.0, size=256)
-    with pytest.raises(InputError, match=r"'short.mp4' is 1.00 s long and 'gt.mp4' 2.00 s; they differ by more than 25%"):
+    message = r"'short.mp4' is 1.00 s long and 'gt.mp4' 2.00 s; they differ by more than 25%"
+    with pytest.raises(InputError, match=message):
         evaluate(short, clips["gt"])
 
 
