@@ -118,3 +118,23 @@ def test_offload_hooks_give_the_same_frames(tiny_dir, monkeypatch):
     monkeypatch.setattr(DiffusionEngine, "_offload", property(lambda self: True))
     offloaded = DiffusionEngine.from_pretrained(tiny_dir, device="cpu", config=DiffusionConfig(cpu_offload=True))
     assert all(np.array_equal(a, b) for a, b in zip(plain, _render(offloaded, track=track)))
+
+
+def test_identity_backend_follows_the_trained_projection():
+    from portraittalk.engines.diffusion.engine import identity_vector
+    from portraittalk.errors import MissingWeightsError
+    from portraittalk.face.identity import IdentityEmbedding
+
+    class TwoBackends:
+        def __init__(self, auto_dim: int) -> None:
+            self.auto_dim = auto_dim
+
+        def identity(self, backend: str = "auto") -> IdentityEmbedding:
+            dim = self.auto_dim if backend == "auto" else 128
+            return IdentityEmbedding(np.ones(dim, np.float32), "insightface" if dim == 512 else "dlib")
+
+    assert identity_vector(TwoBackends(512), (512, 128)).shape == (512,)
+    assert identity_vector(TwoBackends(512), (128,)).shape == (128,)  # dlib-trained adapters, insightface present
+    assert identity_vector(TwoBackends(128), (512, 128)).shape == (128,)
+    with pytest.raises(MissingWeightsError, match="insightface"):
+        identity_vector(TwoBackends(128), (512,))  # insightface-trained adapters, insightface missing

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ...config import DiffusionConfig
-from ...errors import EngineUnavailableError, InputError
+from ...errors import EngineUnavailableError, InputError, MissingWeightsError
 from ...face.reference import Reference
 from ...motion.track import MotionTrack
 from ..base import Engine, ProgressFn, RenderRequest, no_progress
@@ -24,6 +24,7 @@ from .weights import DiffusionModels, load_models
 
 log = logging.getLogger(__name__)
 
+DLIB_DIM = 128  # the offline face-recognition backend's embedding width
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -48,6 +49,18 @@ def make_scheduler(name: str, config: dict):
     if name == "dpm++":
         return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++")
     raise InputError(f"scheduler must be 'ddim' or 'dpm++' (got {name!r}).")
+
+
+def identity_vector(reference: Reference, widths: Sequence[int]) -> np.ndarray:
+    """The reference's face embedding from a backend the adapters accept: "auto" (insightface when
+    present, else dlib) unless only the other width was trained."""
+    vector = reference.identity().vector
+    if vector.shape[0] in widths:
+        return vector
+    if DLIB_DIM in widths:
+        return reference.identity("dlib").vector
+    raise MissingWeightsError(f"these PortraitTalk adapters take {'/'.join(map(str, widths))}-d insightface "
+                              "embeddings; run `portraittalk weights download insightface`.")  # fmt: skip
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -117,7 +130,7 @@ class DiffusionEngine(Engine):
     def _face_tokens(self, references: Sequence[Reference], mode: str) -> torch.Tensor:
         """(2, K·R or K, C) [zero-embedding, reference] face tokens; a dropped face is a zero embedding."""
         proj = self.models.identitynet.face_projection
-        vectors = [ref.identity().vector for ref in references]
+        vectors = [identity_vector(ref, proj.embed_dims) for ref in references]
         embeds = torch.from_numpy(np.stack(vectors).astype(np.float32))[None]
         embeds = torch.cat([torch.zeros_like(embeds), embeds]).to(next(proj.parameters()).device)
         return proj.tokens(embeds, mode).to(self.dtype)
