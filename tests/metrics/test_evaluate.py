@@ -99,3 +99,17 @@ def test_adfd_of_saved_landmark_tracks_aligns_and_rescales():
     assert r.frames == 48 and r.adfd == pytest.approx(1.0)
     with pytest.raises(InputError, match="differ by more than 25%"):
         adfd_tracks(LandmarkTrack(pts[:10], 25.0, (512, 512), np.arange(10) / 25), gt)
+
+
+def test_frames_without_a_face_are_excluded_and_reported(clips, tmp_path):
+    from portraittalk.media import read_video
+
+    frames = [f for _, f in read_video(clips["gt"])]
+    for i in range(20, 25):
+        frames[i] = np.full_like(frames[i], 128)  # the face disappears for 0.2 s
+    gappy = write_video(tmp_path / "gappy.mp4", frames, 25.0)
+    r = evaluate(gappy, clips["gt"], learned=False)
+    assert r.adfd.excluded_frames == [20, 21, 22, 23, 24] and r.lmd.excluded_frames == 5
+    assert np.isnan(r.adfd.spatial_curve[20:25]).all() and np.isnan(r.adfd.motion_curve[20:26]).all()
+    assert np.isfinite(r.adfd.adfd) and r.adfd.adfd > 0.95
+    assert "5 of 50 frame pair(s) had no face in one of the videos" in r.notes[0]
