@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "english_mbp": ("astronaut.png", "en_mbp.wav"),
     "long_pauses": ("astronaut.png", "pauses.wav"),
-    "spanish": ("man.jpg", "es_sentence.wav"),
+    "spanish": ("astronaut.png", "es_sentence.wav"),
     "second_voice": ("astronaut.png", "en_voice2.wav"),
+    # A small (~110 px), soft face: MediaPipe reads ~0.02 aperture on its shut, smiling mouth.
+    "second_portrait_spanish": ("man.jpg", "es_sentence.wav"),
 }
 BARS = {"pearson_r": 0.75, "max_abs_lag": 1, "loud_silent_ratio": 5.0, "identity_distance": 0.25}
 

@@ -30,6 +30,7 @@ from .base import Engine, ProgressFn, RenderRequest, no_progress
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
+UPPER_INNER_ORDER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]  # right corner to left corner
 PARTED_LIPS_APERTURE = 0.015  # a reference at least this open needs a lip seam when the mouth shuts
 
 
@@ -52,10 +53,11 @@ class WarpEngine(Engine):
         warper = FaceWarper(primary, track)
         teeth = _teeth_from(references)
         lips = _lip_colour(primary) if primary.mouth_aperture >= PARTED_LIPS_APERTURE else None
+        ref_gap = float(np.linalg.norm(track.reference[mesh.UPPER_LIP_INNER] - track.reference[mesh.LOWER_LIP_INNER]))
         total = len(track)
         for t in range(total):
             frame = warper.frame(t)
-            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth, lips)
+            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth, lips, ref_gap)
             progress("rendering", t + 1, total)
             yield frame
 
@@ -94,6 +96,7 @@ class FaceWarper:
         self.box = (lo[0], lo[1], hi[0], hi[1])
         pix = self.grid[lo[1] : hi[1], lo[0] : hi[0]].reshape(-1, 2).astype(np.float64)
         tri = Delaunay(ctrl)
+        self.mouth_tris = _mouth_triangles(tri.simplices, ref, self.face_height)
         simplex = tri.find_simplex(pix)
         inside = simplex >= 0
         trans = tri.transform[simplex[inside]]
@@ -135,7 +138,45 @@ class FaceWarper:
         idx = (src - 0.5) / 2.0  # full-resolution positions -> half-grid indices
         src = self.grid - cv2.remap(fwd, idx[..., 0], idx[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         full = cv2.resize(src, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        self._exact_mouth(full, t)
         return cv2.remap(self.image, full[..., 0], full[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def _exact_mouth(self, full: np.ndarray, t: int) -> None:
+        """Around the lips the field is steep (lips close over teeth, the jaw drops): there the
+        smooth approximation is replaced by the exact piecewise-affine map of the mesh triangles."""
+        import cv2
+
+        dst = self.track.landmarks[t].astype(np.float64)
+        src = self.track.reference.astype(np.float64)
+        tris = self.mouth_tris
+        d = dst[tris]  # (K, 3, 2)
+        x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 1, self.size)
+        if x1 <= x0 or y1 <= y0:
+            return
+        ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
+        for k, tri in enumerate(d):
+            cv2.fillConvexPoly(ids, np.round((tri - [x0, y0]) * 16).astype(np.int32), k, cv2.LINE_8, shift=4)
+        # Per triangle, the affine map destination -> reference.
+        dh = np.concatenate([d, np.ones((len(tris), 3, 1))], axis=2)  # (K, 3, 3)
+        ok = np.abs(np.linalg.det(dh)) > 1e-6
+        maps = np.zeros((len(tris), 3, 2))
+        maps[ok] = np.linalg.solve(dh[ok], src[tris][ok])
+        ys, xs = np.nonzero(ids >= 0)
+        k = ids[ys, xs]
+        keep = ok[k]
+        ys, xs, k = ys[keep], xs[keep], k[keep]
+        px = np.stack([xs + x0, ys + y0, np.ones_like(xs)], axis=1).astype(np.float64)
+        full[ys + y0, xs + x0] = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+
+
+def _mouth_triangles(simplices: np.ndarray, ref: np.ndarray, face_h: float) -> np.ndarray:
+    """Face-mesh triangles around the mouth (lips, the gap between them, chin just below)."""
+    tris = simplices[(simplices < FACE_POINTS).all(axis=1)]
+    mouth = ref[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0)
+    centre = ref[tris].mean(axis=1)
+    near = np.abs(centre - mouth) < [0.33 * face_h, 0.2 * face_h]
+    return tris[near.all(axis=1)]
 
 
 def _invert(m: np.ndarray) -> np.ndarray:
@@ -187,39 +228,46 @@ def _lip_colour(reference: Reference) -> np.ndarray:
     return np.median(pixels, axis=0).astype(np.float32) if len(pixels) else np.array([150, 80, 80], np.float32)
 
 
-def _paint_seam(frame: np.ndarray, inner: np.ndarray, lips: np.ndarray, weight: float) -> np.ndarray:
-    """Closed lips over teeth that the photo showed: cover what is left between them with lip."""
+def _paint_seam(frame: np.ndarray, lm: np.ndarray, lips: np.ndarray, weight: float) -> np.ndarray:
+    """Closed lips over teeth that the photo showed: cover what is left between them with lip
+    colour and draw the line where the lips meet."""
     import cv2
 
+    inner = lm[mesh.lips_inner_loop()]
     x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int) - 4, 0)
     x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 5
     x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
     if x1 - x0 < 3 or y1 - y0 < 3:
         return frame
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    pts = np.round(inner - [x0, y0]).astype(np.int32)
-    cv2.fillPoly(mask, [pts], 255)
-    cv2.polylines(mask, [pts], True, 255, 3)
+    cv2.fillPoly(mask, [np.round(inner - [x0, y0]).astype(np.int32)], 255)
+    cv2.polylines(mask, [np.round(inner - [x0, y0]).astype(np.int32)], True, 255, 2)
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (5, 5), 1.2)[..., None] * weight
-    seam = np.zeros_like(mask)
-    cv2.polylines(seam, [pts], True, 255, 1, cv2.LINE_AA)
-    colour = lips[None, None] * (1.0 - 0.35 * seam[..., None].astype(np.float32) / 255.0)
+    line = np.zeros_like(mask)
+    contact = lm[UPPER_INNER_ORDER] - [x0, y0]
+    cv2.polylines(line, [np.round(contact * 4).astype(np.int32)], False, 255, 1, cv2.LINE_AA, shift=2)
+    shade = 1.0 - 0.45 * cv2.GaussianBlur(line.astype(np.float32) / 255.0, (3, 3), 0.6)[..., None]
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = (region * (1 - soft) + colour * soft).round().astype(np.uint8)
+    covered = region * (1 - soft) + lips[None, None] * soft
+    frame[y0:y1, x0:x1] = (covered * (1 - weight + weight * shade)).round().astype(np.uint8)
     return frame
 
 
 def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth],
-                 lips: Optional[np.ndarray]) -> np.ndarray:  # fmt: skip
-    """Composite a mouth interior inside the inner-lip polygon of ``lm`` (or a lip seam when shut)."""
+                 lips: Optional[np.ndarray], ref_gap: float) -> np.ndarray:  # fmt: skip
+    """Composite a mouth interior inside the inner-lip polygon of ``lm`` (or a lip seam when shut).
+
+    Up to the photo's own opening (``ref_gap``) the photo's real mouth, warped, is kept; the drawn
+    interior fades in only as the mouth opens wider than that, where warping would stretch teeth.
+    """
     import cv2
 
     inner = lm[mesh.lips_inner_loop()]
     gap = float(np.linalg.norm(lm[mesh.UPPER_LIP_INNER] - lm[mesh.LOWER_LIP_INNER]))
     if gap < 0.012 * face_h:
         if lips is not None:
-            return _paint_seam(frame, inner, lips, 1.0 - gap / (0.012 * face_h) * 0.5)
+            return _paint_seam(frame, lm, lips, 1.0 - gap / (0.012 * face_h) * 0.5)
         return frame
     x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3
@@ -231,7 +279,10 @@ def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Option
     mask = np.zeros((h * 4, w * 4), np.uint8)
     cv2.fillPoly(mask, [np.round((inner - [x0, y0]) * 4).astype(np.int32)], 255, cv2.LINE_AA)
     mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None]
+    wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
+    if wider == 0.0:
+        return frame
+    mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None] * wider
     # Dark cavity, a little lighter toward the lips.
     yy = (np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1))
     cavity = np.array([78, 34, 38], np.float32) * (0.55 + 0.9 * np.abs(yy - 0.5))
@@ -264,10 +315,10 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np
         th = max(2, int(round(tooth_h)))
         strip = np.empty((th, max(2, int(round(tw))), 3), np.float32)
         strip[:] = (222, 218, 206) if upper else (150, 140, 132)
-        n_teeth = 8
+        n_teeth = 6
         for k in range(1, n_teeth):  # faint gaps between teeth
             gx = int(round(k * strip.shape[1] / n_teeth))
-            strip[:, max(gx - 1, 0):gx] *= 0.82
+            strip[:, max(gx - 1, 0):gx] *= 0.9
         fade = np.linspace(1.0, 0.78, th, dtype=np.float32)[:, None, None]
         strip *= fade if upper else fade[::-1]
     sh, sw = strip.shape[:2]

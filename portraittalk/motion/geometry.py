@@ -83,13 +83,15 @@ class FaceRig:
             fall = np.exp(-((dist / (0.45 * mouth_w)) ** 2))
             self.spread[:, 0] += sign * fall * 0.5 * mouth_w
         self.gap0 = float(loc[mesh.LOWER_LIP_INNER, 1] - loc[mesh.UPPER_LIP_INNER, 1])
-        # Closing a mouth that is open in the photo (a smile showing teeth): the lips meet over the
-        # teeth and the jaw stays, so the face keeps its shape (and its identity).
+        # Closing a mouth that is open in the photo (a smile showing teeth): each inner-lip point
+        # meets its partner on the other lip halfway, the outer contour follows by half, and the
+        # jaw stays, so the face keeps its shape (and its identity).
         self.lip_close = np.zeros_like(loc)
-        self.lip_close[UPPER_LIP_INNER_SET, 1] = 0.5
-        self.lip_close[UPPER_LIP_OUTER_SET, 1] = 0.25
-        self.lip_close[LOWER_LIP_INNER_SET, 1] = -0.5
-        self.lip_close[LOWER_LIP_OUTER_SET, 1] = -0.25
+        mid = 0.5 * (loc[UPPER_LIP_INNER_SET] + loc[LOWER_LIP_INNER_SET])
+        self.lip_close[UPPER_LIP_INNER_SET] = mid - loc[UPPER_LIP_INNER_SET]
+        self.lip_close[LOWER_LIP_INNER_SET] = mid - loc[LOWER_LIP_INNER_SET]
+        self.lip_close[UPPER_LIP_OUTER_SET] = 0.5 * self.lip_close[UPPER_LIP_INNER_SET]
+        self.lip_close[LOWER_LIP_OUTER_SET] = 0.5 * self.lip_close[LOWER_LIP_INNER_SET]
         self._lid_targets = self._lid_pairs(loc)
 
     @staticmethod
@@ -108,7 +110,7 @@ class FaceRig:
         """(T, 478, 2) jaw and lip displacements in output pixels; ``strength`` is w1."""
         target_gap = np.clip(opening, 0.0, 1.2) * MAX_GAP
         gap = self.gap0 + strength * (target_gap - self.gap0)
-        close = np.clip(self.gap0 - gap, 0.0, self.gap0) * 1.05  # a hair past touching: a firm seam
+        close = np.clip((self.gap0 - gap) / max(self.gap0, 1e-6), 0.0, 1.0)  # 1 = lips together
         jaw = np.clip(gap - self.gap0, 0.0, None)
         jaw = jaw - 0.12 * jaw  # the upper lip's lift covers part of the gap
         lift_amt = 0.12 * jaw
