@@ -206,7 +206,8 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
             native = faces_g[0].points if faces_g else None
             pg = native * scale if native is not None else np.full((478, 2), np.nan, np.float32)
             gen_pts.append(pg)
-            gt_pts.append(faces_r[0].points if faces_r else np.full((478, 2), np.nan, np.float32))
+            pr = faces_r[0].points if faces_r else None
+            gt_pts.append(pr if pr is not None else np.full((478, 2), np.nan, np.float32))
             native_frame = gen
             with timer("image"):
                 if gen.shape[:2] != gt.shape[:2]:
@@ -219,7 +220,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
                     identity.add(native_frame, native)
             with timer("learned"):
                 for m in metrics:
-                    m.update(gen, gt, None if native is None else pg, sampled)
+                    m.update(gen, gt, None if native is None else pg, pr, sampled)
     n = len(gen_pts)
     if n < len(times):
         notes.append(f"the container announced more frames than could be decoded; compared {n}.")

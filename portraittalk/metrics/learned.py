@@ -41,7 +41,8 @@ FVD_CLIP = 16
 class Metric(Protocol):
     name: str
 
-    def update(self, gen: np.ndarray, gt: np.ndarray, gen_points: Optional[np.ndarray], sampled: bool) -> None: ...
+    def update(self, gen: np.ndarray, gt: np.ndarray, gen_points: Optional[np.ndarray],
+               gt_points: Optional[np.ndarray], sampled: bool) -> None: ...
 
     def result(self) -> dict: ...
 
@@ -196,12 +197,12 @@ class FrechetMetric:
         self._gt: list[np.ndarray] = []
         self._skipped = 0
 
-    def update(self, gen, gt, gen_points, sampled) -> None:
+    def update(self, gen, gt, gen_points, gt_points, sampled) -> None:
         if self.face_crop:
-            if gen_points is None or np.isnan(gen_points).any():
+            if gen_points is None or gt_points is None:
                 self._skipped += 1
                 return
-            gen, gt = face_crop(gen, gen_points), face_crop(gt, gen_points)
+            gen, gt = face_crop(gen, gen_points), face_crop(gt, gt_points)
         self._pending.append((gen, gt))
         if len(self._pending) >= self.batch:
             self._flush()
@@ -218,7 +219,7 @@ class FrechetMetric:
         if n < 2:
             return unavailable(f"needs at least 2 frames{' with a face' if self.face_crop else ''}, got {n}")
         value = frechet_distance(np.concatenate(self._gen), np.concatenate(self._gt))
-        return {"value": value, "available": True, "frames": n, "frames_without_face": self._skipped}
+        return {"value": value, "available": True, "frames": n, "pairs_without_face": self._skipped}
 
 
 def face_crop(image: np.ndarray, points: np.ndarray, scale: float = 1.3) -> np.ndarray:
@@ -249,7 +250,7 @@ class FVDMetric:
         self._gen: list[np.ndarray] = []
         self._gt: list[np.ndarray] = []
 
-    def update(self, gen, gt, gen_points, sampled) -> None:
+    def update(self, gen, gt, gen_points, gt_points, sampled) -> None:
         import cv2
 
         small = (self.size, self.size)
@@ -313,7 +314,7 @@ class ClipTMetric(_CosineMetric):
         with torch.inference_mode():
             self.text = _as_tensor(self.model.get_text_features(**tokens))[0].cpu().numpy()
 
-    def update(self, gen, gt, gen_points, sampled) -> None:
+    def update(self, gen, gt, gen_points, gt_points, sampled) -> None:
         import torch
 
         if not sampled:
@@ -348,7 +349,7 @@ class DinoMetric(_CosineMetric):
         with torch.inference_mode():
             return self.model(pixel_values=pixels).last_hidden_state[0, 0].cpu().numpy()
 
-    def update(self, gen, gt, gen_points, sampled) -> None:
+    def update(self, gen, gt, gen_points, gt_points, sampled) -> None:
         if sampled:
             self._add(self._embed(gen), self._ref if self._ref is not None else self._embed(gt))
 

@@ -95,8 +95,8 @@ class SyncNetMetric:
         self.gaps = 0
         self._last: Optional[np.ndarray] = None
 
-    def update(self, gen, gt, gen_points, sampled) -> None:
-        if gen_points is None or np.isnan(gen_points).any():
+    def update(self, gen, gt, gen_points, gt_points, sampled) -> None:
+        if gen_points is None:
             self.gaps += 1  # keep the timeline: reuse the last face box
             gen_points = self._last
             if gen_points is None:

@@ -106,8 +106,8 @@ def test_clip_t_depends_on_the_prompt(weights):
     values = []
     for prompt in ("a red car", "zzzz"):
         m = learned.ClipTMetric(component("clip").path, prompt)
-        m.update(frame, frame, None, sampled=True)
-        m.update(frame, frame, None, sampled=False)  # not sampled: ignored
+        m.update(frame, frame, None, None, sampled=True)
+        m.update(frame, frame, None, None, sampled=False)  # not sampled: ignored
         res = m.result()
         assert res["frames"] == 1
         values.append(res["value"])
@@ -119,7 +119,7 @@ def test_dino_against_the_reference(weights):
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
     m = learned.DinoMetric(component("dino").path, ref)
-    m.update(ref, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), None, sampled=True)
+    m.update(ref, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), None, None, sampled=True)
     assert m.result()["value"] == pytest.approx(1.0, abs=1e-5)
     assert m.result()["against"] == "reference"
 
@@ -143,13 +143,19 @@ def test_inception_fid_loads_a_checkpoint_by_name(weights):
     rng = np.random.default_rng(2)
     frames = [rng.integers(0, 256, (80, 80, 3), dtype=np.uint8) for _ in range(2)]
     for f in frames:
-        fid.update(f, f, None, sampled=True)
+        fid.update(f, f, None, None, sampled=True)
     same = fid.result()
     assert same["available"] and same["frames"] == 2 and same["value"] < 1e-3
     fid2 = learned.FrechetMetric("fid", fid.net, face_crop=False)
     for f in frames:
-        fid2.update(f, np.zeros_like(f), None, sampled=True)
+        fid2.update(f, np.zeros_like(f), None, None, sampled=True)
     assert fid2.result()["value"] > 1.0
+    efid, box = ready[1], np.array([[20.0, 24.0], [60.0, 70.0]])  # E-FID: face crops from each video's points
+    for f in frames:
+        efid.update(f, f, box, box, sampled=True)
+    efid.update(frames[0], frames[0], None, box, sampled=True)  # no generated face: skipped, counted
+    res = efid.result()
+    assert res["frames"] == 2 and res["pairs_without_face"] == 1 and res["value"] < 1e-3
 
 
 def test_wrong_inception_checkpoint_is_a_clear_error(weights):
