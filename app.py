@@ -27,16 +27,16 @@ Add 1–8 photos of one person, add speech, press **Generate**."""
 
 
 def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPUTS):
-    """Build the Blocks (not launched). ``manager``/``limits`` default to a fresh ModelManager and ServeLimits."""
+    """Build the Blocks (not launched); ``manager`` defaults to the process's shared one."""
     import gradio as gr
 
     from portraittalk.config import DiffusionConfig, RenderConfig
     from portraittalk.ui.handlers import Handlers, ServeLimits
-    from portraittalk.ui.manager import ENGINES, WEIGHTS_HEADERS, ModelManager
+    from portraittalk.ui.manager import ENGINES, WEIGHTS_HEADERS, shared_manager
 
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(output_root.parent / "app-examples"))
     limits = limits or ServeLimits()
-    h = Handlers(manager or ModelManager(), limits, output_root)
+    h = Handlers(manager or shared_manager(), limits, output_root)
     engines = h.manager.engine_status()
     engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name) for name in ENGINES]
     engine_info = "; ".join(f"{n}: {why}" for n, (ok, why) in engines.items() if not ok) or "all engines available"

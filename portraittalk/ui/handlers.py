@@ -167,7 +167,7 @@ class Handlers:
         """Metrics of the result against a ground-truth video; identity against the first reference."""
         import pandas as pd
 
-        from ..metrics.evaluate import evaluate
+        from ..metrics import evaluate
 
         if not generated:
             raise InputError("generate a video first (or upload one to evaluate).")

@@ -1,6 +1,7 @@
 """One model manager per process: loads PortraitTalk the first time it is needed and keeps it."""
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Optional
 
@@ -75,3 +76,9 @@ class ModelManager:
 
 
 WEIGHTS_HEADERS = ["component", "present", "purpose", "used by", "source / how to get", "path"]
+
+
+@functools.lru_cache(maxsize=None)
+def shared_manager() -> ModelManager:
+    """The process's one manager: every app built in this process shares its loaded engines."""
+    return ModelManager()

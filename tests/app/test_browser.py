@@ -84,3 +84,21 @@ def test_generate_in_the_browser(browser, app_url, talking_clip):
     assert "warp" in page.locator("#status").inner_text()
     page.screenshot(path=str(ARTIFACTS / "app-status-1280.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.browser
+def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_inputs):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app_url)
+    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page.locator("#references input[type=file]").set_input_files(str(bad_inputs["rocket"]))
+    page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
+    page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
+    page.click("#generate-btn")
+    toast = page.locator("[data-testid=toast-text]")
+    toast.first.wait_for(timeout=60_000)
+    assert toast.first.inner_text().startswith("No face found in 'rocket.png'")
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and 'File "' not in body
+    page.screenshot(path=str(ARTIFACTS / "app-error-1280.png"))
+    page.close()
