@@ -98,3 +98,15 @@ def test_sd15_sized_model_builds_on_meta():
     adapters = sum(p.numel() for n, p in identitynet.named_parameters() if not n.startswith("unet.") or ".processor." in n)
     assert 10e6 < adapters < 40e6  # projection + face K/V (IP-Adapter-FaceID SD1.5 is ~22 M)
     assert 360e6 < sum(p.numel() for p in animatenet.parameters()) < 500e6  # ControlNet (361 M) + conditions
+
+
+def test_animatenet_starts_as_a_copy_of_the_unet_encoder(tiny_nets):
+    plain, _, animatenet = tiny_nets
+    unet, copied = plain.state_dict(), animatenet.controlnet.state_dict()
+    shared = [k for k in copied if k.split(".")[0] in ("conv_in", "time_embedding", "down_blocks", "mid_block")
+              and ".processor." not in k]  # fmt: skip
+    assert len(shared) > 50 and all(torch.equal(copied[k], unet[k]) for k in shared)
+    attn = animatenet.controlnet.down_blocks[0].attentions[0].transformer_blocks[0].attn2
+    for name in ("structure", "identity", "temporal"):
+        assert torch.equal(getattr(attn.processor, f"to_k_{name}").weight, attn.to_k.weight)
+        assert torch.equal(getattr(attn.processor, f"to_v_{name}").weight, attn.to_v.weight)

@@ -90,8 +90,11 @@ class AnimateNet(ModelMixin, ConfigMixin):
         with torch.device("meta"):  # only the config is needed from this one
             template = ControlNetModel.from_unet(unet, load_weights_from_unet=False, **extra)
         model = cls(dict(template.config), latent_channels=unet.config.in_channels, **kwargs)
-        for part in _UNET_PARTS:
-            getattr(model.controlnet, part).load_state_dict(getattr(unet, part).state_dict(), strict=False)
+        for part in _UNET_PARTS:  # the UNet may carry IdentityNet's processors: copy everything else
+            state = {k: v for k, v in getattr(unet, part).state_dict().items() if ".processor." not in k}
+            missing, unexpected = getattr(model.controlnet, part).load_state_dict(state, strict=False)
+            if unexpected or any(".processor." not in k for k in missing):
+                raise ValueError(f"cannot copy the UNet's {part} into AnimateNet: {(unexpected or missing)[:3]}")
         install_processors(model.controlnet, AnimateAttnProcessor)  # re-copy K/V from the copied weights
         return torch.nn.Module.to(model, device=unet.device, dtype=unet.dtype)  # ModelMixin.to warns on dtype
 
