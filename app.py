@@ -33,6 +33,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     from portraittalk.config import DiffusionConfig, RenderConfig
     from portraittalk.ui.handlers import Handlers, ServeLimits
     from portraittalk.ui.manager import ENGINES, WEIGHTS_HEADERS, shared_manager
+    from portraittalk.weights import weights_dir
 
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(output_root.parent / "app-examples"))
     limits = limits or ServeLimits()
@@ -117,8 +118,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             "identity pull apart.")  # fmt: skip
                 if not diffusion_ok:
                     gr.Markdown(f"**Needs the diffusion engine, which is unavailable here:** {diffusion_why}\n\n"
-                                "Get the weights with `portraittalk weights download sd15` (and the PortraitTalk "
-                                "adapters, see `portraittalk weights status` or the Status tab), then restart the app.")
+                                f"{h.manager.how_to_get()}\n\nPut them in `{weights_dir()}` (or point "
+                                "`PORTRAITTALK_WEIGHTS` at a folder that has them) and restart the app.")
                 with gr.Row(visible=diffusion_ok):
                     with gr.Column(min_width=280):
                         c_ref = gr.Image(label="Reference portrait", type="filepath")

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import Controls, DiffusionConfig, Limits
 from ..errors import InputError, PortraitTalkError
 from ..media import Audio, load_audio
+from ..media.audio import SAMPLE_RATE
 from .jobs import JobControl, OutputFolder
 from .manager import ModelManager
 from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
@@ -111,6 +112,7 @@ class Handlers:
                   w3: float = 1.0, identity_mode: str = "concatenate", steps: int = 25, guidance: float = 5.0,
                   seed: int = 0, size: int = 512, fps: float = 25.0, full_frame: bool = False,
                   request: gr.Request = None, progress: gr.Progress = gr.Progress()):  # fmt: skip
+        """The ``/generate`` endpoint: its parameter names and defaults are the API's."""
         refs = self._references(references)
         speech = self._audio(audio)
         controls = Controls(float(w1), float(w2), float(w3))
@@ -206,7 +208,8 @@ class Handlers:
         cells = len(prompt_list) * len(scale_list)
         if cells > self.limits.max_conflict_cells:
             raise InputError(f"{cells} cells asked for; at most {self.limits.max_conflict_cells} per grid.")
-        one_frame = Audio.from_array(np.zeros(int(16_000 * Limits.min_audio_seconds), np.float32))
+        one_frame = Audio.from_array(np.zeros(int(SAMPLE_RATE * Limits.min_audio_seconds), np.float32))
+        self.outputs.clean()
         tiles: list[list[np.ndarray]] = []
         with self.manager.run_lock:
             pt = self.manager.get()

@@ -5,7 +5,7 @@ import functools
 import threading
 from typing import Any, Optional
 
-from ..weights import status_rows
+from ..weights import COMPONENTS, status_rows
 
 ENGINES = ("auto", "warp", "diffusion")
 
@@ -67,6 +67,16 @@ class ModelManager:
         lines = [f"**Device:** {info['device']} · **dtype:** {info['dtype']} · **torch:** {info['torch']}", ""]
         for name, (ok, why) in self.engine_status().items():
             lines.append(f"- **{name}**: {'available' if ok else 'unavailable'} — {why}")
+        return "\n".join(lines)
+
+    @staticmethod
+    def how_to_get(used_by: str = "diffusion engine") -> str:
+        """Markdown list: each missing component that ``used_by`` needs, and the command that gets it."""
+        lines = []
+        for c in COMPONENTS:
+            if c.used_by == used_by and not c.present:
+                how = c.how_to_get or f"`portraittalk weights download {c.name}`"
+                lines.append(f"- **{c.name}** ({c.purpose}): {how}")
         return "\n".join(lines)
 
     @staticmethod
