@@ -155,13 +155,19 @@ class FaceWarper:
         if x1 <= x0 or y1 <= y0:
             return
         ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
-        for k, tri in enumerate(d):
-            cv2.fillConvexPoly(ids, np.round((tri - [x0, y0]) * 16).astype(np.int32), k, cv2.LINE_8, shift=4)
-        # Per triangle, the affine map destination -> reference.
-        dh = np.concatenate([d, np.ones((len(tris), 3, 1))], axis=2)  # (K, 3, 3)
-        ok = np.abs(np.linalg.det(dh)) > 1e-6
+        for k, tri in enumerate(np.round((d - [x0, y0]) * 16).astype(np.int32)):
+            cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, shift=4)
+        # Per triangle, the affine map destination -> reference (2x2 inverse in closed form).
+        s = src[tris]
+        e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        ok = np.abs(det) > 1e-6
+        det = np.where(ok, det, 1.0)
+        inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1), np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]
+        lin = np.einsum("kij,kjl->kil", np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], 2), inv)
         maps = np.zeros((len(tris), 3, 2))
-        maps[ok] = np.linalg.solve(dh[ok], src[tris][ok])
+        maps[:, :2] = lin.transpose(0, 2, 1)
+        maps[:, 2] = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
         ys, xs = np.nonzero(ids >= 0)
         k = ids[ys, xs]
         keep = ok[k]
@@ -175,7 +181,7 @@ def _mouth_triangles(simplices: np.ndarray, ref: np.ndarray, face_h: float) -> n
     tris = simplices[(simplices < FACE_POINTS).all(axis=1)]
     mouth = ref[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0)
     centre = ref[tris].mean(axis=1)
-    near = np.abs(centre - mouth) < [0.33 * face_h, 0.2 * face_h]
+    near = np.abs(centre - mouth) < [0.28 * face_h, 0.17 * face_h]
     return tris[near.all(axis=1)]
 
 
