@@ -1,0 +1,95 @@
+"""The warp engine's pictures, measured with MediaPipe, and the Python API a developer uses."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portraittalk import PortraitTalk
+from portraittalk.config import Controls
+from portraittalk.engines.base import RenderRequest
+from portraittalk.engines.warp import WarpEngine
+from portraittalk.errors import CancelledError, EngineUnavailableError
+from portraittalk.face import mesh
+from portraittalk.face.landmarks import FaceMeshDetector
+from portraittalk.face.reference import analyse_reference
+from portraittalk.media import Audio, load_audio, load_image, probe_video
+from portraittalk.motion.offline import audio_to_motion
+
+from shared_inputs import PORTRAIT, SECOND_PORTRAIT, SPEECH
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return analyse_reference(load_image(PORTRAIT), "astronaut", size=384)
+
+
+@pytest.fixture(scope="module")
+def rendered(ref):
+    audio = load_audio(SPEECH)
+    track = audio_to_motion(audio, ref.landmarks, (384, 384))
+    frames = list(WarpEngine().render([ref], track, RenderRequest()))
+    return track, frames
+
+
+def test_rendered_mouth_opens_and_closes_as_the_track_says(rendered):
+    track, frames = rendered
+    want = mesh.mouth_aperture(track.landmarks)
+    picks = list(np.argsort(want)[:3]) + list(np.argsort(want)[-3:])
+    with FaceMeshDetector(static=True) as det:
+        seen = np.array([mesh.mouth_aperture(det.detect(frames[i]).points) for i in picks])
+    assert np.all(np.abs(seen - want[picks]) < 0.015), (seen, want[picks])
+    assert seen[3:].min() > 3 * seen[:3].max()
+
+
+def test_background_stays_still(rendered, ref):
+    _, frames = rendered
+    stack = np.stack(frames).astype(np.int16)
+    # The top corners are backdrop: they never move (no sliding background).
+    for corner in (stack[:, :40, :40], stack[:, :40, -40:]):
+        assert np.abs(corner - corner[0]).max() <= 2
+    # Frames change only around the head and stay close to the photo elsewhere.
+    assert np.abs(stack - ref.image.astype(np.int16)).mean() < 6
+
+
+def test_a_still_track_reproduces_the_photo(ref):
+    audio = Audio.from_array(np.zeros(16000, np.float32))
+    track = audio_to_motion(audio, ref.landmarks, (384, 384), controls=Controls(w1=0.0, w2=2.0))
+    track.blink[:] = 0
+    track.landmarks[:] = track.reference
+    frame = next(WarpEngine().render([ref], track, RenderRequest()))
+    assert np.abs(frame.astype(int) - ref.image).mean() < 1.0
+
+
+def test_an_open_mouthed_reference_lends_its_teeth(ref):
+    from portraittalk.engines.warp import _teeth_from
+
+    shut = analyse_reference(load_image(SECOND_PORTRAIT), "man", size=384)
+    teeth = _teeth_from([shut, ref])
+    assert teeth is not None and teeth.image.mean() > 120  # the astronaut's (open) smile shows teeth
+
+
+def test_python_api_end_to_end(tmp_path):
+    stages = []
+    pt = PortraitTalk.from_pretrained(engine="auto")
+    assert pt.engine_status()["warp"][0] and not pt.engine_status()["diffusion"][0]
+    result = pt.generate([PORTRAIT], SPEECH, size=256, progress=lambda s, d, t: stages.append(s), seed=1)
+    assert result.engine == "warp" and "diffusion engine unavailable" in result.engine_reason
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "analysing faces", "audio → motion", "rendering", "encoding"]  # fmt: skip
+    frames = result.frames
+    assert frames.shape == (len(result.track), 256, 256, 3)
+    out = result.save(tmp_path / "copy.mp4")
+    assert probe_video(out).audio_codec == "aac" and result.settings["seed"] == 1
+    with pytest.raises(EngineUnavailableError, match="the diffusion engine cannot run"):
+        pt.generate([PORTRAIT], SPEECH, engine="diffusion")
+
+
+def test_cancel_stops_and_leaves_nothing(tmp_path):
+    def progress(stage, done, total):
+        if stage == "rendering" and done == 5:
+            raise CancelledError("stopped by the user")
+
+    out = tmp_path / "cancelled.mp4"
+    with pytest.raises(CancelledError):
+        PortraitTalk().generate([PORTRAIT], SPEECH, size=128, progress=progress, output=out)
+    assert list(tmp_path.iterdir()) == []
