@@ -98,3 +98,24 @@ print(grid.shape)
     out = _python(code, env={"PORTRAITTALK_WEIGHTS": str(tmp_path / "weights")})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "(292, 732, 3)"  # 36 + 256 rows, 220 + 2×256 columns
+
+
+def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_path):
+    """Whole-photo results: the crop-space track is mapped back into the photo, onto the face."""
+    import numpy as np
+
+    from portraittalk.media import probe_video, read_video
+
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    video, *_, state = h.generate([str(PORTRAIT)], str(SPEECH), size=256, full_frame=True,
+                                  request=SimpleNamespace(session_hash="m"), progress=lambda *a, **k: None)  # fmt: skip
+    overlay = h.motion(state)
+    src, drawn = probe_video(video), probe_video(overlay)
+    assert (drawn.width, drawn.height, drawn.frame_count) == (src.width, src.height, src.frame_count)
+    assert drawn.audio_codec == "aac"
+    (_, a), (_, b) = next(iter(read_video(video))), next(iter(read_video(overlay)))
+    ys, xs = np.nonzero(np.abs(a.astype(int) - b.astype(int)).sum(axis=2) > 60)
+    face = h.manager.get().analyse([str(PORTRAIT)], 256, 0.9)[0].photo_landmarks
+    assert len(xs) > 0.01 * src.width * src.height
+    # the mesh sits on the face in the photo (the astronaut's face is well above the photo's centre)
+    assert np.hypot(xs.mean() - face[:, 0].mean(), ys.mean() - face[:, 1].mean()) < 0.03 * src.width
