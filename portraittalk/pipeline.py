@@ -235,15 +235,8 @@ class PortraitTalk:
 
 
 def _diffusion_status() -> tuple[bool, str]:
-    from .weights import is_present
+    from .engines.diffusion import diffusion_status
 
-    if not (is_present("sd15") and is_present("portraittalk")):
-        missing = [n for n in ("sd15", "portraittalk") if not is_present(n)]
-        return False, f"weights missing: {', '.join(missing)} (see `portraittalk weights status`)"
-    try:
-        from .engines.diffusion import diffusion_status
-    except ImportError as exc:
-        return False, f"the diffusion engine cannot be imported ({exc})"
     return diffusion_status()
 
 

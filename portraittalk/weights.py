@@ -28,11 +28,19 @@ class Component:
 
     @property
     def path(self) -> Path:
-        return weights_dir() / self.folder
+        return self.path_in(None)
 
     @property
     def present(self) -> bool:
-        return all(any((self.path / alt).exists() for alt in req.split("|")) for req in self.required_files)
+        return self.present_in(None)
+
+    def path_in(self, root: Optional[Path]) -> Path:
+        """The component's folder under ``root`` (default: :func:`weights_dir`)."""
+        return Path(root or weights_dir()).expanduser() / self.folder
+
+    def present_in(self, root: Optional[Path]) -> bool:
+        path = self.path_in(root)
+        return all(any((path / alt).exists() for alt in req.split("|")) for req in self.required_files)
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -93,17 +101,23 @@ def component_path(name: str) -> Path:
     return component(name).path
 
 
-def is_present(name: str) -> bool:
-    return component(name).present
+def is_present(name: str, root: Optional[Path] = None) -> bool:
+    return component(name).present_in(root)
 
 
-def require(name: str) -> Path:
+def missing_message(name: str, root: Optional[Path] = None) -> str:
+    """What is missing, where it was expected, and how to get it."""
+    c = component(name)
+    how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
+    return f"{c.purpose} is missing (expected in {c.path_in(root)}); {how}."
+
+
+def require(name: str, root: Optional[Path] = None) -> Path:
     """The component's folder, or a :class:`MissingWeightsError` that says how to get it."""
     c = component(name)
-    if not c.present:
-        how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
-        raise MissingWeightsError(f"{c.purpose} is missing (expected in {c.path}); {how}.")
-    return c.path
+    if not c.present_in(root):
+        raise MissingWeightsError(missing_message(name, root))
+    return c.path_in(root)
 
 
 def status_rows() -> list[dict[str, str]]:

@@ -83,7 +83,7 @@ class _ProgressBar:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = tqdm(total=total, desc=stage, unit="frame" if stage == "rendering" else "step",
+            self.bar = tqdm(total=total, desc=stage, unit="step",
                             leave=False, file=sys.stderr)  # fmt: skip
         self.bar.n = done
         self.bar.refresh()

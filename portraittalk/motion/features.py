@@ -63,9 +63,9 @@ def hubert_features(samples: np.ndarray, weights_dir: Optional[Path] = None) -> 
     """(≈ len // 320, 1024) last hidden state of HuBERT-large from the ``hubert`` component."""
     import torch
 
-    from ..engines.diffusion.status import require_component
+    from ..weights import require
 
-    path = require_component("hubert", weights_dir)
+    path = require("hubert", weights_dir)
     x = np.asarray(samples, np.float32)
     x = (x - x.mean()) / (x.std() + 1e-7)  # the model's feature extractor normalises the waveform
     with torch.no_grad():

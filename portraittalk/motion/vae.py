@@ -140,9 +140,9 @@ def _load(folder: str) -> Audio2Motion:
 
 def load_audio2motion(weights_dir: Optional[Path] = None) -> Audio2Motion:
     """The ``audio2motion`` component (cached), or :class:`MissingWeightsError`."""
-    from ..engines.diffusion.status import require_component
+    from ..weights import require
 
-    return _load(str(require_component("audio2motion", weights_dir)))
+    return _load(str(require("audio2motion", weights_dir)))
 
 
 def _roll(landmarks: np.ndarray) -> float:

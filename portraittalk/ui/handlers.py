@@ -152,9 +152,11 @@ class Handlers:
         """Examples pass only their own columns; the rest stays at its default."""
         return self.generate(references, audio, prompt, request=request, progress=progress)[:5]
 
-    def cancel(self, request: gr.Request = None) -> None:
+    def cancel(self, request: gr.Request = None) -> Any:
+        """Flag this session's job; the note under the result says so (a toast needs the queue)."""
         if self.jobs.cancel(_session(request)):
-            gr.Info("Cancelling: the job stops at its next frame.")
+            return "**Cancelled.** The job stops at its next frame; nothing is kept."
+        return gr.skip()
 
     @staticmethod
     def random_seed() -> int:

@@ -29,11 +29,11 @@ def _perturb(module, seed: int) -> None:
 
 def test_tiny_set_is_complete_and_loads(tiny_dir):
     from portraittalk.engines.diffusion import diffusion_status
-    from portraittalk.engines.diffusion.status import component_folder
+    from portraittalk.weights import is_present
     from portraittalk.engines.diffusion.weights import load_models
 
     for name in ("sd15", "portraittalk", "audio2motion"):
-        assert component_folder(name, tiny_dir)[1], name
+        assert is_present(name, tiny_dir), name
     ok, reason = diffusion_status(tiny_dir)
     assert ok, reason
     models = load_models(tiny_dir / "sd15", tiny_dir / "portraittalk")

@@ -19,7 +19,8 @@ from ...face.reference import Reference
 from ...motion.track import MotionTrack
 from ..base import Engine, ProgressFn, RenderRequest, no_progress
 from .denoiser import Denoiser
-from .status import NEEDED, require_component
+from ...weights import require
+from .status import NEEDED
 from .weights import DiffusionModels, load_models
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class DiffusionEngine(Engine):
     def from_pretrained(cls, weights_dir: Optional[Path] = None, device: Optional[str] = None,
                         config: Optional[DiffusionConfig] = None) -> "DiffusionEngine":  # fmt: skip
         """Load ``sd15`` + ``portraittalk`` from ``weights_dir`` (default: the registry's folder)."""
-        sd15, adapters = (require_component(name, weights_dir) for name in NEEDED)
+        sd15, adapters = (require(name, weights_dir) for name in NEEDED)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise EngineUnavailableError("the diffusion engine was asked to use a GPU, but none is available here.")
