@@ -142,7 +142,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                       seed, size, fps, full_frame]
         gen = run.click(h.generate, gen_inputs, [video, download, seed_used, settings, note, last],
                         api_name="generate", concurrency_id="render", concurrency_limit=1)
-        cancel.click(h.cancel, None, None, cancels=[gen], api_visibility="private", queue=False)
+        cancel.click(h.cancel, None, note, cancels=[gen], api_visibility="private", queue=False)
         random_seed.click(h.random_seed, None, seed, api_visibility="private", queue=False)
         references.change(h.thumbnails, references, thumbs, api_visibility="private", queue=False)
         evaluate.click(h.evaluate, [video, truth, references], [metrics, curves], api_name="evaluate")

@@ -29,12 +29,18 @@ def app_module():
 
 
 @pytest.fixture(scope="session")
-def app_url(app_module, tmp_path_factory):
+def app_outputs(tmp_path_factory) -> Path:
+    """Where the launched app writes its videos."""
+    return tmp_path_factory.mktemp("app-outputs")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_module, app_outputs):
     """The real app on a free port, serving until the session ends."""
     from portraittalk.ui.handlers import ServeLimits
 
     limits = ServeLimits(max_audio_seconds=MAX_AUDIO_S, queue_size=4)
-    demo = app_module.build_app(limits=limits, output_root=tmp_path_factory.mktemp("app-outputs"))
+    demo = app_module.build_app(limits=limits, output_root=app_outputs)
     port = free_port()
     app_module.launch(demo, port=port, max_file_size=limits.max_file_size, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from portraittalk.ui.manager import shared_manager
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -103,4 +105,30 @@ def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body
     page.screenshot(path=str(ARTIFACTS / "app-error-1280.png"))
+    page.close()
+
+
+@pytest.mark.browser
+def test_cancel_stops_the_job(browser, app_url, app_outputs):
+    """Cancel mid-render: no video, a note that says so, and no file (not even a partial one) left."""
+    before = set(app_outputs.iterdir())
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(app_url)
+    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page.locator("#references input[type=file]").set_input_files(str(ROOT / "assets/portraits/astronaut.png"))
+    page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/es_sentence.wav"))
+    page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
+    page.click("#generate-btn")
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.progress-level'))"
+                           ".some(e => e.innerText.includes('rendering'))", timeout=60_000)  # fmt: skip
+    page.click("#cancel-btn")
+    page.wait_for_function("() => document.querySelector('#engine-note').innerText.includes('Cancelled')",
+                           timeout=10_000)  # fmt: skip
+    lock = shared_manager().run_lock  # the app under test runs in this process
+    deadline = time.monotonic() + 60
+    while lock.locked() and time.monotonic() < deadline:  # the job has stopped (or, if broken, finished)
+        time.sleep(0.1)
+    assert not lock.locked()
+    assert page.evaluate(VIDEO_STATE) is None
+    assert set(app_outputs.iterdir()) == before
     page.close()
