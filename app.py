@@ -119,7 +119,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                 if not diffusion_ok:
                     gr.Markdown(f"**Needs the diffusion engine, which is unavailable here:** {diffusion_why}\n\n"
                                 f"{h.manager.how_to_get()}\n\nPut them in `{weights_dir()}` (or point "
-                                "`PORTRAITTALK_WEIGHTS` at a folder that has them) and restart the app.")
+                                "`PORTRAITTALK_WEIGHTS` at a folder that has them) and restart the app.",
+                                elem_id="conflict-help")
                 with gr.Row(visible=diffusion_ok):
                     with gr.Column(min_width=280):
                         c_ref = gr.Image(label="Reference portrait", type="filepath")

@@ -80,8 +80,8 @@ def test_generate_in_the_browser(browser, app_url, talking_clip):
     page.screenshot(path=str(ARTIFACTS / "app-motion-1280.png"))
 
     page.get_by_role("tab", name="Conflict explorer").click()
-    assert page.get_by_text("Needs the diffusion engine").is_visible()
-    assert page.get_by_text("portraittalk weights download sd15").is_visible()
+    help_text = page.locator("#conflict-help").inner_text()
+    assert "Needs the diffusion engine" in help_text and "portraittalk weights download sd15" in help_text
     page.screenshot(path=str(ARTIFACTS / "app-conflict-1280.png"))
     page.get_by_role("tab", name="Status").click()
     page.wait_for_function("() => document.querySelector('#weights').innerText.includes('sd15')", timeout=30_000)
