@@ -111,7 +111,8 @@ class Handlers:
                   negative_prompt: Optional[str] = None, engine: str = "auto", w1: float = 1.0, w2: float = 1.0,
                   w3: float = 1.0, identity_mode: str = "concatenate", steps: int = 25, guidance: float = 5.0,
                   seed: int = 0, size: int = 512, fps: float = 25.0, full_frame: bool = False,
-                  request: gr.Request = None, progress: gr.Progress = gr.Progress()):  # fmt: skip
+                  request: gr.Request = None, progress: gr.Progress = gr.Progress()
+                  ) -> tuple[str, str, int, dict, str, dict]:  # fmt: skip
         """The ``/generate`` endpoint: its parameter names and defaults are the API's."""
         refs = self._references(references)
         speech = self._audio(audio)
@@ -148,7 +149,7 @@ class Handlers:
         return video, video, result.seed, settings, note, state
 
     def _example(self, references: list[str], audio: str, prompt: Optional[str] = None,
-                 request: gr.Request = None, progress: gr.Progress = gr.Progress()):  # fmt: skip
+                 request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:  # fmt: skip
         """Examples pass only their own columns; the rest stays at its default."""
         return self.generate(references, audio, prompt, request=request, progress=progress)[:5]
 

@@ -11,7 +11,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 ARTIFACTS = ROOT / "artifacts"
-MAX_AUDIO_S = 12.0  # test_api expects "over the limit of 12 s"
 
 
 def free_port() -> int:
@@ -39,7 +38,7 @@ def app_url(app_module, app_outputs):
     """The real app on a free port, serving until the session ends."""
     from portraittalk.ui.handlers import ServeLimits
 
-    limits = ServeLimits(max_audio_seconds=MAX_AUDIO_S, queue_size=4)
+    limits = ServeLimits(queue_size=4)  # the served limits, but a shorter queue
     demo = app_module.build_app(limits=limits, output_root=app_outputs)
     port = free_port()
     app_module.launch(demo, port=port, max_file_size=limits.max_file_size, prevent_thread_lock=True, quiet=True)
@@ -66,5 +65,7 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     save_image(d / "rocket.png", data.rocket())
     (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     (d / "notes.wav").write_text("these are meeting notes, not a recording\n" * 20)
-    sf.write(d / "long.wav", np.zeros(int(16000 * (MAX_AUDIO_S + 3)), np.float32), 16000)
+    from portraittalk.ui.handlers import ServeLimits
+
+    sf.write(d / "long.wav", np.zeros(int(16000 * (ServeLimits().max_audio_seconds + 3)), np.float32), 16000)
     return {p.stem: p for p in d.iterdir()}

@@ -68,7 +68,7 @@ def test_evaluate_returns_metrics_and_curves(client, generated):
     ("no face", ["rocket"], None, "no face found in 'rocket.png'"),
     ("corrupt image", ["corrupt"], None, "not an image we can read"),
     ("not audio", None, "notes", "it is not audio we can decode"),
-    ("too long", None, "long", "s long, over the limit of 12 s"),
+    ("too long", None, "long", "is 63 s long, over the limit of 60 s"),
 ])  # fmt: skip
 def test_bad_inputs_give_clear_messages(client, bad_inputs, case, refs, audio, message):
     references = [handle_file(str(bad_inputs[r])) for r in refs] if refs else [handle_file(str(PORTRAIT))]
