@@ -106,7 +106,7 @@ class PortraitTalk:
                 raise EngineUnavailableError(f"the diffusion engine cannot run: {why}")
             return "diffusion", "requested"
         if not ok:
-            return "warp", f"diffusion engine unavailable ({why})"
+            return "warp", f"diffusion engine unavailable: {why}"
         if self._device() != "cuda":
             return "warp", ("diffusion weights are present but there is no CUDA GPU (it would take minutes "
                             "per frame); pass engine='diffusion' to force it")  # fmt: skip

@@ -108,8 +108,10 @@ class FaceWarper:
         # Head region: the person, down to the top of the neck, softly.
         import cv2
 
-        alpha = _head_alpha(reference, ref, size)
-        self.alpha = cv2.resize(alpha, (half, half), interpolation=cv2.INTER_AREA)[..., None]
+        alpha = cv2.resize(_head_alpha(reference, ref, size), (half, half), interpolation=cv2.INTER_AREA)
+        ys, xs = np.nonzero(alpha > 1e-3)
+        self.head_box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else None
+        self.alpha = alpha[self.head_box][..., None] if len(ys) else None
         heads = head_transform(track.head.astype(np.float64), head_pivot(ref))
         self.heads = heads.astype(np.float32)
         self.inv_heads = _invert(heads)
@@ -123,10 +125,12 @@ class FaceWarper:
         x0, y0, x1, y1 = self.box
         field = np.zeros_like(self.grid)
         field[y0:y1, x0:x1] = (self.interp @ disp).reshape(y1 - y0, x1 - x0, 2)
-        head = self.heads[t]
-        moved = self.grid + field
-        head_disp = moved @ (head[:, :2] - np.eye(2, dtype=np.float32)).T + head[:, 2]
-        field += self.alpha * head_disp
+        if self.head_box is not None:
+            head = self.heads[t]
+            lin = head[:, :2] - np.eye(2, dtype=np.float32)
+            moved = self.grid[self.head_box] + field[self.head_box]
+            head_disp = moved[..., :1] * lin[:, 0] + moved[..., 1:] * lin[:, 1] + head[:, 2]
+            field[self.head_box] += self.alpha * head_disp
         return field
 
     def frame(self, t: int) -> np.ndarray:
