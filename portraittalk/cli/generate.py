@@ -85,8 +85,7 @@ class _ProgressBar:
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage, unit="step",
                             leave=False, file=sys.stderr)  # fmt: skip
-        self.bar.n = done
-        self.bar.refresh()
+        self.bar.update(done - self.bar.n)  # tqdm redraws at most ~10 times a second
 
     def close(self) -> None:
         if self.bar is not None:
