@@ -93,3 +93,30 @@ def test_cancel_stops_and_leaves_nothing(tmp_path):
     with pytest.raises(CancelledError):
         PortraitTalk().generate([PORTRAIT], SPEECH, size=128, progress=progress, output=out)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_several_references_lend_their_mouth_where_it_fits(ref):
+    """A second photo of the same person with a shut mouth is used for the shut-mouth frames."""
+    from portraittalk.engines.warp import _source_weights
+
+    silent = audio_to_motion(Audio.from_array(np.zeros(8000, np.float32)), ref.landmarks, (384, 384),
+                             controls=Controls(w2=2.0))  # fmt: skip
+    silent.blink[:] = 0
+    shut_photo = next(WarpEngine().render([ref], silent, RenderRequest()))
+    shut = analyse_reference(shut_photo, "shut mouth", size=384)
+    assert shut.mouth_aperture < 0.01 < ref.mouth_aperture
+
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384))
+    want = mesh.mouth_aperture(track.landmarks)
+    weights = _source_weights(want, [ref.mouth_aperture, shut.mouth_aperture])
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    assert weights[want < 0.005, 1].mean() > 0.8 and weights[want > 0.05, 0].mean() > 0.8
+    both = list(WarpEngine().render([ref, shut], track, RenderRequest()))
+    alone = list(WarpEngine().render([ref], track, RenderRequest()))
+    assert len(both) == len(track) and both[0].shape == (384, 384, 3)
+    # Only the lower face is blended: the eyes and everything above them are the primary's render.
+    brow = int(track.landmarks[:, mesh.NOSE_TIP, 1].min() - 0.1 * mesh.face_height(ref.landmarks))
+    assert max(np.abs(b[:brow].astype(int) - a[:brow]).max() for a, b in zip(alone, both)) <= 1
+    with FaceMeshDetector(static=True) as det:
+        for i in np.argsort(want)[-3:]:
+            assert mesh.mouth_aperture(det.detect(both[i]).points) > 0.04

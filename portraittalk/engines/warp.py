@@ -13,11 +13,14 @@ How a frame is made:
 
 Controls (see ``portraittalk.config.Controls``): w1 scales the expression motion (applied when the
 track is made), w2 damps head motion toward the reference placement, w3 sets temporal smoothing.
-Several references: the first gives the frame; the one with the widest-open mouth lends its teeth.
+Several references: the first gives the frame (background, hair, upper face). Each other reference
+is aligned onto it (similarity on the upper face, colours matched) and driven by the same motion;
+per frame, the lower face comes from the reference whose own mouth is closest to the wanted opening
+(least stretching), cross-faded at switches. The one with the widest-open mouth lends its teeth.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -32,6 +35,8 @@ FACE_POINTS = 468  # irises are not control points: they would fold the lids dur
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
 UPPER_INNER_ORDER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]  # right corner to left corner
 PARTED_LIPS_APERTURE = 0.015  # a reference at least this open needs a lip seam when the mouth shuts
+ALIGN_POINTS = [33, 133, 263, 362, 168, 6, 10, 234, 454, 1]  # eyes, nose bridge, forehead, temples
+MAX_POSE_RESIDUAL = 0.06  # of face height: beyond it another reference is too differently posed
 
 
 @dataclass
@@ -50,16 +55,110 @@ class WarpEngine(Engine):
         primary = references[0]
         if primary.size != track.frame_size[0]:
             raise ValueError("the track was made for another output size")
-        warper = FaceWarper(primary, track)
+        sources = [_Source.of(primary, track)]
+        sources += [s for s in (_Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
+        weights = _source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
         teeth = _teeth_from(references)
-        lips = _lip_colour(primary) if primary.mouth_aperture >= PARTED_LIPS_APERTURE else None
-        ref_gap = float(np.linalg.norm(track.reference[mesh.UPPER_LIP_INNER] - track.reference[mesh.LOWER_LIP_INNER]))
+        face_h = sources[0].warper.face_height
         total = len(track)
         for t in range(total):
-            frame = warper.frame(t)
-            frame = _paint_mouth(frame, track.landmarks[t], warper.face_height, teeth, lips, ref_gap)
+            frame = sources[0].warper.frame(t)
+            lm = track.landmarks[t]
+            for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:
+                mask = _lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
+                frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
+            main = sources[int(np.argmax(weights[t]))]
+            frame = _paint_mouth(frame, lm, face_h, teeth, main.lips, main.ref_gap)
             progress("rendering", t + 1, total)
             yield frame
+
+
+@dataclass
+class _Source:
+    """A reference rendered along the track in the primary's frame, with its mouth facts."""
+
+    warper: "FaceWarper"
+    aperture: float  # its own mouth opening (inner-lip gap / face height)
+    ref_gap: float  # the same gap in pixels
+    lips: Optional[np.ndarray]  # lip colour when its lips are parted (for the seam when shut)
+
+    @classmethod
+    def of(cls, reference: Reference, track: MotionTrack) -> "_Source":
+        gap = float(np.linalg.norm(track.reference[mesh.UPPER_LIP_INNER] - track.reference[mesh.LOWER_LIP_INNER]))
+        aperture = float(mesh.mouth_aperture(track.reference))
+        lips = _lip_colour(reference) if aperture >= PARTED_LIPS_APERTURE else None
+        return cls(FaceWarper(reference, track), aperture, gap, lips)
+
+    @classmethod
+    def aligned(cls, primary: Reference, other: Reference, track: MotionTrack) -> Optional["_Source"]:
+        """``other`` moved onto the primary's face (similarity on the upper face, colours matched),
+        driven by the track's expression; None when its pose is too different to blend."""
+        import cv2
+
+        m, _ = cv2.estimateAffinePartial2D(other.landmarks[ALIGN_POINTS], primary.landmarks[ALIGN_POINTS])
+        if m is None:
+            return None
+        pts = other.landmarks @ m[:, :2].T + m[:, 2]
+        h = float(mesh.face_height(primary.landmarks))
+        residual = np.sqrt(((pts[ALIGN_POINTS] - primary.landmarks[ALIGN_POINTS]) ** 2).sum(axis=1).mean()) / h
+        if residual > MAX_POSE_RESIDUAL:
+            return None
+        size = primary.size
+        image = cv2.warpAffine(other.image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        image = _match_colours(image, primary.image, primary.landmarks)
+        ref = replace(primary, image=image, landmarks=pts.astype(np.float32),
+                      _cache={"mask": primary.person_mask()})  # fmt: skip
+        # Same expression and head motion, on this reference's own rest shape.
+        heads = head_transform(track.head.astype(np.float64), head_pivot(track.reference.astype(np.float64)))
+        inv = _invert(heads)
+        expr = np.einsum("tij,tnj->tni", inv[:, :, :2], track.landmarks) + inv[:, None, :, 2] - track.reference
+        own = head_transform(track.head.astype(np.float64), head_pivot(pts))
+        local = pts[None] + expr
+        lms = np.einsum("tij,tnj->tni", own[:, :, :2], local) + own[:, None, :, 2]
+        return cls.of(ref, replace(track, landmarks=lms.astype(np.float32), reference=pts.astype(np.float32)))
+
+
+def _source_weights(target: np.ndarray, apertures: list[float], hysteresis: float = 0.01) -> np.ndarray:
+    """(T, K) blend weights: per frame the source whose mouth is closest to the target's, held
+    until another is clearly closer, cross-faded over three frames at switches."""
+    ap = np.asarray(apertures)
+    choice = np.zeros(len(target), int)
+    current = 0
+    for t, a in enumerate(target):
+        best = int(np.argmin(np.abs(ap - a)))
+        if abs(ap[best] - a) + hysteresis < abs(ap[current] - a):
+            current = best
+        choice[t] = current
+    onehot = np.eye(len(ap))[choice]
+    kernel = np.array([0.25, 0.5, 0.25])
+    smooth = np.stack([np.convolve(np.pad(c, 1, mode="edge"), kernel, mode="valid") for c in onehot.T], axis=1)
+    return smooth / smooth.sum(axis=1, keepdims=True)
+
+
+def _lower_face_mask(lm: np.ndarray, size: int, face_h: float) -> np.ndarray:
+    """Soft mask of the face below the nose (where another reference's mouth is blended in)."""
+    import cv2
+
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, [np.round(lm[mesh.face_oval_loop()]).astype(np.int32)], 1.0)
+    ys = np.arange(size, dtype=np.float32)[:, None]
+    top, mid = lm[mesh.NOSE_TIP, 1], lm[mesh.UPPER_LIP_OUTER, 1]
+    mask *= np.clip((ys - top) / max(mid - top, 1.0), 0.0, 1.0)
+    return cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.03 * face_h))
+
+
+def _match_colours(image: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Per-channel mean/std of ``image`` matched to ``target`` inside the face (lighting differs
+    between photos)."""
+    import cv2
+
+    mask = np.zeros(target.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(landmarks[mesh.face_oval_loop()]).astype(np.int32)], 1)
+    sel = mask > 0
+    src, dst = image[sel].astype(np.float32), target[sel].astype(np.float32)
+    scale = dst.std(axis=0) / np.maximum(src.std(axis=0), 1.0)
+    out = (image.astype(np.float32) - src.mean(axis=0)) * scale + dst.mean(axis=0)
+    return np.clip(out, 0, 255).round().astype(np.uint8)
 
 
 class FaceWarper:
@@ -220,7 +319,7 @@ def _teeth_from(references: Sequence[Reference]) -> Optional[_Teeth]:
     x0, x1 = inner[:, 0].min(), inner[:, 0].max()
     top = lm[mesh.UPPER_LIP_INNER, 1]
     bottom = lm[mesh.LOWER_LIP_INNER, 1]
-    y0, y1 = int(round(top)), int(round(top + 0.8 * (bottom - top)))
+    y0, y1 = int(round(top + 0.12 * (bottom - top))), int(round(top + 0.8 * (bottom - top)))  # below the lip edge
     patch = best.image[y0:max(y1, y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
     if patch.size == 0 or patch.mean() < 90:  # dark: a cavity, not teeth
         return None
@@ -239,8 +338,8 @@ def _lip_colour(reference: Reference) -> np.ndarray:
 
 
 def _paint_seam(frame: np.ndarray, lm: np.ndarray, lips: np.ndarray, weight: float) -> np.ndarray:
-    """Closed lips over teeth that the photo showed: cover what is left between them with lip
-    colour and draw the line where the lips meet."""
+    """Closed lips over teeth that the photo showed: a thin lip-coloured cover where the squeezed
+    teeth would still peek through, and the darker line where the lips meet."""
     import cv2
 
     inner = lm[mesh.lips_inner_loop()]
@@ -249,18 +348,15 @@ def _paint_seam(frame: np.ndarray, lm: np.ndarray, lips: np.ndarray, weight: flo
     x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
     if x1 - x0 < 3 or y1 - y0 < 3:
         return frame
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round(inner - [x0, y0]).astype(np.int32)], 255)
-    cv2.polylines(mask, [np.round(inner - [x0, y0]).astype(np.int32)], True, 255, 2)
-    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (5, 5), 1.2)[..., None] * weight
-    line = np.zeros_like(mask)
+    line = np.zeros((y1 - y0, x1 - x0), np.uint8)
     contact = lm[UPPER_INNER_ORDER] - [x0, y0]
     cv2.polylines(line, [np.round(contact * 4).astype(np.int32)], False, 255, 1, cv2.LINE_AA, shift=2)
-    shade = 1.0 - 0.45 * cv2.GaussianBlur(line.astype(np.float32) / 255.0, (3, 3), 0.6)[..., None]
+    band = cv2.GaussianBlur(line.astype(np.float32) / 255.0, (5, 5), 1.0)[..., None]
+    cover = np.clip(band * 2.0, 0, 1) * weight * 0.6
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
-    covered = region * (1 - soft) + lips[None, None] * soft
-    frame[y0:y1, x0:x1] = (covered * (1 - weight + weight * shade)).round().astype(np.uint8)
+    covered = region * (1 - cover) + lips[None, None] * cover
+    frame[y0:y1, x0:x1] = covered.round().astype(np.uint8)
     return frame
 
 
@@ -314,7 +410,7 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np
     import cv2
 
     h, w = layer.shape[:2]
-    tooth_h = (0.05 if upper else 0.022) * face_h
+    tooth_h = (0.05 if upper else 0.016) * face_h
     cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
     tw = 0.78 * mouth_w
     if teeth is not None:
@@ -324,7 +420,7 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np
     else:
         th = max(2, int(round(tooth_h)))
         strip = np.empty((th, max(2, int(round(tw))), 3), np.float32)
-        strip[:] = (222, 218, 206) if upper else (150, 140, 132)
+        strip[:] = (222, 218, 206) if upper else (132, 112, 106)
         n_teeth = 6
         for k in range(1, n_teeth):  # faint gaps between teeth
             gx = int(round(k * strip.shape[1] / n_teeth))

@@ -17,8 +17,6 @@ UPPER_LIP_INNER_SET = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
 UPPER_LIP_OUTER_SET = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409])
 LOWER_LIP_INNER_SET = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 LOWER_LIP_OUTER_SET = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375])
-LOWER_LIP = np.concatenate([LOWER_LIP_INNER_SET, LOWER_LIP_OUTER_SET])
-UPPER_LIP = np.concatenate([UPPER_LIP_INNER_SET, UPPER_LIP_OUTER_SET])
 UPPER_LIDS = (np.array([173, 157, 158, 159, 160, 161, 246]), np.array([398, 384, 385, 386, 387, 388, 466]))
 LOWER_LIDS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133]), np.array([263, 249, 390, 373, 374, 380, 381, 382, 362]))
 MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
@@ -59,12 +57,14 @@ class FaceRig:
         chin_y = loc[mesh.CHIN, 1]
         mouth_y = loc[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 1].mean()
         hinge_y = loc[[234, 454], 1].mean()
-        # Jaw membership: 0 above the mouth line, 1 well below it; lips set explicitly.
+        upper, lower, depth = _lip_regions(loc)
+        # Jaw membership: 0 above the mouth line, 1 well below it; every lip point set explicitly
+        # (MediaPipe has four rings per lip: moving only some of them would fold the mesh).
         t = (loc[:, 1] - mouth_y) / max(chin_y - mouth_y, 1e-6)
         member = np.clip((t + 0.1) / 0.35, 0.0, 1.0)
         member = member * member * (3 - 2 * member)
-        member[UPPER_LIP] = 0.0
-        member[LOWER_LIP] = 1.0
+        member[upper] = 0.0
+        member[lower] = 1.0
         member[CORNERS] = 0.45
         radial = np.clip((loc[:, 1] - hinge_y) / max(chin_y - hinge_y, 1e-6), 0.0, 1.2)
         self.jaw = (member * radial)[:, None] * np.array([0.0, 1.0])
@@ -73,7 +73,7 @@ class FaceRig:
         self.gap_per_jaw = max(lower_inner, 1e-3)
         # Upper-lip lift shows the upper teeth on wide openings.
         lift = np.zeros(len(loc))
-        lift[UPPER_LIP] = 1.0
+        lift[upper] = 1.0
         self.lift = lift[:, None] * np.array([0.0, -1.0])
         # Spread: corners move outward, falling off with distance from each corner.
         mouth_w = abs(loc[mesh.MOUTH_CORNER_LEFT, 0] - loc[mesh.MOUTH_CORNER_RIGHT, 0])
@@ -83,15 +83,17 @@ class FaceRig:
             fall = np.exp(-((dist / (0.45 * mouth_w)) ** 2))
             self.spread[:, 0] += sign * fall * 0.5 * mouth_w
         self.gap0 = float(loc[mesh.LOWER_LIP_INNER, 1] - loc[mesh.UPPER_LIP_INNER, 1])
-        # Closing a mouth that is open in the photo (a smile showing teeth): each inner-lip point
-        # meets its partner on the other lip halfway, the outer contour follows by half, and the
-        # jaw stays, so the face keeps its shape (and its identity).
+        # Closing a mouth that is open in the photo (a smile showing teeth): the inner lip edges
+        # meet on the midline between them, each lip's rings follow by depth (outer edge: half),
+        # and the jaw stays, so the face keeps its shape (and its identity).
+        inner_u, inner_l = loc[UPPER_LIP_INNER_SET], loc[LOWER_LIP_INNER_SET]
+        order = np.argsort(inner_u[:, 0])
+        xs = inner_u[order, 0]
+        half_gap = 0.5 * (inner_l[order, 1] - inner_u[order, 1])
+        reach = np.interp(loc[:, 0], xs, half_gap)
         self.lip_close = np.zeros_like(loc)
-        mid = 0.5 * (loc[UPPER_LIP_INNER_SET] + loc[LOWER_LIP_INNER_SET])
-        self.lip_close[UPPER_LIP_INNER_SET] = mid - loc[UPPER_LIP_INNER_SET]
-        self.lip_close[LOWER_LIP_INNER_SET] = mid - loc[LOWER_LIP_INNER_SET]
-        self.lip_close[UPPER_LIP_OUTER_SET] = 0.5 * self.lip_close[UPPER_LIP_INNER_SET]
-        self.lip_close[LOWER_LIP_OUTER_SET] = 0.5 * self.lip_close[LOWER_LIP_INNER_SET]
+        self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach[upper]
+        self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach[lower]
         self._lid_targets = self._lid_pairs(loc)
 
     @staticmethod
@@ -125,6 +127,36 @@ class FaceRig:
         for upper, delta in self._lid_targets:
             d[:, upper, :] += blink[:, None, None] * 0.9 * delta[None]
         return self.frame.vector_to_global(d).astype(np.float32)
+
+
+def _lip_regions(loc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the upper-lip and lower-lip points (all rings, found geometrically inside the outer
+    lip contour), and each point's depth: 0 on the outer edge, 1 on the inner edge."""
+    import cv2
+
+    outer = loc[mesh.lips_outer_loop()].astype(np.float32)
+    inside = np.array([cv2.pointPolygonTest(outer, (float(x), float(y)), True) >= -1e-3 for x, y in loc])
+    inside[CORNERS] = False
+
+    def edge(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pts = loc[idx]
+        order = np.argsort(pts[:, 0])
+        return pts[order, 0], pts[order, 1]
+
+    ux_in, uy_in = edge(UPPER_LIP_INNER_SET)
+    lx_in, ly_in = edge(LOWER_LIP_INNER_SET)
+    ux_out, uy_out = edge(UPPER_LIP_OUTER_SET)
+    lx_out, ly_out = edge(LOWER_LIP_OUTER_SET)
+    x, y = loc[:, 0], loc[:, 1]
+    mid = 0.5 * (np.interp(x, ux_in, uy_in) + np.interp(x, lx_in, ly_in))
+    is_upper = inside & (y <= mid)
+    is_lower = inside & (y > mid)
+    depth = np.zeros(len(loc))
+    yo, yi = np.interp(x, ux_out, uy_out), np.interp(x, ux_in, uy_in)
+    depth[is_upper] = np.clip((y - yo) / np.maximum(yi - yo, 1e-6), 0, 1)[is_upper]
+    yo, yi = np.interp(x, lx_out, ly_out), np.interp(x, lx_in, ly_in)
+    depth[is_lower] = np.clip((yo - y) / np.maximum(yo - yi, 1e-6), 0, 1)[is_lower]
+    return np.nonzero(is_upper)[0], np.nonzero(is_lower)[0], depth
 
 
 def head_transform(params: np.ndarray, pivot: np.ndarray) -> np.ndarray:
