@@ -225,11 +225,12 @@ class FaceWarper:
         field = np.zeros_like(self.grid)
         field[y0:y1, x0:x1] = (self.interp @ disp).reshape(y1 - y0, x1 - x0, 2)
         if self.head_box is not None:
-            head = self.heads[t]
-            lin = head[:, :2] - np.eye(2, dtype=np.float32)
+            import cv2
+
+            head = self.heads[t].copy()
+            head[:, :2] -= np.eye(2, dtype=np.float32)  # displacement = (H - I) x
             moved = self.grid[self.head_box] + field[self.head_box]
-            head_disp = moved[..., :1] * lin[:, 0] + moved[..., 1:] * lin[:, 1] + head[:, 2]
-            field[self.head_box] += self.alpha * head_disp
+            field[self.head_box] += self.alpha * cv2.transform(moved, head)
         return field
 
     def frame(self, t: int) -> np.ndarray:
