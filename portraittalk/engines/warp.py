@@ -33,8 +33,6 @@ from .base import Engine, ProgressFn, RenderRequest, no_progress
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
-UPPER_INNER_ORDER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]  # right corner to left corner
-PARTED_LIPS_APERTURE = 0.015  # a reference at least this open needs a lip seam when the mouth shuts
 ALIGN_POINTS = [33, 133, 263, 362, 168, 6, 10, 234, 454, 1]  # eyes, nose bridge, forehead, temples
 MAX_POSE_RESIDUAL = 0.06  # of face height: beyond it another reference is too differently posed
 
@@ -68,7 +66,7 @@ class WarpEngine(Engine):
                 mask = _lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
                 frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
             main = sources[int(np.argmax(weights[t]))]
-            frame = _paint_mouth(frame, lm, face_h, teeth, main.lips, main.ref_gap)
+            frame = _paint_mouth(frame, lm, face_h, teeth, main.ref_gap)
             progress("rendering", t + 1, total)
             yield frame
 
@@ -80,14 +78,11 @@ class _Source:
     warper: "FaceWarper"
     aperture: float  # its own mouth opening (inner-lip gap / face height)
     ref_gap: float  # the same gap in pixels
-    lips: Optional[np.ndarray]  # lip colour when its lips are parted (for the seam when shut)
 
     @classmethod
     def of(cls, reference: Reference, track: MotionTrack) -> "_Source":
         gap = float(np.linalg.norm(track.reference[mesh.UPPER_LIP_INNER] - track.reference[mesh.LOWER_LIP_INNER]))
-        aperture = float(mesh.mouth_aperture(track.reference))
-        lips = _lip_colour(reference) if aperture >= PARTED_LIPS_APERTURE else None
-        return cls(FaceWarper(reference, track), aperture, gap, lips)
+        return cls(FaceWarper(reference, track), float(mesh.mouth_aperture(track.reference)), gap)
 
     @classmethod
     def aligned(cls, primary: Reference, other: Reference, track: MotionTrack) -> Optional["_Source"]:
@@ -327,43 +322,9 @@ def _teeth_from(references: Sequence[Reference]) -> Optional[_Teeth]:
     return _Teeth(patch, float(x1 - x0))
 
 
-def _lip_colour(reference: Reference) -> np.ndarray:
-    """Median colour of the lips (between the outer and inner lip contours)."""
-    import cv2
-
-    mask = np.zeros(reference.image.shape[:2], np.uint8)
-    cv2.fillPoly(mask, [np.round(reference.landmarks[mesh.lips_outer_loop()]).astype(np.int32)], 1)
-    cv2.fillPoly(mask, [np.round(reference.landmarks[mesh.lips_inner_loop()]).astype(np.int32)], 0)
-    pixels = reference.image[mask > 0]
-    return np.median(pixels, axis=0).astype(np.float32) if len(pixels) else np.array([150, 80, 80], np.float32)
-
-
-def _paint_seam(frame: np.ndarray, lm: np.ndarray, lips: np.ndarray, weight: float) -> np.ndarray:
-    """Closed lips over teeth that the photo showed: a thin lip-coloured cover where the squeezed
-    teeth would still peek through, and the darker line where the lips meet."""
-    import cv2
-
-    inner = lm[mesh.lips_inner_loop()]
-    x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int) - 4, 0)
-    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 5
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return frame
-    line = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    contact = lm[UPPER_INNER_ORDER] - [x0, y0]
-    cv2.polylines(line, [np.round(contact * 4).astype(np.int32)], False, 255, 1, cv2.LINE_AA, shift=2)
-    band = cv2.GaussianBlur(line.astype(np.float32) / 255.0, (5, 5), 1.0)[..., None]
-    cover = np.clip(band * 2.0, 0, 1) * weight * 0.6
-    frame = frame.copy()
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    covered = region * (1 - cover) + lips[None, None] * cover
-    frame[y0:y1, x0:x1] = covered.round().astype(np.uint8)
-    return frame
-
-
-def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth],
-                 lips: Optional[np.ndarray], ref_gap: float) -> np.ndarray:  # fmt: skip
-    """Composite a mouth interior inside the inner-lip polygon of ``lm`` (or a lip seam when shut).
+def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[_Teeth], ref_gap: float
+                 ) -> np.ndarray:  # fmt: skip
+    """Composite a mouth interior inside the inner-lip polygon of ``lm``.
 
     Up to the photo's own opening (``ref_gap``) the photo's real mouth, warped, is kept; the drawn
     interior fades in only as the mouth opens wider than that, where warping would stretch teeth.
@@ -373,8 +334,6 @@ def _paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Option
     inner = lm[mesh.lips_inner_loop()]
     gap = float(np.linalg.norm(lm[mesh.UPPER_LIP_INNER] - lm[mesh.LOWER_LIP_INNER]))
     if gap < 0.012 * face_h:
-        if lips is not None:
-            return _paint_seam(frame, lm, lips, 1.0 - gap / (0.012 * face_h) * 0.5)
         return frame
     x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3

@@ -19,6 +19,7 @@ LOWER_LIP_INNER_SET = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 LOWER_LIP_OUTER_SET = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375])
 UPPER_LIDS = (np.array([173, 157, 158, 159, 160, 161, 246]), np.array([398, 384, 385, 386, 387, 388, 466]))
 LOWER_LIDS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133]), np.array([263, 249, 390, 373, 374, 380, 381, 382, 362]))
+UPPER_LIP_SHARE = 0.3  # how much of a closing the upper lip does (the lower lip does the rest)
 MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
 
 
@@ -92,8 +93,8 @@ class FaceRig:
         half_gap = 0.5 * (inner_l[order, 1] - inner_u[order, 1])
         reach = np.interp(loc[:, 0], xs, half_gap)
         self.lip_close = np.zeros_like(loc)
-        self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach[upper]
-        self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach[lower]
+        self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach[upper] * 2 * UPPER_LIP_SHARE
+        self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach[lower] * 2 * (1 - UPPER_LIP_SHARE)
         self._lid_targets = self._lid_pairs(loc)
 
     @staticmethod
