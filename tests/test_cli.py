@@ -25,6 +25,10 @@ def test_landmarks_of_an_image(tmp_path):
     assert r.returncode == 0, r.stderr
     d = np.load(out)
     assert d["landmarks"].shape == (1, 478, 2) and tuple(d["frame_size"]) == (512, 512)
+    r = run_cli("landmarks", str(PORTRAIT), "--out", str(out), "--preview", str(tmp_path / "mesh.png"))
+    assert r.returncode == 0 and (tmp_path / "mesh.png").stat().st_size > 10_000
+    r = run_cli("landmarks", str(PORTRAIT), "--out", str(out), "--preview", str(tmp_path / "mesh.mp4"))
+    assert "the preview of an image is an image" in _one_error_line(r)
 
 
 def test_landmarks_of_a_video_with_preview(tmp_path, talking_clip):

@@ -7,10 +7,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import ImageError, NoFaceError, PortraitTalkError
+from ..errors import ImageError, InputError, NoFaceError, PortraitTalkError
 from ..media import VideoWriter, load_audio, load_image, read_video
+from ..media.image import save_image
 from .draw import draw_preview
 from .landmarks import FaceMeshDetector
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 @dataclass
@@ -53,9 +56,9 @@ def extract_landmarks(path: Path, face_index: int = 0, preview: Optional[Path] =
         h, w = image.shape[:2]
         track = LandmarkTrack(face.points[None], 0.0, (w, h), np.zeros(1))
         if preview is not None:
-            from .. import media
-
-            media.image.save_image(preview, draw_preview(image, face.points))
+            if Path(preview).suffix.lower() not in IMAGE_SUFFIXES:
+                raise InputError(f"the preview of an image is an image: name it .png or .jpg, not '{Path(preview).name}'.")
+            save_image(preview, draw_preview(image, face.points))
         return track
     return _video_landmarks(path, preview, progress)
 
