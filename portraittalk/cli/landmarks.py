@@ -20,8 +20,9 @@ def _run(args: argparse.Namespace) -> int:
     track = extract_landmarks(args.input, face_index=args.face_index, preview=args.preview, progress=True)
     track.save(args.out)
     found = int(track.found.sum())
+    rate = f"at {track.fps:g} fps" if track.fps else "(a still image)"
     print(f"wrote {args.out}: {len(track.found)} frame(s), face found in {found}, "
-          f"{track.frame_size[0]}x{track.frame_size[1]} at {track.fps:g} fps")  # fmt: skip
+          f"{track.frame_size[0]}x{track.frame_size[1]} {rate}")  # fmt: skip
     if args.preview:
         print(f"wrote {args.preview}")
     return 0
