@@ -158,3 +158,41 @@ def test_identity_insightface_loads_from_weights(tmp_path, monkeypatch, astronau
         assert np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-5)
     finally:
         identity_encoder.cache_clear()
+
+
+def _tiny_segmenter(path, garbage: bool = False) -> None:
+    """A U^2-Net-shaped ONNX model (1x3x320x320 -> 1x1x320x320) that 'segments' by the red channel."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if garbage:
+        path.write_bytes(b"not an onnx model")
+        return
+    w = numpy_helper.from_array(np.array([1.0, 0.0, 0.0], np.float32).reshape(1, 3, 1, 1), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input.1", "w"], ["c"]), helper.make_node("Sigmoid", ["c"], ["1959"])],
+        "tiny_u2net",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
+        [helper.make_tensor_value_info("1959", TensorProto.FLOAT, [1, 1, 320, 320])],
+        [w],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def test_rembg_mask_loads_from_weights(tmp_path, monkeypatch, astronaut):
+    """With a model in weights/rembg, the person mask comes from rembg, offline; a broken file says so."""
+    from portraittalk.errors import MissingWeightsError
+
+    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path / "unused"))
+    _tiny_segmenter(tmp_path / "rembg" / "u2net_human_seg.onnx")
+    mask = person_mask(astronaut)
+    assert mask.shape == astronaut.shape[:2] and 0.0 <= mask.min() and mask.max() <= 1.0
+    red = astronaut[..., 0].astype(np.float32)
+    assert np.corrcoef(mask.ravel(), red.ravel())[0, 1] > 0.9  # it is this model's answer
+    broken = tmp_path / "broken"
+    _tiny_segmenter(broken / "rembg" / "u2net_human_seg.onnx", garbage=True)
+    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(broken))
+    with pytest.raises(MissingWeightsError, match="could not be loaded"):
+        person_mask(astronaut)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
-
 import numpy as np
 
 from ..weights import component_path, is_present
@@ -24,12 +22,11 @@ def _mediapipe_mask(image: np.ndarray) -> np.ndarray:
     return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
 
-_REMBG_SESSION: Optional[object] = None
+_REMBG_SESSIONS: dict[str, object] = {}
 
 
 def _rembg_mask(image: np.ndarray) -> np.ndarray:
     """rembg's human-segmentation U^2-Net, loaded from ``weights/rembg`` (never downloaded here)."""
-    global _REMBG_SESSION
     from ..errors import MissingWeightsError
 
     if not is_present("rembg"):
@@ -37,13 +34,22 @@ def _rembg_mask(image: np.ndarray) -> np.ndarray:
             "the rembg model is not in the weights folder; run `portraittalk weights download rembg` "
             "or use the MediaPipe background mask."
         )
-    if _REMBG_SESSION is None:
-        os.environ["U2NET_HOME"] = str(component_path("rembg"))
+    folder = str(component_path("rembg"))
+    if folder not in _REMBG_SESSIONS:
+        os.environ["U2NET_HOME"] = folder
+        # The file is there: rembg must use it as is, never compare it to a hash and re-fetch it.
+        os.environ.setdefault("MODEL_CHECKSUM_DISABLED", "1")
         from rembg import new_session
 
-        _REMBG_SESSION = new_session("u2net_human_seg")
+        try:
+            _REMBG_SESSIONS[folder] = new_session("u2net_human_seg")
+        except Exception as exc:  # onnxruntime and pooch raise many types for a bad file
+            raise MissingWeightsError(
+                f"the rembg model in {folder} could not be loaded ({str(exc)[:160]}); fetch it again with "
+                "`portraittalk weights download rembg`, or remove it to use the MediaPipe mask."
+            ) from None
     from PIL import Image
     from rembg import remove
 
-    mask = remove(Image.fromarray(image), session=_REMBG_SESSION, only_mask=True)
+    mask = remove(Image.fromarray(image), session=_REMBG_SESSIONS[folder], only_mask=True)
     return np.asarray(mask, dtype=np.float32) / 255.0
