@@ -52,11 +52,11 @@ COMPONENTS: tuple[Component, ...] = (
               "diffusion engine"),
     Component("portraittalk", "portraittalk", "PortraitTalk adapters: face projection, face K/V, AnimateNet",
               "", ("config.json", "identitynet.safetensors", "animatenet"), (), "diffusion engine",
-              "no public release yet: train them with `portraittalk train` (or `portraittalk weights make-tiny` "
-              "for a random test set)"),
+              "no public release yet: train them (training stages in docs/diffusion.md; a `portraittalk train` "
+              "command is still to come), or `portraittalk weights make-tiny` for a random test set"),
     Component("audio2motion", "audio2motion", "audio-to-motion VAE (GeneFace++ style) checkpoint",
               "", ("config.json", "model.safetensors"), (), "diffusion engine (warp uses the offline model)",
-              "train it with `portraittalk train audio2motion`"),
+              "no public release yet: train it (docs/diffusion.md); the warp engine uses the offline model"),
     Component("insightface", "insightface", "ArcFace face recogniser (identity tokens, identity metric)",
               "public-data/insightface", ("models/buffalo_l/w600k_r50.onnx|models/antelopev2/glintr100.onnx",),
               ("models/buffalo_l/*",), "diffusion engine, metrics (dlib is the offline fallback)"),
