@@ -39,7 +39,7 @@ MAX_POSE_RESIDUAL = 0.06  # of face height: beyond it another reference is too d
 
 @dataclass
 class _Teeth:
-    """A strip of teeth cut from a reference, with where its top edge sits (relative to the lip)."""
+    """A strip of upper teeth cut from a reference, pasted rigidly under the upper lip."""
 
     image: np.ndarray  # (h, w, 3) float32
     width: float  # mouth width it was cut at (px), for scaling
@@ -170,7 +170,7 @@ class FaceWarper:
         self.track = track
         self.image = reference.image
         self.size = size = reference.size
-        self.half = half = (size + 1) // 2
+        half = (size + 1) // 2
         ref = track.reference.astype(np.float64)
         self.face_height = float(mesh.face_height(ref))
         # Control points: the face + two rings of still anchors around it + the crop border.

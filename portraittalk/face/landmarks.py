@@ -191,16 +191,3 @@ def detect_landmarks(image: np.ndarray, face_index: int = 0, name: str = "the im
     """One-shot helper: landmarks of one face in a photo."""
     with FaceMeshDetector(static=True) as detector:
         return detector.detect(image, face_index, name)
-
-
-def interpolate_missing(track: np.ndarray) -> np.ndarray:
-    """Fill NaN frames of a (T, N, 2) track linearly from their neighbours (edges: nearest)."""
-    track = track.copy()
-    valid = ~np.isnan(track[:, 0, 0])
-    if not valid.any():
-        return track
-    idx = np.arange(len(track))
-    flat = track.reshape(len(track), -1)
-    for j in range(flat.shape[1]):
-        flat[~valid, j] = np.interp(idx[~valid], idx[valid], flat[valid, j])
-    return flat.reshape(track.shape)

@@ -79,12 +79,6 @@ def face_oval_loop() -> np.ndarray:
     return ordered_loop("FACE_OVAL")
 
 
-@functools.lru_cache(maxsize=None)
-def eye_loops() -> tuple[np.ndarray, np.ndarray]:
-    """(right eye, left eye) lid contours in walking order."""
-    return ordered_loop("RIGHT_EYE"), ordered_loop("LEFT_EYE")
-
-
 def face_height(points: np.ndarray) -> np.ndarray:
     """Forehead-to-chin distance, the scale used to normalise mouth measurements. Works on (..., 478, 2)."""
     return np.linalg.norm(points[..., FOREHEAD, :2] - points[..., CHIN, :2], axis=-1)
