@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import Controls, DiffusionConfig, GenerateConfig
 from .engines.base import Engine, ProgressFn, RenderRequest, no_progress
-from .errors import EngineUnavailableError, InputError
+from .errors import CancelledError, EngineUnavailableError, InputError
 from .face.reference import Reference, analyse_reference
 from .media import Audio, VideoWriter, load_audio, load_image, read_video
 from .motion.track import MotionTrack
@@ -195,7 +195,11 @@ class PortraitTalk:
             for frame in self._engine(engine_name).render(refs, track, request, progress):
                 writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
             progress("encoding", 0, 1)
-        progress("encoding", 1, 1)
+        try:
+            progress("encoding", 1, 1)
+        except CancelledError:  # cancelled as the file was finished: still keep nothing
+            out_path.unlink(missing_ok=True)
+            raise
         settings = {"engine": engine_name, "size": render.size, "fps": render.fps, "full_frame": render.full_frame,
                     "w1": controls.w1, "w2": controls.w2, "w3": controls.w3, "seed": seed, "prompt": prompt,
                     "negative_prompt": negative_prompt, "references": len(refs)}  # fmt: skip

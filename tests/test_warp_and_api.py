@@ -120,3 +120,13 @@ def test_several_references_lend_their_mouth_where_it_fits(ref):
     with FaceMeshDetector(static=True) as det:
         for i in np.argsort(want)[-3:]:
             assert mesh.mouth_aperture(det.detect(both[i]).points) > 0.04
+
+
+def test_cancel_at_the_very_end_keeps_nothing(tmp_path):
+    def progress(stage, done, total):
+        if stage == "encoding" and done == 1:
+            raise CancelledError("stopped by the user")
+
+    with pytest.raises(CancelledError):
+        PortraitTalk().generate([PORTRAIT], SPEECH, size=128, progress=progress, output=tmp_path / "late.mp4")
+    assert list(tmp_path.iterdir()) == []
