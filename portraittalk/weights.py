@@ -34,6 +34,11 @@ class Component:
     def present(self) -> bool:
         return self.present_in(None)
 
+    @property
+    def how(self) -> str:
+        """How a user gets this component."""
+        return self.how_to_get or f"run `portraittalk weights download {self.name}`"
+
     def path_in(self, root: Optional[Path]) -> Path:
         """The component's folder under ``root`` (default: :func:`weights_dir`)."""
         return Path(root or weights_dir()).expanduser() / self.folder
@@ -108,8 +113,7 @@ def is_present(name: str, root: Optional[Path] = None) -> bool:
 def missing_message(name: str, root: Optional[Path] = None) -> str:
     """What is missing, where it was expected, and how to get it."""
     c = component(name)
-    how = c.how_to_get or f"run `portraittalk weights download {c.name}`"
-    return f"{c.purpose} is missing (expected in {c.path_in(root)}); {how}."
+    return f"{c.purpose} is missing (expected in {c.path_in(root)}); {c.how}."
 
 
 def require(name: str, root: Optional[Path] = None) -> Path:

@@ -60,6 +60,24 @@ def probe_video(path: PathLike) -> VideoInfo:
         raise VideoError(f"'{path.name}' is not a video we can read ({exc}).") from None
 
 
+def frame_times(path: PathLike) -> np.ndarray:
+    """Presentation times (s) of every video frame, from the container (no decoding), first = 0."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
+            base = float(stream.time_base)
+    except Exception as exc:  # PyAV raises many error types for bad files
+        raise VideoError(f"'{path.name}' is not a video we can read ({exc}).") from None
+    if not pts:
+        raise VideoError(f"'{path.name}' has no frames.")
+    t = np.sort(np.array(pts, dtype=np.float64)) * base
+    return t - t[0]
+
+
 @dataclass
 class VideoFrames:
     """Lazily decoded RGB frames with their timestamps (seconds)."""

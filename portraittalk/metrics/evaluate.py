@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..errors import InputError, MissingWeightsError, NoFaceError, PortraitTalkError, VideoError
+from ..errors import InputError, MissingWeightsError, NoFaceError, PortraitTalkError
 from .adfd import ADFDReport, adfd_report
 from .image import psnr, ssim
 from .landmark import LMDReport, lmd_report
@@ -82,23 +82,6 @@ class EvalResult:
             "frames_per_second": self.frames / max(self.timings["total"], 1e-9),
             "notes": self.notes,
         }  # fmt: skip
-
-
-def frame_times(path: Path) -> np.ndarray:
-    """Presentation times (s) of every video frame, from the container (no decoding), first = 0."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            pts = [p.pts for p in container.demux(stream) if p.size and p.pts is not None]
-            base = float(stream.time_base)
-    except Exception as exc:  # PyAV raises many error types for bad files
-        raise VideoError(f"'{path.name}' is not a video we can read ({exc}).") from None
-    if not pts:
-        raise VideoError(f"'{path.name}' has no frames.")
-    t = np.sort(np.array(pts, dtype=np.float64)) * base
-    return t - t[0]
 
 
 def align_frames(t_gen: np.ndarray, t_gt: np.ndarray, fps_gen: float, fps_gt: float,
@@ -165,7 +148,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
     import cv2
 
     from ..face.landmarks import FaceMeshDetector
-    from ..media import load_image, read_video
+    from ..media import frame_times, load_image, read_video
 
     generated, ground_truth = Path(generated), Path(ground_truth)
     timer = _Timer()

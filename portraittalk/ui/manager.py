@@ -75,8 +75,7 @@ class ModelManager:
         lines = []
         for c in COMPONENTS:
             if c.used_by == used_by and not c.present:
-                how = c.how_to_get or f"`portraittalk weights download {c.name}`"
-                lines.append(f"- **{c.name}** ({c.purpose}): {how}")
+                lines.append(f"- **{c.name}** ({c.purpose}): {c.how}")
         return "\n".join(lines)
 
     @staticmethod
