@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
 from ..errors import NoFaceError
-from .mesh import NUM_LANDMARKS
 
 log = logging.getLogger(__name__)
 _ROTATIONS = (0, 1, 3, 2)  # k of np.rot90: try upright first, then the two quarter turns, then upside down
@@ -72,20 +70,7 @@ class FaceMeshDetector:
 
     def detect(self, image: np.ndarray, face_index: int = 0, name: str = "the image") -> FaceLandmarks:
         """The ``face_index``-th largest face (0 = largest). Raises :class:`NoFaceError`."""
-        faces = self.all_faces(image)
-        if not faces:
-            raise NoFaceError(
-                f"no face found in {name}; use a photo where one face is clearly visible, facing the camera."
-            )
-        if face_index >= len(faces):
-            raise NoFaceError(f"{name} has {len(faces)} face(s); face index {face_index} does not exist.")
-        face = faces[face_index]
-        if len(faces) > 1:
-            which = "the largest" if face_index == 0 else f"face #{face_index + 1} by size"
-            note = f"{name} shows {len(faces)} faces; using {which} (choose another with the face index option)."
-            face.notes.append(note)
-            log.warning(note)
-        return face
+        return _pick(self.all_faces(image), face_index, name)
 
     def detect_upright(self, image: np.ndarray, face_index: int = 0, name: str = "the image"
                        ) -> tuple[np.ndarray, FaceLandmarks]:  # fmt: skip
@@ -100,22 +85,14 @@ class FaceMeshDetector:
             if not faces:
                 continue
             turn = _quarter_turns_to_upright(faces[min(face_index, len(faces) - 1)].points)
-            if turn:
-                rotated = np.ascontiguousarray(np.rot90(rotated, turn))
-                k += turn
+            if k == 0 and turn == 0:
+                return image, _pick(faces, face_index, name)  # upright already: no second detection
+            rotated = np.ascontiguousarray(np.rot90(rotated, turn)) if turn else rotated
             face = self.detect(rotated, face_index, name)
-            if k % 4:
+            if (k + turn) % 4:
                 face.notes.append(f"{name} was sideways or upside down; it was turned upright.")
             return rotated, face
-        return image, self.detect(image, face_index, name)  # raises NoFaceError
-
-    def track(self, frames: Iterable[np.ndarray]) -> np.ndarray:
-        """Landmarks of the largest face per frame, ``(T, 478, 2)``; NaN rows where no face is found."""
-        out = []
-        for frame in frames:
-            faces = self.all_faces(frame)
-            out.append(faces[0].points if faces else np.full((NUM_LANDMARKS, 2), np.nan, np.float32))
-        return np.stack(out) if out else np.zeros((0, NUM_LANDMARKS, 2), np.float32)
+        return image, _pick([], face_index, name)  # raises NoFaceError
 
     def _strict_mesh(self):
         if self._strict is None:
@@ -166,6 +143,21 @@ class FaceMeshDetector:
                             face.image_size = (w, h)
                             faces.append(face)
         return faces
+
+
+def _pick(faces: list[FaceLandmarks], face_index: int, name: str) -> FaceLandmarks:
+    """One face of a largest-first list, with a note when there were several; NoFaceError if none."""
+    if not faces:
+        raise NoFaceError(f"no face found in {name}; use a photo where one face is clearly visible, facing the camera.")
+    if face_index >= len(faces):
+        raise NoFaceError(f"{name} has {len(faces)} face(s); face index {face_index} does not exist.")
+    face = faces[face_index]
+    if len(faces) > 1:
+        which = "the largest" if face_index == 0 else f"face #{face_index + 1} by size"
+        note = f"{name} shows {len(faces)} faces; using {which} (choose another with the face index option)."
+        face.notes.append(note)
+        log.warning(note)
+    return face
 
 
 def _side(face: FaceLandmarks) -> float:
