@@ -1,7 +1,10 @@
 """Person/background masks: MediaPipe selfie segmentation offline, rembg when its model is present."""
 from __future__ import annotations
 
+import functools
 import os
+import threading
+
 import numpy as np
 
 from ..weights import component_path, is_present
@@ -14,10 +17,18 @@ def person_mask(image: np.ndarray, backend: str = "auto") -> np.ndarray:
     return _mediapipe_mask(image)
 
 
-def _mediapipe_mask(image: np.ndarray) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _selfie_segmenter() -> tuple[object, threading.Lock]:
+    """One MediaPipe graph for the process (building one costs more than running it); graphs are
+    not thread-safe, hence the lock."""
     import mediapipe as mp
 
-    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0), threading.Lock()
+
+
+def _mediapipe_mask(image: np.ndarray) -> np.ndarray:
+    seg, lock = _selfie_segmenter()
+    with lock:
         result = seg.process(np.ascontiguousarray(image[..., :3]))
     return np.clip(result.segmentation_mask.astype(np.float32), 0.0, 1.0)
 
