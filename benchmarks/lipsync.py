@@ -28,7 +28,8 @@ BARS = {"pearson_r": 0.75, "max_abs_lag": 1, "loud_silent_ratio": 5.0, "identity
 
 
 def loudness_envelope(samples: np.ndarray, sr: int, fps: float, n: int) -> np.ndarray:
-    """RMS of a 40 ms window centred on each frame."""
+    """RMS of a 40 ms window centred on each frame. Written here on purpose rather than taken from
+    the motion model's own features: the yardstick must not share code with what it measures."""
     half = int(0.02 * sr)
     centres = ((np.arange(n) + 0.5) / fps * sr).astype(int)
     return np.array([np.sqrt(np.mean(samples[max(c - half, 0) : c + half] ** 2) + 1e-12) for c in centres])
