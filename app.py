@@ -30,19 +30,20 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     """Build the Blocks (not launched); ``manager`` defaults to the process's shared one."""
     import gradio as gr
 
-    from portraittalk.config import DiffusionConfig, RenderConfig
+    from portraittalk.config import ENGINE_CHOICES, FLAT
     from portraittalk.ui.handlers import Handlers, ServeLimits
-    from portraittalk.ui.manager import ENGINES, WEIGHTS_HEADERS, shared_manager
-    from portraittalk.weights import weights_dir
+    from portraittalk.ui.manager import WEIGHTS_HEADERS, shared_manager
+    from portraittalk.ui.widgets import setting_slider
 
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(output_root.parent / "app-examples"))
     limits = limits or ServeLimits()
     h = Handlers(manager or shared_manager(), limits, output_root)
     engines = h.manager.engine_status()
-    engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name) for name in ENGINES]
+    engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name)
+                      for name in ENGINE_CHOICES]  # fmt: skip
     engine_info = "; ".join(f"{n}: {why}" for n, (ok, why) in engines.items() if not ok) or "all engines available"
     diffusion_ok, diffusion_why = engines.get("diffusion", (False, "unknown engine"))
-    dc, rc = DiffusionConfig(), RenderConfig()
+    slider = setting_slider
 
     with gr.Blocks(title="PortraitTalk", delete_cache=(1800, 2 * 3600)) as demo:
         gr.Markdown(INTRO)
@@ -62,29 +63,27 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                         with gr.Row():
                             run = gr.Button("Generate", variant="primary", elem_id="generate-btn", scale=3)
                             cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-btn", scale=1)
-                        engine = gr.Radio(engine_choices, value="auto", label="Engine", info=engine_info,
+                        engine = gr.Radio(engine_choices, value=FLAT["engine"].default, label="Engine", info=engine_info,
                                           elem_id="engine")
                         with gr.Accordion("More controls: negative prompt, w1–w3, identity, seed, size, fps",
                                           open=False):
-                            negative = gr.Textbox(label="Negative prompt", placeholder=dc.negative_prompt, lines=1)
-                            w1 = gr.Slider(0, 3, 1.0, step=0.05, label="w1 · structure",
-                                           info="how closely the face follows the audio-driven landmarks (1.0 = as trained)")
-                            w2 = gr.Slider(0, 3, 1.0, step=0.05, label="w2 · head placement",
-                                           info="how firmly the head stays where the reference has it")
-                            w3 = gr.Slider(0, 3, 1.0, step=0.05, label="w3 · temporal",
-                                           info="how much each frame leans on the previous one")
-                            identity_mode = gr.Radio(["concatenate", "blend"], value="concatenate",
-                                                     label="Identity mode (several references)")
+                            negative = gr.Textbox(FLAT["negative_prompt"].default, label="Negative prompt", lines=1)
+                            w1 = slider("w1", "w1 · structure", 0.05)
+                            w2 = slider("w2", "w2 · head placement", 0.05)
+                            w3 = slider("w3", "w3 · temporal", 0.05)
+                            identity_mode = gr.Radio([("concatenate", "concat"), ("blend", "blend")],
+                                                     value=FLAT["identity_mode"].default,
+                                                     label="Identity mode (several references)")  # fmt: skip
                             with gr.Row():
-                                steps = gr.Slider(1, 100, dc.steps, step=1, label="Diffusion steps")
-                                guidance = gr.Slider(1.0, 15.0, dc.guidance_scale, step=0.5, label="Guidance")
+                                steps = slider("steps", "Diffusion steps", 1, info=None)
+                                guidance = slider("guidance_scale", "Guidance", 0.5, info=None)
                             with gr.Row(equal_height=True):
-                                seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                                seed = gr.Number(FLAT["seed"].default, label="Seed", precision=0, minimum=0)
                                 random_seed = gr.Button("🎲 Random", size="sm", scale=0, min_width=100)
                             with gr.Row():
-                                size = gr.Slider(256, 1024, rc.size, step=64, label="Output size (px)")
-                                fps = gr.Slider(10, 60, rc.fps, step=1, label="Frames per second")
-                            full_frame = gr.Checkbox(rc.full_frame, label="Whole photo (paste the face back)")
+                                size = slider("size", "Output size (px)", 64, minimum=256, maximum=1024, info=None)
+                                fps = slider("fps", "Frames per second", 1, minimum=10, info=None)
+                            full_frame = gr.Checkbox(FLAT["full_frame"].default, label="Whole photo (paste the face back)")
                     with gr.Column(scale=6, min_width=300):
                         video = gr.Video(label="Result", interactive=False, elem_id="result-video", height=420,
                                          buttons=["download"])
@@ -118,7 +117,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             "identity pull apart.")  # fmt: skip
                 if not diffusion_ok:
                     gr.Markdown(f"**Needs the diffusion engine, which is unavailable here:** {diffusion_why}\n\n"
-                                f"{h.manager.how_to_get()}\n\nPut them in `{weights_dir()}` (or point "
+                                f"{h.manager.how_to_get()}\n\nPut them in the server's weights folder (or point "
                                 "`PORTRAITTALK_WEIGHTS` at a folder that has them) and restart the app.",
                                 elem_id="conflict-help")
                 with gr.Row(visible=diffusion_ok):
@@ -129,7 +128,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                         c_scales = gr.Textbox(label="Identity scales", value="0.3, 0.6, 0.9")
                         with gr.Row():
                             c_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                            c_steps = gr.Slider(1, 100, dc.steps, step=1, label="Diffusion steps")
+                            c_steps = slider("steps", "Diffusion steps", 1, info=None)
                         c_run = gr.Button("Render grid", variant="primary")
                     c_grid = gr.Image(label="First frames", interactive=False, min_width=300)
             with gr.Tab("Status"):

@@ -17,7 +17,6 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ def build_engine(config: str, device: str, dtype: str, size: int | None):
     from diffusers import PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
-    from portraittalk.config import DiffusionConfig
+    from portraittalk.config import RuntimeConfig
     from portraittalk.engines.diffusion.engine import DiffusionEngine
     from portraittalk.engines.diffusion.tiny import (SCHEDULER, UNET, build_adapters, build_text_encoder,
                                                      build_vae, write_tokenizer)  # fmt: skip
@@ -51,7 +50,7 @@ def build_engine(config: str, device: str, dtype: str, size: int | None):
               "identity_adapters": sum(p.numel() for n, p in identitynet.named_parameters() if adapter(n)),
         "animatenet": animatenet.num_parameters(), "vae": models.vae.num_parameters(),
         "text_encoder": models.text_encoder.num_parameters()}  # fmt: skip
-    return DiffusionEngine(models, device, DiffusionConfig(dtype=dtype)), counts
+    return DiffusionEngine(models, RuntimeConfig(device=device, dtype=dtype)), counts
 
 
 def reference_and_track(resolution: int, frames: int):
@@ -89,15 +88,13 @@ def main() -> None:
 
     import torch
 
-    from portraittalk.config import DiffusionConfig
-    from portraittalk.engines.base import RenderRequest
+    from portraittalk.config import GenerateRequest
 
     started = time.perf_counter()
     engine, counts = build_engine(args.config, args.device, args.dtype, args.size)
     build_s = time.perf_counter() - started
     ref, track = reference_and_track(engine.resolution, args.frames + 1)
-    request = RenderRequest(prompt="a portrait photo", diffusion=replace(DiffusionConfig(), steps=args.steps,
-                                                                        scheduler=args.scheduler))  # fmt: skip
+    request = GenerateRequest(prompt="a portrait photo").updated(steps=args.steps, scheduler=args.scheduler)
     cuda = args.device.startswith("cuda")
     frames = engine.render([ref], track, request)
     next(frames)  # warm-up: kernels, allocator, first person-mask model load
@@ -114,7 +111,7 @@ def main() -> None:
     print(json.dumps({
         "config": args.config, "device": args.device, "device_name": device_name(args.device),
         "dtype": str(engine.dtype).replace("torch.", ""), "resolution": engine.resolution, "steps": args.steps,
-        "scheduler": args.scheduler, "guidance_scale": request.diffusion.guidance_scale, "timed_frames": args.frames,
+        "scheduler": args.scheduler, "guidance_scale": request.sampling.guidance_scale, "timed_frames": args.frames,
         "seconds_per_frame": round(per_frame, 4), "seconds_per_step": round(per_frame / args.steps, 4),
         "peak_memory_gb": round(peak / 2**30, 3),
         "peak_memory_kind": "torch.cuda.max_memory_allocated" if cuda else "process max RSS",

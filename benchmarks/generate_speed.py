@@ -58,7 +58,7 @@ def end_to_end(audio: Path, out: Path) -> dict:
 
 
 def render_only(audio: Path, repeats: int = 3) -> float:
-    from portraittalk.engines.base import RenderRequest
+    from portraittalk.config import GenerateRequest
     from portraittalk.engines.warp import WarpEngine
     from portraittalk.face.reference import analyse_reference
     from portraittalk.media import load_audio, load_image
@@ -70,7 +70,7 @@ def render_only(audio: Path, repeats: int = 3) -> float:
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
-        n = sum(1 for _ in WarpEngine().render([ref], track, RenderRequest()))
+        n = sum(1 for _ in WarpEngine().render([ref], track, GenerateRequest()))
         rates.append(n / (time.perf_counter() - start))
     return statistics.median(rates)
 

@@ -1,14 +1,15 @@
 """The weights registry: every downloadable model component, where it lives and how to get it.
 
-Nothing is ever fetched implicitly: code that needs a component checks :func:`is_present` and
-raises :class:`MissingWeightsError` naming the command that fetches it.
+Nothing is ever fetched implicitly: code that needs a component asks a :class:`Weights` folder
+(``weights.present(name)`` / ``weights.require(name)``), which raises :class:`MissingWeightsError`
+naming the command that fetches it.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from .errors import DownloadError, MissingWeightsError
 
@@ -27,25 +28,9 @@ class Component:
     how_to_get: str = ""  # for components without a public source
 
     @property
-    def path(self) -> Path:
-        return self.path_in(None)
-
-    @property
-    def present(self) -> bool:
-        return self.present_in(None)
-
-    @property
     def how(self) -> str:
         """How a user gets this component."""
         return self.how_to_get or f"run `portraittalk weights download {self.name}`"
-
-    def path_in(self, root: Optional[Path]) -> Path:
-        """The component's folder under ``root`` (default: :func:`weights_dir`)."""
-        return Path(root or weights_dir()).expanduser() / self.folder
-
-    def present_in(self, root: Optional[Path]) -> bool:
-        path = self.path_in(root)
-        return all(any((path / alt).exists() for alt in req.split("|")) for req in self.required_files)
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -86,14 +71,6 @@ COMPONENTS: tuple[Component, ...] = (
 )  # fmt: skip
 
 
-def weights_dir() -> Path:
-    """``$PORTRAITTALK_WEIGHTS`` or the repository's ``weights/`` folder."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "weights"
-
-
 def component(name: str) -> Component:
     for c in COMPONENTS:
         if c.name == name:
@@ -102,54 +79,68 @@ def component(name: str) -> Component:
     raise MissingWeightsError(f"unknown weights component '{name}'; known: {names}.")
 
 
-def component_path(name: str) -> Path:
-    return component(name).path
+DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "weights"
 
 
-def is_present(name: str, root: Optional[Path] = None) -> bool:
-    return component(name).present_in(root)
+@dataclass(frozen=True)
+class Weights:
+    """One weights folder. Passed down to everything that reads weights, so two generators with
+    different folders in one process each see their own; nothing reads the environment but
+    :meth:`resolve`, which the edges (CLI, app, ``PortraitTalk.from_pretrained``) call once."""
 
+    root: Path
 
-def missing_message(name: str, root: Optional[Path] = None) -> str:
-    """What is missing, where it was expected, and how to get it."""
-    c = component(name)
-    return f"{c.purpose} is missing (expected in {c.path_in(root)}); {c.how}."
+    @classmethod
+    def resolve(cls, folder: Union[str, os.PathLike, None] = None) -> "Weights":
+        """``folder``, else ``$PORTRAITTALK_WEIGHTS``, else the repository's ``weights/``."""
+        chosen = folder if folder is not None else (os.environ.get(ENV_VAR) or DEFAULT_ROOT)
+        return cls(Path(chosen).expanduser().resolve())
 
+    def path(self, name: str) -> Path:
+        """The component's folder (whether or not it is there)."""
+        return self.root / component(name).folder
 
-def require(name: str, root: Optional[Path] = None) -> Path:
-    """The component's folder, or a :class:`MissingWeightsError` that says how to get it."""
-    c = component(name)
-    if not c.present_in(root):
-        raise MissingWeightsError(missing_message(name, root))
-    return c.path_in(root)
+    def present(self, name: str) -> bool:
+        path = self.path(name)
+        return all(any((path / alt).exists() for alt in req.split("|")) for req in component(name).required_files)
 
+    def missing_message(self, name: str) -> str:
+        """What is missing, where it was expected, and how to get it."""
+        c = component(name)
+        return f"{c.purpose} is missing (expected in {self.path(name)}); {c.how}."
 
-def status_rows() -> list[dict[str, str]]:
-    """One row per component, for `portraittalk weights status` and the app's status panel."""
-    return [{"name": c.name, "present": "yes" if c.present else "no", "path": str(c.path),
-             "purpose": c.purpose, "source": c.source or c.how_to_get, "used_by": c.used_by}
-            for c in COMPONENTS]  # fmt: skip
+    def require(self, name: str) -> Path:
+        """The component's folder, or a :class:`MissingWeightsError` that says how to get it."""
+        if not self.present(name):
+            raise MissingWeightsError(self.missing_message(name))
+        return self.path(name)
 
+    def status_rows(self) -> list[dict[str, str]]:
+        """One row per component, for `portraittalk weights status` and the app's status panel."""
+        return [{"name": c.name, "present": "yes" if self.present(c.name) else "no", "path": str(self.path(c.name)),
+                 "purpose": c.purpose, "source": c.source or c.how_to_get, "used_by": c.used_by}
+                for c in COMPONENTS]  # fmt: skip
 
-def download(name: str, token: Optional[str] = None) -> Path:
-    """Fetch a component from its public repository with ``huggingface_hub``."""
-    c = component(name)
-    if not c.source:
-        raise DownloadError(f"'{c.name}' has no public download; {c.how_to_get}.")
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:  # pragma: no cover - installed by make setup
-        raise DownloadError("huggingface_hub is not installed; run `make setup`.") from None
-    c.path.mkdir(parents=True, exist_ok=True)
-    try:
-        snapshot_download(repo_id=c.source, local_dir=str(c.path),
-                          allow_patterns=list(c.allow_patterns) or None, token=token)  # fmt: skip
-    except Exception as exc:  # network errors come in many types
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DownloadError(
-            f"could not download '{c.name}' from {c.source} ({reason}). Check the network, or copy the "
-            f"files by hand into {c.path}."
-        ) from None
-    if not c.present:
-        raise DownloadError(f"downloaded '{c.name}' but {c.path} still lacks {', '.join(c.required_files)}.")
-    return c.path
+    def download(self, name: str, token: Optional[str] = None) -> Path:
+        """Fetch a component from its public repository with ``huggingface_hub``."""
+        c = component(name)
+        if not c.source:
+            raise DownloadError(f"'{c.name}' has no public download; {c.how_to_get}.")
+        try:
+            from huggingface_hub import snapshot_download
+        except ImportError:  # pragma: no cover - installed by make setup
+            raise DownloadError("huggingface_hub is not installed; run `make setup`.") from None
+        path = self.path(name)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            snapshot_download(repo_id=c.source, local_dir=str(path),
+                              allow_patterns=list(c.allow_patterns) or None, token=token)  # fmt: skip
+        except Exception as exc:  # network errors come in many types
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise DownloadError(
+                f"could not download '{c.name}' from {c.source} ({reason}). Check the network, or copy the "
+                f"files by hand into {path}."
+            ) from None
+        if not self.present(name):
+            raise DownloadError(f"downloaded '{c.name}' but {path} still lacks {', '.join(c.required_files)}.")
+        return path

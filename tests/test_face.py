@@ -14,6 +14,7 @@ from portraittalk.face.reference import analyse_reference
 from portraittalk.face.segmentation import person_mask
 from portraittalk.media import load_image
 
+from tiny_onnx import write_tiny_arcface, write_tiny_segmenter
 from shared_inputs import PORTRAIT, SECOND_PORTRAIT
 
 
@@ -128,30 +129,12 @@ def test_identity_dlib_separates_people(astronaut):
 
 def test_identity_insightface_loads_from_weights(tmp_path, monkeypatch, astronaut):
     """The insightface backend loads an ArcFace-shaped ONNX model from weights/ (a tiny one we build)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    write_tiny_arcface(tmp_path / "insightface" / "models" / "buffalo_l" / "w600k_r50.onnx")
+    from portraittalk.weights import Weights
 
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.normal(size=(8, 3, 8, 8)).astype(np.float32), "w")
-    g = numpy_helper.from_array(rng.normal(size=(8, 512)).astype(np.float32), "g")
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["input.1", "w"], ["c"], strides=[8, 8]),
-         helper.make_node("GlobalAveragePool", ["c"], ["p"]),
-         helper.make_node("Flatten", ["p"], ["f"]),
-         helper.make_node("MatMul", ["f", "g"], ["683"])],
-        "tiny_arcface",
-        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [None, 3, 112, 112])],
-        [helper.make_tensor_value_info("683", TensorProto.FLOAT, [None, 512])],
-        [w, g],
-    )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    target = tmp_path / "insightface" / "models" / "buffalo_l" / "w600k_r50.onnx"
-    target.parent.mkdir(parents=True)
-    onnx.save(model, target)
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path))
     identity_encoder.cache_clear()
     try:
-        enc = identity_encoder("auto")
+        enc = identity_encoder("auto", Weights(tmp_path))
         ref = analyse_reference(astronaut, "astronaut")
         emb = enc.embed(ref.photo, ref.photo_landmarks)
         assert emb.backend == "insightface" and emb.dim == 512
@@ -160,39 +143,19 @@ def test_identity_insightface_loads_from_weights(tmp_path, monkeypatch, astronau
         identity_encoder.cache_clear()
 
 
-def _tiny_segmenter(path, garbage: bool = False) -> None:
-    """A U^2-Net-shaped ONNX model (1x3x320x320 -> 1x1x320x320) that 'segments' by the red channel."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if garbage:
-        path.write_bytes(b"not an onnx model")
-        return
-    w = numpy_helper.from_array(np.array([1.0, 0.0, 0.0], np.float32).reshape(1, 3, 1, 1), "w")
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["input.1", "w"], ["c"]), helper.make_node("Sigmoid", ["c"], ["1959"])],
-        "tiny_u2net",
-        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 320, 320])],
-        [helper.make_tensor_value_info("1959", TensorProto.FLOAT, [1, 1, 320, 320])],
-        [w],
-    )  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-
-
 def test_rembg_mask_loads_from_weights(tmp_path, monkeypatch, astronaut):
     """With a model in weights/rembg, the person mask comes from rembg, offline; a broken file says so."""
     from portraittalk.errors import MissingWeightsError
 
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path))
+    from portraittalk.weights import Weights
+
     monkeypatch.setenv("U2NET_HOME", str(tmp_path / "unused"))
-    _tiny_segmenter(tmp_path / "rembg" / "u2net_human_seg.onnx")
-    mask = person_mask(astronaut)
+    write_tiny_segmenter(tmp_path / "rembg" / "u2net_human_seg.onnx")
+    mask = person_mask(astronaut, weights=Weights(tmp_path))
     assert mask.shape == astronaut.shape[:2] and 0.0 <= mask.min() and mask.max() <= 1.0
     red = astronaut[..., 0].astype(np.float32)
     assert np.corrcoef(mask.ravel(), red.ravel())[0, 1] > 0.9  # it is this model's answer
     broken = tmp_path / "broken"
-    _tiny_segmenter(broken / "rembg" / "u2net_human_seg.onnx", garbage=True)
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(broken))
+    write_tiny_segmenter(broken / "rembg" / "u2net_human_seg.onnx", garbage=True)
     with pytest.raises(MissingWeightsError, match="could not be loaded"):
-        person_mask(astronaut)
+        person_mask(astronaut, weights=Weights(broken))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from portraittalk.config import Controls, MotionConfig
+from portraittalk.motion.controls import apply_controls
 from portraittalk.errors import InputError
 from portraittalk.face import mesh
 from portraittalk.face.reference import analyse_reference
@@ -52,8 +53,8 @@ def test_silence_keeps_the_mouth_shut_and_still_blinks(ref):
 
 def test_deterministic_given_a_seed(ref):
     audio = load_audio(SPEECH)
-    a, b = _track(ref, audio, config=MotionConfig(seed=7)), _track(ref, audio, config=MotionConfig(seed=7))
-    c = _track(ref, audio, config=MotionConfig(seed=8))
+    a, b = _track(ref, audio, seed=7), _track(ref, audio, seed=7)
+    c = _track(ref, audio, seed=8)
     assert np.array_equal(a.landmarks, b.landmarks)
     assert not np.array_equal(a.head, c.head)
 
@@ -64,19 +65,51 @@ def test_head_motion_follows_energy_and_w2_holds_it(ref):
     speed = np.linalg.norm(np.diff(track.head[:, 1:3], axis=0), axis=1)
     loud = track.energy[1:] > 0.3
     assert speed[loud].mean() > speed[~loud].mean()  # the head moves more while speaking
-    still = _track(ref, audio, controls=Controls(w2=2.0))
+    assert np.abs(_track(ref, audio, config=MotionConfig(head_sway=0.0)).head).max() == 0.0
+    still = apply_controls(track, Controls(w2=2.0), 0.04)
     assert np.abs(still.head).max() == 0.0
+    nose = track.landmarks[:, mesh.NOSE_TIP]
+    assert np.abs(still.landmarks[:, mesh.NOSE_TIP] - track.reference[mesh.NOSE_TIP]).max() < 0.5
+    double = apply_controls(track, Controls(w2=0.0), 0.04)  # amplitude clip(2 - w2) = 2
+    sway = np.abs(nose - track.reference[mesh.NOSE_TIP]).max()
+    assert np.abs(double.landmarks[:, mesh.NOSE_TIP] - track.reference[mesh.NOSE_TIP]).max() > 1.8 * sway
 
 
-def test_w1_scales_structure_and_w3_smooths(ref):
+def test_the_track_ignores_controls_and_rendering_applies_them(ref):
+    """The track is the speech's motion: w1 scales its expression, w3 smooths it, eyes are not touched."""
     audio = load_audio(SPEECH)
-    full = mesh.mouth_aperture(_track(ref, audio).landmarks)
-    none = mesh.mouth_aperture(_track(ref, audio, controls=Controls(w1=0.0)).landmarks)
-    assert np.allclose(none, ref.mouth_aperture, atol=1e-3)  # the photo's own mouth, unmoved
-    rough = mesh.mouth_aperture(_track(ref, audio, controls=Controls(w3=0.0)).landmarks)
-    smooth = mesh.mouth_aperture(_track(ref, audio, controls=Controls(w3=3.0)).landmarks)
-    assert np.abs(np.diff(smooth)).mean() < np.abs(np.diff(rough)).mean()
+    track = _track(ref, audio)
+    full = mesh.mouth_aperture(apply_controls(track, Controls(), 0.04).landmarks)
+    none = apply_controls(track, Controls(w1=0.0, w2=2.0), 0.04)
+    assert np.allclose(mesh.mouth_aperture(none.landmarks), ref.mouth_aperture, atol=1e-3)  # the photo's mouth
+    assert np.array_equal(mesh.eye_openness(none.landmarks), mesh.eye_openness(apply_controls(
+        track, Controls(w2=2.0), 0.04).landmarks))  # blinks stay
+    rough = mesh.mouth_aperture(apply_controls(track, Controls(w3=0.0), 0.04).landmarks)
+    smooth = mesh.mouth_aperture(apply_controls(track, Controls(w3=3.0), 0.04).landmarks)
+    assert np.abs(np.diff(smooth)).mean() < 0.7 * np.abs(np.diff(rough)).mean()
+    assert np.allclose(rough, mesh.mouth_aperture(track.landmarks), atol=1e-4)  # w3 = 0: the raw track
     assert full.std() > 0.02
+    double = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.04).landmarks)
+    opening = full > ref.mouth_aperture + 0.01
+    ratio = (double[opening] - ref.mouth_aperture).sum() / (full[opening] - ref.mouth_aperture).sum()
+    assert 1.8 < ratio < 2.2, ratio
+
+
+def test_a_larger_w1_never_pushes_the_lips_through_each_other(ref):
+    """The astronaut smiles with her teeth showing: closing her lips is a movement that, doubled,
+    would cross them. It is held at lips together instead."""
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
+
+    track = _track(ref, load_audio(PAUSES))
+
+    def gaps(lm: np.ndarray) -> np.ndarray:  # lower minus upper inner lip, pixels (the face is upright)
+        return lm[:, LOWER_LIP_INNER_SET, 1] - lm[:, UPPER_LIP_INNER_SET, 1]
+
+    as_made = gaps(apply_controls(track, Controls(), 0.0).landmarks).min()
+    tripled = gaps(apply_controls(track, Controls(w1=3.0), 0.0).landmarks).min()
+    naive = gaps(track.reference + 3.0 * track.expression()).min()
+    assert naive < as_made - 10  # what an unguarded gain would do
+    assert tripled > as_made - 0.5
 
 
 def test_track_round_trip(tmp_path, ref):

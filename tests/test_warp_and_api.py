@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 
 from portraittalk import PortraitTalk
-from portraittalk.config import Controls
-from portraittalk.engines.base import RenderRequest
+from portraittalk.config import Controls, GenerateRequest, MotionConfig
 from portraittalk.engines.warp import WarpEngine
 from portraittalk.errors import CancelledError, EngineUnavailableError
 from portraittalk.face import mesh
 from portraittalk.face.landmarks import FaceMeshDetector
 from portraittalk.face.reference import analyse_reference
 from portraittalk.media import Audio, load_audio, load_image, probe_video
+from portraittalk.motion.controls import apply_controls
 from portraittalk.motion.offline import audio_to_motion
 
 from shared_inputs import PORTRAIT, SECOND_PORTRAIT, SPEECH
@@ -27,8 +27,8 @@ def ref():
 def rendered(ref):
     audio = load_audio(SPEECH)
     track = audio_to_motion(audio, ref.landmarks, (384, 384))
-    frames = list(WarpEngine().render([ref], track, RenderRequest()))
-    return track, frames
+    frames = list(WarpEngine().render([ref], track, GenerateRequest()))
+    return apply_controls(track, Controls(), GenerateRequest().render.smoothing_s), frames  # as rendered
 
 
 def test_rendered_mouth_opens_and_closes_as_the_track_says(rendered):
@@ -53,18 +53,18 @@ def test_background_stays_still(rendered, ref):
 
 def test_a_still_track_reproduces_the_photo(ref):
     audio = Audio.from_array(np.zeros(16000, np.float32))
-    track = audio_to_motion(audio, ref.landmarks, (384, 384), controls=Controls(w1=0.0, w2=2.0))
+    track = audio_to_motion(audio, ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
     track.blink[:] = 0
     track.landmarks[:] = track.reference
-    frame = next(WarpEngine().render([ref], track, RenderRequest()))
+    frame = next(WarpEngine().render([ref], track, GenerateRequest()))
     assert np.abs(frame.astype(int) - ref.image).mean() < 1.0
 
 
 def test_an_open_mouthed_reference_lends_its_teeth(ref):
-    from portraittalk.engines.warp import _teeth_from
+    from portraittalk.engines.warp.mouth import teeth_from
 
     shut = analyse_reference(load_image(SECOND_PORTRAIT), "man", size=384)
-    teeth = _teeth_from([shut, ref])
+    teeth = teeth_from([shut, ref])
     assert teeth is not None and teeth.image.mean() > 120  # the astronaut's (open) smile shows teeth
 
 
@@ -97,22 +97,22 @@ def test_cancel_stops_and_leaves_nothing(tmp_path):
 
 def test_several_references_lend_their_mouth_where_it_fits(ref):
     """A second photo of the same person with a shut mouth is used for the shut-mouth frames."""
-    from portraittalk.engines.warp import _source_weights
+    from portraittalk.engines.warp.references import source_weights
 
     silent = audio_to_motion(Audio.from_array(np.zeros(8000, np.float32)), ref.landmarks, (384, 384),
-                             controls=Controls(w2=2.0))  # fmt: skip
+                             config=MotionConfig(head_sway=0.0))  # fmt: skip
     silent.blink[:] = 0
-    shut_photo = next(WarpEngine().render([ref], silent, RenderRequest()))
+    shut_photo = next(WarpEngine().render([ref], silent, GenerateRequest()))
     shut = analyse_reference(shut_photo, "shut mouth", size=384)
     assert shut.mouth_aperture < 0.01 < ref.mouth_aperture
 
     track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384))
-    want = mesh.mouth_aperture(track.landmarks)
-    weights = _source_weights(want, [ref.mouth_aperture, shut.mouth_aperture])
+    want = mesh.mouth_aperture(apply_controls(track, Controls(), GenerateRequest().render.smoothing_s).landmarks)
+    weights = source_weights(want, [ref.mouth_aperture, shut.mouth_aperture])
     assert np.allclose(weights.sum(axis=1), 1.0)
     assert weights[want < 0.005, 1].mean() > 0.8 and weights[want > 0.05, 0].mean() > 0.8
-    both = list(WarpEngine().render([ref, shut], track, RenderRequest()))
-    alone = list(WarpEngine().render([ref], track, RenderRequest()))
+    both = list(WarpEngine().render([ref, shut], track, GenerateRequest()))
+    alone = list(WarpEngine().render([ref], track, GenerateRequest()))
     assert len(both) == len(track) and both[0].shape == (384, 384, 3)
     # Only the lower face is blended: the eyes and everything above them are the primary's render.
     brow = int(track.landmarks[:, mesh.NOSE_TIP, 1].min() - 0.1 * mesh.face_height(ref.landmarks))

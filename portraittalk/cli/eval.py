@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InputError
+from .common import add_weights_argument, weights_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=32,
                    help="frames used by identity, CLIP-T and DINO, spread over the clip (default 32)")
     p.add_argument("--no-learned", action="store_true", help="skip FID, E-FID, FVD, SyncNet, CLIP-T, DINO")
+    add_weights_argument(p)
     p.add_argument("--json", type=Path, help="write every number (and per-frame curves) to this JSON file")
     p.add_argument("--plot", type=Path, help="write per-frame S, C and LMD curves to this PNG "
                    "(folder mode: a folder, one PNG per pair)")  # fmt: skip
@@ -42,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-length-mismatch must be in [0, 1) (got {args.max_length_mismatch}).")
     options = dict(reference=args.reference, prompt=args.prompt, w1=args.w1, w2=args.w2,
                    max_length_mismatch=args.max_length_mismatch, samples=args.samples,
-                   learned=not args.no_learned)  # fmt: skip
+                   learned=not args.no_learned, weights=weights_from(args))  # fmt: skip
     gen_dir, gt_dir = args.generated.is_dir(), args.ground_truth.is_dir()
     if gen_dir != gt_dir:
         raise InputError("--generated and --ground-truth must both be videos or both be folders.")

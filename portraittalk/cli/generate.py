@@ -1,4 +1,8 @@
-"""`portraittalk generate --ref A.jpg [--ref B.jpg ...] --audio speech.wav --out out.mp4 ...`."""
+"""`portraittalk generate --ref A.jpg [--ref B.jpg ...] --audio speech.wav --out out.mp4 ...`.
+
+Every setting flag is derived from :class:`portraittalk.config.GenerateRequest` (name, type, default,
+bounds, help), so the CLI cannot drift from the package's defaults.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,55 +10,55 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import Controls, DiffusionConfig, RenderConfig
+from ..config import FLAT, FlatSetting
+from .common import add_weights_argument, weights_from
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    r, d = RenderConfig(), DiffusionConfig()
-    p = sub.add_parser("generate", help="make a talking video from portraits and speech")
+    p = sub.add_parser("generate", help="make a talking video from portraits and speech",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Reference portraits + speech (+ a prompt) -> an MP4 of that person speaking.")  # fmt: skip
     p.add_argument("--ref", dest="refs", action="append", required=True, type=Path,
                    help="a reference portrait (repeat for several, up to 8)")
     p.add_argument("--audio", required=True, type=Path, help="speech: wav, mp3, flac, ogg, m4a or a video")
     p.add_argument("--out", required=True, type=Path, help="the MP4 to write")
-    p.add_argument("--engine", choices=("auto", "warp", "diffusion"), default="auto")
-    p.add_argument("--weights", type=Path, help="weights folder (default: $PORTRAITTALK_WEIGHTS or ./weights)")
-    p.add_argument("--prompt", default="", help="appearance edit, e.g. 'with grey hair, in a library'")
-    p.add_argument("--negative-prompt", default="")
-    p.add_argument("--size", type=int, default=r.size, help="output side in pixels (square face crop)")
-    p.add_argument("--fps", type=float, default=r.fps)
-    p.add_argument("--full-frame", action="store_true", help="paste the face back into the whole photo")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--w1", type=float, default=1.0, help="structure: how strongly the lips follow the audio")
-    p.add_argument("--w2", type=float, default=1.0, help="head placement: higher keeps the head stiller")
-    p.add_argument("--w3", type=float, default=1.0, help="temporal smoothness")
-    p.add_argument("--steps", type=int, default=d.steps, help="diffusion steps")
-    p.add_argument("--guidance", type=float, default=d.guidance_scale, help="classifier-free guidance scale")
-    p.add_argument("--identity-mode", choices=("concat", "blend"), default=d.identity_mode)
-    p.add_argument("--face-index", type=int, default=0, help="which face when a photo shows several (0 = largest)")
+    add_weights_argument(p)
     p.add_argument("--save-track", type=Path, help="also save the motion track (.npz)")
-    p.add_argument("--track", type=Path, help="render this saved motion track instead of computing one")
+    p.add_argument("--track", type=Path, help="render this saved motion track (any controls) instead of analysing "
+                   "the audio")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    settings = p.add_argument_group("settings (defaults from portraittalk.config)")
+    for spec in FLAT.values():
+        _add_setting(settings, spec)
     p.set_defaults(run=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+def _add_setting(group: argparse._ArgumentGroup, spec: FlatSetting) -> None:
+    bounds = ""
+    if spec.minimum is not None and spec.maximum is not None:
+        lo, hi = (int(spec.minimum), int(spec.maximum)) if spec.type is int else (spec.minimum, spec.maximum)
+        bounds = f", {lo}–{hi}"
+    helptext = f"{spec.help} (default: {spec.default!r}{bounds})".replace("%", "%%")
+    names = (spec.flag, *spec.aliases)
+    if spec.type is bool:
+        group.add_argument(*names, dest=spec.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+    else:
+        group.add_argument(*names, dest=spec.name, type=spec.type, choices=spec.choices, default=None,
+                           metavar=None if spec.choices else spec.name.upper(), help=helptext)  # fmt: skip
 
+
+def _run(args: argparse.Namespace) -> int:
     from .. import PortraitTalk
+    from ..config import GenerateRequest
     from ..motion.track import MotionTrack
 
     started = time.perf_counter()
-    pt = PortraitTalk.from_pretrained(weights_dir=args.weights, engine=args.engine)
-    diffusion = replace(pt.config.diffusion, steps=args.steps, guidance_scale=args.guidance,
-                        identity_mode=args.identity_mode)  # fmt: skip
+    request = GenerateRequest.from_flat({name: getattr(args, name) for name in FLAT})
+    pt = PortraitTalk(weights_from(args), request)
     bar = _ProgressBar(disabled=args.quiet)
     try:
-        result = pt.generate(
-            args.refs, args.audio, prompt=args.prompt, negative_prompt=args.negative_prompt,
-            controls=Controls(args.w1, args.w2, args.w3), seed=args.seed, progress=bar, output=args.out,
-            size=args.size, fps=args.fps, full_frame=args.full_frame or None, diffusion=diffusion,
-            face_index=args.face_index, track=MotionTrack.load(args.track) if args.track else None,
-        )  # fmt: skip
+        result = pt.generate(args.refs, args.audio, progress=bar, output=args.out,
+                             track=MotionTrack.load(args.track) if args.track else None)  # fmt: skip
     finally:
         bar.close()
     for note in result.notes:

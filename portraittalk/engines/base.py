@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..config import Controls, DiffusionConfig
+from ..config import GenerateRequest
 from ..face.reference import Reference
 from ..motion.track import MotionTrack
 
@@ -20,23 +19,16 @@ def no_progress(stage: str, done: int, total: int) -> None:
     """The default progress callback."""
 
 
-@dataclass
-class RenderRequest:
-    """What the user asked for, besides references and motion."""
-
-    prompt: str = ""
-    negative_prompt: str = ""
-    controls: Controls = field(default_factory=Controls)
-    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
-    seed: int = 0
-
-
 class Engine(ABC):
-    """Turns a MotionTrack into frames, one per track frame, in order."""
+    """Turns a MotionTrack into frames, one per track frame, in order.
+
+    The track is the speech's motion only; the engine applies ``request.controls`` (w1–w3) itself
+    (see :class:`portraittalk.config.Controls` for what each engine does with them).
+    """
 
     name: str = ""
 
     @abstractmethod
-    def render(self, references: Sequence[Reference], track: MotionTrack, request: RenderRequest,
+    def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         """Yield ``len(track)`` RGB uint8 frames of ``track.frame_size``, as they are produced."""

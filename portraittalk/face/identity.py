@@ -9,12 +9,12 @@ import functools
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 
 from ..errors import MissingWeightsError
-from ..weights import component_path, is_present
+from ..weights import Weights
 from . import mesh
 
 # Same-person thresholds of each backend on its own distance.
@@ -102,9 +102,11 @@ class InsightFaceEncoder:
         return IdentityEmbedding(vec / max(float(np.linalg.norm(vec)), 1e-8), self.name)
 
 
-def insightface_model_file() -> Path | None:
-    """The recognition model in ``weights/insightface``, if one is there."""
-    root = component_path("insightface")
+def insightface_model_file(weights: Optional[Weights]) -> Path | None:
+    """The recognition model in the ``insightface`` component, if one is there."""
+    if weights is None:
+        return None
+    root = weights.path("insightface")
     for candidate in ("models/buffalo_l/w600k_r50.onnx", "models/antelopev2/glintr100.onnx"):
         if (root / candidate).is_file():
             return root / candidate
@@ -112,10 +114,10 @@ def insightface_model_file() -> Path | None:
 
 
 @functools.lru_cache(maxsize=4)
-def identity_encoder(backend: str = "auto") -> IdentityEncoder:
-    """``"auto"``: insightface when its weights are present, else dlib."""
-    if backend == "insightface" or (backend == "auto" and is_present("insightface")):
-        model = insightface_model_file()
+def identity_encoder(backend: str = "auto", weights: Optional[Weights] = None) -> IdentityEncoder:
+    """``"auto"``: insightface when ``weights`` has it, else dlib (``weights=None``: dlib only)."""
+    if backend == "insightface" or (backend == "auto" and weights is not None and weights.present("insightface")):
+        model = insightface_model_file(weights)
         if model is None:
             raise MissingWeightsError(
                 "the insightface recognition model is not in the weights folder; run "

@@ -64,6 +64,13 @@ def lips_outer_loop() -> np.ndarray:
     return _lip_loop(inner=False)
 
 
+@functools.lru_cache(maxsize=None)
+def eye_points() -> np.ndarray:
+    """Every point of both eyes' contours and irises: what blinks move (not speech)."""
+    sets = [connections(name) for name in ("LEFT_EYE", "RIGHT_EYE", "LEFT_IRIS", "RIGHT_IRIS")]
+    return np.unique(np.concatenate([e.ravel() for e in sets])).astype(np.int32)
+
+
 # The lip set in MediaPipe is two closed loops; these are their members (canonical model).
 _LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 _LIPS_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]

@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..weights import Weights
 from .crop import FaceCrop, face_crop
 from .identity import IdentityEmbedding, identity_encoder
 from .landmarks import FaceMeshDetector
@@ -22,6 +23,7 @@ class Reference:
     landmarks: np.ndarray  # (478, 2) in crop pixels
     photo_landmarks: np.ndarray  # (478, 2) in photo pixels
     notes: list[str] = field(default_factory=list)
+    weights: Optional[Weights] = None  # where the rembg mask and ArcFace come from (None: offline only)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -37,7 +39,7 @@ class Reference:
         if "mask" not in self._cache:
             from .segmentation import person_mask
 
-            self._cache["mask"] = person_mask(self.image)
+            self._cache["mask"] = person_mask(self.image, weights=self.weights)
         return self._cache["mask"]
 
     def head_contour(self) -> np.ndarray:
@@ -52,12 +54,13 @@ class Reference:
         """The face-recognition embedding (computed on the full-resolution photo)."""
         key = f"identity:{backend}"
         if key not in self._cache:
-            self._cache[key] = identity_encoder(backend).embed(self.photo, self.photo_landmarks)
+            self._cache[key] = identity_encoder(backend, self.weights).embed(self.photo, self.photo_landmarks)
         return self._cache[key]
 
 
 def analyse_reference(photo: np.ndarray, name: str, size: int = 512, margin: float = 0.9,
-                      face_index: int = 0, detector: Optional[FaceMeshDetector] = None) -> Reference:  # fmt: skip
+                      face_index: int = 0, detector: Optional[FaceMeshDetector] = None,
+                      weights: Optional[Weights] = None) -> Reference:  # fmt: skip
     """Find the face (turning sideways photos upright), crop it square at ``size`` and map landmarks."""
     own = detector is None
     det = detector or FaceMeshDetector(static=True)
@@ -71,4 +74,5 @@ def analyse_reference(photo: np.ndarray, name: str, size: int = 512, margin: flo
     finally:
         if own:
             det.close()
-    return Reference(name, photo, crop, image, landmarks.astype(np.float32), face.points, list(face.notes))
+    return Reference(name, photo, crop, image, landmarks.astype(np.float32), face.points, list(face.notes),
+                     weights)  # fmt: skip

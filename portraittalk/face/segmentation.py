@@ -5,15 +5,18 @@ import functools
 import os
 import threading
 
+from typing import Optional
+
 import numpy as np
 
-from ..weights import component_path, is_present
+from ..weights import Weights
 
 
-def person_mask(image: np.ndarray, backend: str = "auto") -> np.ndarray:
-    """A float32 (H, W) mask in [0, 1], 1 = person. ``backend``: "auto" | "mediapipe" | "rembg"."""
-    if backend == "rembg" or (backend == "auto" and is_present("rembg")):
-        return _rembg_mask(image)
+def person_mask(image: np.ndarray, backend: str = "auto", weights: Optional[Weights] = None) -> np.ndarray:
+    """A float32 (H, W) mask in [0, 1], 1 = person. ``backend``: "auto" (rembg when ``weights`` has
+    it, else MediaPipe) | "mediapipe" | "rembg"."""
+    if backend == "rembg" or (backend == "auto" and weights is not None and weights.present("rembg")):
+        return _rembg_mask(image, weights)
     return _mediapipe_mask(image)
 
 
@@ -36,16 +39,16 @@ def _mediapipe_mask(image: np.ndarray) -> np.ndarray:
 _REMBG_SESSIONS: dict[str, object] = {}
 
 
-def _rembg_mask(image: np.ndarray) -> np.ndarray:
-    """rembg's human-segmentation U^2-Net, loaded from ``weights/rembg`` (never downloaded here)."""
+def _rembg_mask(image: np.ndarray, weights: Optional[Weights]) -> np.ndarray:
+    """rembg's human-segmentation U^2-Net, loaded from the ``rembg`` component (never downloaded here)."""
     from ..errors import MissingWeightsError
 
-    if not is_present("rembg"):
+    if weights is None or not weights.present("rembg"):
         raise MissingWeightsError(
             "the rembg model is not in the weights folder; run `portraittalk weights download rembg` "
             "or use the MediaPipe background mask."
         )
-    folder = str(component_path("rembg"))
+    folder = str(weights.path("rembg"))
     if folder not in _REMBG_SESSIONS:
         os.environ["U2NET_HOME"] = folder
         # The file is there: rembg must use it as is, never compare it to a hash and re-fetch it.

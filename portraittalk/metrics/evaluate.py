@@ -26,6 +26,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..errors import InputError, MissingWeightsError, NoFaceError, PortraitTalkError
+from ..weights import Weights
 from .adfd import ADFDReport, adfd_report
 from .image import psnr, ssim
 from .landmark import LMDReport, lmd_report
@@ -142,9 +143,10 @@ class _Timer:
 
 def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = None, prompt: Optional[str] = None,
              w1: float = 1.0, w2: float = 1.0, max_length_mismatch: float = 0.25, samples: int = 32,
-             learned: bool = True) -> EvalResult:  # fmt: skip
+             learned: bool = True, weights: Optional[Weights] = None) -> EvalResult:  # fmt: skip
     """Compare ``generated`` with ``ground_truth`` (video files); ``samples`` = frames used by the
-    per-frame network metrics (identity, CLIP-T, DINO), spread evenly over the clip."""
+    per-frame network metrics (identity, CLIP-T, DINO), spread evenly over the clip. ``weights``:
+    where the learned metrics and ArcFace come from (None: only what needs no weights, dlib identity)."""
     import cv2
 
     from ..face.landmarks import FaceMeshDetector
@@ -171,7 +173,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
         identity, no_identity = None, _unavailable("no reference portrait given (use --reference)")
         if ref_image is not None:
             try:
-                identity = _IdentityScorer(ref_image, reference)
+                identity = _IdentityScorer(ref_image, reference, weights)
             except MissingWeightsError as exc:
                 no_identity = _unavailable(str(exc))
         metrics, skipped = [], {}
@@ -179,7 +181,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
             from .learned import build_metrics
 
             every = bool(np.array_equal(ig, np.arange(len(ig))))
-            metrics, skipped = build_metrics(prompt, ref_image, generated, gen_video.fps, every)
+            metrics, skipped = build_metrics(prompt, ref_image, generated, gen_video.fps, every, weights)
     stride = max(1, math.ceil(len(times) / max(samples, 1)))
     gen_pts, gt_pts, psnrs, ssims = [], [], [], []
     with FaceMeshDetector(static=False) as det_g, FaceMeshDetector(static=False) as det_r:
@@ -255,11 +257,11 @@ def _paired_frames(gen_video, gt_video, ig: np.ndarray, ir: np.ndarray, timer: _
 class _IdentityScorer:
     """Cosine similarity of the reference portrait's identity embedding to generated frames."""
 
-    def __init__(self, image: np.ndarray, path: Path) -> None:
+    def __init__(self, image: np.ndarray, path: Path, weights: Optional[Weights]) -> None:
         from ..face.identity import identity_encoder
         from ..face.landmarks import detect_landmarks
 
-        self.encoder = identity_encoder("auto")
+        self.encoder = identity_encoder("auto", weights)
         face = detect_landmarks(image, name=f"'{Path(path).name}'")
         self.ref = self.encoder.embed(image, face.points)
         self.cos: list[float] = []

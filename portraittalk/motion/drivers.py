@@ -2,26 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+from scipy.ndimage import maximum_filter1d
 
-from ..config import Controls, MotionConfig
+from ..config import MotionConfig
 from .acoustic import AcousticFeatures
+from .controls import smooth
 
 BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # ~0.24 s at 25 fps
 
 
-def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing (no lag), a no-op for tiny sigmas."""
-    if sigma_frames < 0.3 or len(x) < 2:
-        return x.astype(np.float32)
-    return gaussian_filter1d(x.astype(np.float32), sigma_frames, axis=0, mode="nearest")
-
-
-def mouth_drivers(feat: AcousticFeatures, fps: float, cfg: MotionConfig, controls: Controls
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def mouth_drivers(feat: AcousticFeatures, fps: float, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
     """(opening 0..1, spread -1..1) per frame.
 
-    Opening follows loudness; nasal murmur and stop closures shut the lips; w3 sets the smoothing.
+    Opening follows loudness; nasal murmur and stop closures shut the lips. It is not smoothed
+    here: the engine smooths the expression when it renders (w3).
     """
     # Quiet sound (breath, the tail of a word) keeps the lips shut: open from 10 % loudness up.
     opening = np.clip((feat.loudness - 0.1) / 0.9, 0.0, None)
@@ -29,9 +23,8 @@ def mouth_drivers(feat: AcousticFeatures, fps: float, cfg: MotionConfig, control
     local_max = maximum_filter1d(feat.loudness, size=max(3, int(round(fps * 0.12))) | 1)
     closure = (feat.loudness < 0.3 * local_max) & (local_max > 0.25)
     opening = np.where(closure, opening * 0.2, opening)
-    sigma = cfg.smoothing_s * fps * controls.w3
-    opening = np.clip(smooth(opening, sigma) * cfg.mouth_gain, 0.0, 1.2)
-    spread = smooth(feat.front, max(sigma, 1.0)) * np.clip(opening * 2.0, 0.0, 1.0)
+    opening = np.clip(opening * cfg.mouth_gain, 0.0, 1.2)
+    spread = smooth(feat.front.astype(np.float32), 1.0) * np.clip(opening * 2.0, 0.0, 1.0)
     return opening.astype(np.float32), spread.astype(np.float32)
 
 
@@ -49,18 +42,16 @@ def blink_curve(n: int, fps: float, cfg: MotionConfig, rng: np.random.Generator)
     return out
 
 
-def head_motion(energy: np.ndarray, fps: float, face_height: float, cfg: MotionConfig, controls: Controls,
+def head_motion(energy: np.ndarray, fps: float, face_height: float, cfg: MotionConfig,
                 rng: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """(T, 4): roll (deg), dx, dy (px), scale-1. Slow seeded sway whose amplitude follows the speech.
-
-    w2 holds the head at the reference placement: amplitude x clip(2 - w2, 0, 2) (w2 >= 2: still).
-    """
+    """(T, 4): roll (deg), dx, dy (px), scale-1. Slow seeded sway whose amplitude follows the speech
+    (the engine scales it with w2 when it renders)."""
     n = len(energy)
-    amp = cfg.head_motion * float(np.clip(2.0 - controls.w2, 0.0, 2.0))
+    amp = cfg.head_sway
     if amp == 0.0 or n == 0:
         return np.zeros((n, 4), np.float32)
     t = np.arange(n) / fps
-    e = smooth(np.clip(energy / max(float(energy.max()), 1e-6), 0, 1), fps * 0.35)
+    e = smooth(np.clip(energy / max(float(energy.max()), 1e-6), 0, 1).astype(np.float32), fps * 0.35)
     level = 0.35 + 0.65 * e
 
     def sway(period_lo: float, period_hi: float) -> np.ndarray:

@@ -7,12 +7,12 @@ short/evenly-divisible length bugs reported for other implementations.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from ..errors import AudioError
+from ..errors import AudioError, MissingWeightsError
+from ..weights import Weights
 
 SAMPLE_RATE = 16_000
 HOP = 320  # 20 ms -> 50 Hz
@@ -59,13 +59,13 @@ def _hubert(path: str):
     return HubertModel.from_pretrained(path, local_files_only=True).eval()
 
 
-def hubert_features(samples: np.ndarray, weights_dir: Optional[Path] = None) -> np.ndarray:
+def hubert_features(samples: np.ndarray, weights: Optional[Weights]) -> np.ndarray:
     """(≈ len // 320, 1024) last hidden state of HuBERT-large from the ``hubert`` component."""
     import torch
 
-    from ..weights import require
-
-    path = require("hubert", weights_dir)
+    if weights is None:
+        raise MissingWeightsError("HuBERT features need a weights folder with the 'hubert' component.")
+    path = weights.require("hubert")
     x = np.asarray(samples, np.float32)
     x = (x - x.mean()) / (x.std() + 1e-7)  # the model's feature extractor normalises the waveform
     with torch.no_grad():
@@ -73,13 +73,13 @@ def hubert_features(samples: np.ndarray, weights_dir: Optional[Path] = None) -> 
     return out.float().numpy()
 
 
-def audio_features(samples: np.ndarray, kind: str, frames: int, weights_dir: Optional[Path] = None) -> np.ndarray:
+def audio_features(samples: np.ndarray, kind: str, frames: int, weights: Optional[Weights] = None) -> np.ndarray:
     """``(2 * frames, D)`` features of ``kind`` ("mel" | "hubert"): two per 25 fps video frame,
     the tail padded by repeating the last frame or trimmed."""
     if kind == "mel":
         feats = log_mel(samples)
     elif kind == "hubert":
-        feats = hubert_features(samples, weights_dir)
+        feats = hubert_features(samples, weights)
     else:
         raise ValueError(f"unknown audio feature kind {kind!r}")
     want = 2 * frames

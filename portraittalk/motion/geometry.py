@@ -109,17 +109,16 @@ class FaceRig:
             pairs.append((upper, target - loc[upper]))
         return pairs
 
-    def mouth(self, opening: np.ndarray, spread: np.ndarray, strength: float = 1.0) -> np.ndarray:
-        """(T, 478, 2) jaw and lip displacements in output pixels; ``strength`` is w1."""
-        target_gap = np.clip(opening, 0.0, 1.2) * MAX_GAP
-        gap = self.gap0 + strength * (target_gap - self.gap0)
+    def mouth(self, opening: np.ndarray, spread: np.ndarray) -> np.ndarray:
+        """(T, 478, 2) jaw and lip displacements in output pixels."""
+        gap = np.clip(opening, 0.0, 1.2) * MAX_GAP
         close = np.clip((self.gap0 - gap) / max(self.gap0, 1e-6), 0.0, 1.0)  # 1 = lips together
         jaw = np.clip(gap - self.gap0, 0.0, None)
         jaw = jaw - 0.12 * jaw  # the upper lip's lift covers part of the gap
         lift_amt = 0.12 * jaw
         d = ((jaw / self.gap_per_jaw)[:, None, None] * self.jaw[None] + lift_amt[:, None, None] * self.lift[None]
              + close[:, None, None] * self.lip_close[None]
-             + (strength * 0.12 * spread)[:, None, None] * self.spread[None])  # fmt: skip
+             + (0.12 * spread)[:, None, None] * self.spread[None])  # fmt: skip
         return self.frame.vector_to_global(d).astype(np.float32)
 
     def lids(self, blink: np.ndarray) -> np.ndarray:
@@ -175,3 +174,9 @@ def head_pivot(reference: np.ndarray) -> np.ndarray:
     """Where the head turns: below the chin, near the top of the neck."""
     chin = reference[mesh.CHIN]
     return (chin + 0.25 * (chin - reference[mesh.NOSE_TIP])).astype(np.float64)
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of (T, 2, 3) affine matrices."""
+    a = np.linalg.inv(m[:, :, :2])
+    return np.concatenate([a, -np.einsum("tij,tj->ti", a, m[:, :, 2])[:, :, None]], axis=2)

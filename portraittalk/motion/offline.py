@@ -1,9 +1,11 @@
 """The offline audio-to-motion model: acoustic drivers -> deformed reference landmarks."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
-from ..config import Controls, MotionConfig
+from ..config import MotionConfig
 from ..media.audio import Audio
 from .acoustic import acoustic_features
 from .drivers import blink_curve, head_motion, mouth_drivers
@@ -12,26 +14,26 @@ from .track import MotionTrack
 
 
 def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, int], fps: float = 25.0,
-                    config: MotionConfig = MotionConfig(), controls: Controls = Controls(),
-                    offsets: np.ndarray | None = None) -> MotionTrack:  # fmt: skip
+                    config: MotionConfig = MotionConfig(), seed: int = 0,
+                    offsets: Optional[np.ndarray] = None) -> MotionTrack:  # fmt: skip
     """A MotionTrack for ``audio`` on a face whose rest landmarks are ``reference`` (output pixels).
 
     ``offsets`` (T, 478, 2), in face heights, replace the acoustic mouth model (e.g. the learned
-    audio-to-motion VAE); blinks, head motion and smoothing are added either way. Deterministic
-    for a given ``config.seed``.
+    audio-to-motion VAE); blinks and head sway are added either way. Deterministic for a given
+    ``seed``. The controls (w1–w3) are not applied here: engines apply them when they render.
     """
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(seed)
     feat = acoustic_features(audio, fps)
     n = len(feat.energy)
     rig = FaceRig(reference)
-    opening, spread = mouth_drivers(feat, fps, config, controls)
+    opening, spread = mouth_drivers(feat, fps, config)
     blink = blink_curve(n, fps, config, rng)
     if offsets is None:
-        mouth = rig.mouth(opening, spread, strength=controls.w1)
+        mouth = rig.mouth(opening, spread)
     else:
-        mouth = controls.w1 * _fit_length(offsets, n) * rig.frame.scale
+        mouth = _fit_length(offsets, n) * rig.frame.scale
     disp = mouth + rig.lids(blink)
-    head = head_motion(feat.energy, fps, rig.frame.scale, config, controls, rng)
+    head = head_motion(feat.energy, fps, rig.frame.scale, config, rng)
     mats = head_transform(head, head_pivot(rig.reference))
     local = rig.reference[None] + disp
     landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]

@@ -53,6 +53,31 @@ class MotionTrack:
         kwargs["frame_size"] = tuple(int(v) for v in kwargs["frame_size"])
         return cls(**kwargs)
 
+    def head_matrices(self) -> np.ndarray:
+        """(T, 2, 3) similarity of each frame's head placement relative to the reference."""
+        from .geometry import head_pivot, head_transform
+
+        return head_transform(self.head.astype(np.float64), head_pivot(self.reference.astype(np.float64)))
+
+    def expression(self) -> np.ndarray:
+        """(T, 478, 2) float64 displacements from the reference with the head motion taken out
+        (what the face does, in the reference's placement)."""
+        from .geometry import invert_affine
+
+        inv = invert_affine(self.head_matrices())
+        local = np.einsum("tij,tnj->tni", inv[:, :, :2], self.landmarks.astype(np.float64)) + inv[:, None, :, 2]
+        return local - self.reference.astype(np.float64)
+
+    def with_motion(self, expression: np.ndarray, head: np.ndarray, mouth_open: np.ndarray) -> "MotionTrack":
+        """The same track with other expression displacements and head parameters (landmarks recomposed)."""
+        from .geometry import head_pivot, head_transform
+
+        mats = head_transform(head.astype(np.float64), head_pivot(self.reference.astype(np.float64)))
+        local = self.reference.astype(np.float64)[None] + expression
+        landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]
+        return MotionTrack(landmarks.astype(np.float32), self.fps, self.frame_size, self.reference,
+                           mouth_open.astype(np.float32), self.blink, head.astype(np.float32), self.energy)  # fmt: skip
+
     def scaled(self, factor: float) -> "MotionTrack":
         """The same motion for an output ``factor`` times larger (e.g. re-rendering at 1024 px)."""
         w, h = self.frame_size

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..config import MotionConfig, RenderConfig
-from ..errors import AudioError
+from ..config import RenderConfig
+from ..errors import AudioError, MissingWeightsError
+from ..weights import Weights
 from .features import FEATURE_DIMS, SAMPLE_RATE, audio_features
 
 NUM_POINTS = 478
@@ -138,11 +139,9 @@ def _load(folder: str) -> Audio2Motion:
     return Audio2Motion.from_pretrained(folder)
 
 
-def load_audio2motion(weights_dir: Optional[Path] = None) -> Audio2Motion:
+def load_audio2motion(weights: Weights) -> Audio2Motion:
     """The ``audio2motion`` component (cached), or :class:`MissingWeightsError`."""
-    from ..weights import require
-
-    return _load(str(require("audio2motion", weights_dir)))
+    return _load(str(weights.require("audio2motion")))
 
 
 def _roll(landmarks: np.ndarray) -> float:
@@ -153,9 +152,8 @@ def _roll(landmarks: np.ndarray) -> float:
     return float(np.arctan2(d[1], d[0]))
 
 
-def predict_motion(audio, reference_landmarks: np.ndarray, fps: float = RenderConfig.fps,
-                   seed: int = MotionConfig.seed, weights_dir: Optional[Path] = None,
-                   model: Optional[Audio2Motion] = None) -> np.ndarray:  # fmt: skip
+def predict_motion(audio, reference_landmarks: np.ndarray, fps: float = RenderConfig.fps, seed: int = 0,
+                   weights: Optional[Weights] = None, model: Optional[Audio2Motion] = None) -> np.ndarray:  # fmt: skip
     """(T, 478, 2) float32 landmark offsets from ``reference_landmarks``, in units of its face height.
 
     ``audio``: a :class:`portraittalk.media.audio.Audio` or a 16 kHz mono float array. T covers the
@@ -166,11 +164,14 @@ def predict_motion(audio, reference_landmarks: np.ndarray, fps: float = RenderCo
     samples, rate = (audio.samples, audio.sample_rate) if hasattr(audio, "samples") else (audio, SAMPLE_RATE)
     if rate != SAMPLE_RATE:
         raise AudioError(f"audio-to-motion needs 16 kHz audio (got {rate} Hz); load it with load_audio().")
-    model = model or load_audio2motion(weights_dir)
+    if model is None:
+        if weights is None:
+            raise MissingWeightsError("the learned audio-to-motion model needs a weights folder with 'audio2motion'.")
+        model = load_audio2motion(weights)
     duration = len(samples) / SAMPLE_RATE
     native = max(1, round(duration * model.config.fps))
     padded = -(-native // STRIDE) * STRIDE
-    feats = audio_features(samples, model.config.features, padded, weights_dir)
+    feats = audio_features(samples, model.config.features, padded, weights)
     generator = torch.Generator("cpu").manual_seed(seed)
     param = next(model.parameters())
     motion = model.sample(torch.from_numpy(feats)[None].to(param), generator)[0, :native].float().numpy()

@@ -17,17 +17,18 @@ from typing import Any, Callable, Optional, Sequence
 import gradio as gr
 import numpy as np
 
-from ..config import Controls, DiffusionConfig, Limits
+from ..config import GenerateRequest, Limits
 from ..errors import InputError, PortraitTalkError
 from ..media import Audio, load_audio
 from ..media.audio import SAMPLE_RATE
+from ..motion.controls import apply_controls
 from .jobs import JobControl, OutputFolder
 from .manager import ModelManager
 from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
 
 log = logging.getLogger("portraittalk.app")
 
-IDENTITY_MODES = {"concatenate": "concat", "blend": "blend"}
+DEFAULTS = GenerateRequest()
 CONFLICT_TILE = 256  # px; first frames only, so small renders keep the grid quick
 
 
@@ -86,7 +87,7 @@ class Handlers:
         self.limits = limits
         self.jobs = JobControl(limits.job_time_limit_s)
         self.outputs = OutputFolder(output_root, limits.output_max_age_s)
-        self.generate = user_errors(_gpu(self._generate))
+        self.generate = user_errors(_gpu(self._generate))  # the app's inputs map onto GenerateRequest
         self.example = user_errors(self._example)
         self.evaluate = user_errors(self._evaluate)
         self.motion = user_errors(self._motion)
@@ -108,19 +109,21 @@ class Handlers:
         return load_audio(audio, max_seconds=self.limits.max_audio_seconds)
 
     def _generate(self, references: Optional[list[str]], audio: Optional[str], prompt: Optional[str] = None,
-                  negative_prompt: Optional[str] = None, engine: str = "auto", w1: float = 1.0, w2: float = 1.0,
-                  w3: float = 1.0, identity_mode: str = "concatenate", steps: int = 25, guidance: float = 5.0,
-                  seed: int = 0, size: int = 512, fps: float = 25.0, full_frame: bool = False,
-                  request: gr.Request = None, progress: gr.Progress = gr.Progress()
-                  ) -> tuple[str, str, int, dict, str, dict]:  # fmt: skip
-        """The ``/generate`` endpoint: its parameter names and defaults are the API's."""
+                  negative_prompt: Optional[str] = DEFAULTS.negative_prompt, engine: str = DEFAULTS.engine,
+                  w1: float = DEFAULTS.controls.w1, w2: float = DEFAULTS.controls.w2,
+                  w3: float = DEFAULTS.controls.w3, identity_mode: str = DEFAULTS.sampling.identity_mode,
+                  steps: int = DEFAULTS.sampling.steps, guidance_scale: float = DEFAULTS.sampling.guidance_scale,
+                  seed: int = DEFAULTS.seed, size: int = DEFAULTS.render.size, fps: float = DEFAULTS.render.fps,
+                  full_frame: bool = DEFAULTS.render.full_frame, request: gr.Request = None,
+                  progress: gr.Progress = gr.Progress()) -> tuple[str, str, int, dict, str, dict]:  # fmt: skip
+        """The ``/generate`` endpoint: its parameter names are the request's flat setting names and
+        its defaults the request's defaults (``portraittalk.config``)."""
         refs = self._references(references)
         speech = self._audio(audio)
-        controls = Controls(float(w1), float(w2), float(w3))
-        if identity_mode not in IDENTITY_MODES:
-            raise InputError(f"identity mode must be one of {', '.join(IDENTITY_MODES)}.")
-        diffusion = DiffusionConfig(steps=int(steps), guidance_scale=float(guidance),
-                                    identity_mode=IDENTITY_MODES[identity_mode])  # fmt: skip
+        settings = GenerateRequest.from_flat(dict(
+            prompt=prompt or "", negative_prompt=negative_prompt or "", engine=engine or "auto", w1=w1, w2=w2, w3=w3,
+            identity_mode=identity_mode, steps=steps, guidance_scale=guidance_scale, seed=seed or 0, size=size,
+            fps=fps, full_frame=full_frame))  # fmt: skip
         self.outputs.clean()
         session = _session(request)
         flag = self.jobs.start(session)
@@ -131,22 +134,20 @@ class Handlers:
 
         try:
             with self.manager.run_lock:
-                result = self.manager.get().generate(
-                    refs, speech, prompt=prompt or "", negative_prompt=negative_prompt or "", controls=controls,
-                    seed=int(seed or 0), progress=self.jobs.progress(flag, report), output=self.outputs.new_path(),
-                    size=int(size), fps=float(fps), full_frame=bool(full_frame), diffusion=diffusion,
-                    engine=None if engine in (None, "", "auto") else engine,
-                )  # fmt: skip
+                result = self.manager.get().generate(refs, speech, request=settings, output=self.outputs.new_path(),
+                                                     progress=self.jobs.progress(flag, report))  # fmt: skip
         finally:
             self.jobs.finish(session, flag)
         video = str(result.video_path)
-        settings = {"engine": result.engine, "engine_reason": result.engine_reason, "seed": result.seed,
-                    **dict(result.settings), "notes": list(result.notes)}  # fmt: skip
+        shown = {**result.settings, "engine": result.engine, "engine_requested": settings.engine,
+                 "engine_reason": result.engine_reason, "references": len(refs), "notes": list(result.notes)}  # fmt: skip
         note = f"Rendered with **{result.engine}**: {html.escape(result.engine_reason, quote=False)}"
         note += "".join(f"\n- {html.escape(n, quote=False)}" for n in result.notes if not n.startswith("engine:"))
-        state = {"video": video, "track": result.track, "audio": speech, "reference": refs[0],
-                 "size": int(size), "full_frame": bool(full_frame)}
-        return video, video, result.seed, settings, note, state
+        rendered = apply_controls(result.track, settings.controls, settings.render.smoothing_s)
+        state = {"video": video, "track": rendered, "audio": speech, "reference": refs[0],
+                 "size": settings.render.size, "crop_margin": settings.render.crop_margin,
+                 "full_frame": settings.render.full_frame}  # fmt: skip
+        return video, video, result.seed, shown, note, state
 
     def _example(self, references: list[str], audio: str, prompt: Optional[str] = None,
                  request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:  # fmt: skip
@@ -189,13 +190,13 @@ class Handlers:
         to_video = None
         if state["full_frame"]:  # the track lives in the face crop; find the crop in the photo again
             pt = self.manager.get()
-            to_video = pt.analyse([state["reference"]], state["size"], pt.config.render.crop_margin)[0].crop.to_source
+            to_video = pt.analyse([state["reference"]], state["size"], state["crop_margin"])[0].crop.to_source
         out = self.outputs.new_path(stem="motion")
         return str(motion_overlay(Path(state["video"]), state["track"], out, state["audio"], to_video))
 
     # -- conflict explorer ----------------------------------------------------------------------
     def _conflicts(self, reference: Optional[str], prompts: str, scales: str, seed: int = 0,
-                   steps: int = DiffusionConfig.steps, progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
+                   steps: int = DEFAULTS.sampling.steps, progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
         """First frames for every prompt × identity scale (λ of the decoupled cross-attention)."""
         ok, why = self.manager.engine_status().get("diffusion", (False, "unknown engine"))
         if not ok:
@@ -222,7 +223,7 @@ class Handlers:
                     progress((i * len(scale_list) + j, cells), desc=f"{prompt[:30]} · λ={scale:g}", unit="")
                     result = pt.generate(ref, one_frame, prompt=prompt, seed=int(seed or 0), engine="diffusion",
                                          size=CONFLICT_TILE, output=self.outputs.new_path(stem="conflict"),
-                                         diffusion=DiffusionConfig(identity_scale=scale, steps=int(steps)))  # fmt: skip
+                                         identity_scale=scale, steps=steps)  # fmt: skip
                     row.append(first_frame(result.video_path))
                 tiles.append(row)
         return label_grid(tiles, prompt_list, [f"identity scale {s:g}" for s in scale_list], CONFLICT_TILE)

@@ -5,9 +5,9 @@ import functools
 import threading
 from typing import Any, Optional
 
-from ..weights import COMPONENTS, status_rows
-
-ENGINES = ("auto", "warp", "diffusion")
+from ..config import RuntimeConfig
+from ..engines.registry import engine_status
+from ..weights import COMPONENTS, Weights
 
 
 class ModelManager:
@@ -15,12 +15,13 @@ class ModelManager:
 
     Why: loading an engine costs seconds (minutes for diffusion); the app must start instantly
     and pay that once. ``run_lock`` serialises generations even when a cancelled job's thread
-    is still unwinding after Gradio has freed its queue slot.
+    is still unwinding after Gradio has freed its queue slot. The weights folder is resolved once,
+    here (the app's edge).
     """
 
-    def __init__(self, weights_dir: Optional[str] = None, device: Optional[str] = None) -> None:
-        self.weights_dir = weights_dir
-        self.device = device
+    def __init__(self, weights: Optional[Weights] = None, runtime: RuntimeConfig = RuntimeConfig()) -> None:
+        self.weights = weights if weights is not None else Weights.resolve()
+        self.runtime = runtime
         self.run_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._pt: Any = None
@@ -35,31 +36,24 @@ class ModelManager:
             with self._load_lock:
                 if self._pt is None:
                     from .. import PortraitTalk
+                    from ..config import GenerateRequest
 
-                    self._pt = PortraitTalk.from_pretrained(weights_dir=self.weights_dir, engine="auto",
-                                                            device=self.device)  # fmt: skip
+                    self._pt = PortraitTalk(self.weights, GenerateRequest(runtime=self.runtime))
         return self._pt
 
     def engine_status(self) -> dict[str, tuple[bool, str]]:
         """``{"warp": (True, why), "diffusion": (False, why)}``."""
-        return dict(self.get().engine_status())
+        return engine_status(self.weights)
 
     def device_info(self) -> dict[str, str]:
         """Where and in what precision the engines run (torch is imported here, not at start-up)."""
         import torch
 
-        from ..config import DiffusionConfig
+        from ..runtime import dtype_name, resolve_device
 
-        if self.device:
-            device = self.device
-        elif torch.cuda.is_available():
-            device = f"cuda ({torch.cuda.get_device_name(0)})"
-        else:
-            device = "cpu"
-        dtype = DiffusionConfig().dtype
-        if dtype == "auto":
-            dtype = "bf16" if device.startswith("cuda") else "fp32"
-        return {"device": device, "dtype": dtype, "torch": torch.__version__}
+        device = resolve_device(self.runtime.device)
+        shown = f"{device} ({torch.cuda.get_device_name(device)})" if device.startswith("cuda") else device
+        return {"device": shown, "dtype": dtype_name(self.runtime.dtype, device), "torch": torch.__version__}
 
     def status_markdown(self) -> str:
         """The status panel's text: device, dtype, and each engine's availability with the reason."""
@@ -69,19 +63,18 @@ class ModelManager:
             lines.append(f"- **{name}**: {'available' if ok else 'unavailable'} — {why}")
         return "\n".join(lines)
 
-    @staticmethod
-    def how_to_get(used_by: str = "diffusion engine") -> str:
+    def how_to_get(self, used_by: str = "diffusion engine") -> str:
         """Markdown list: each missing component that ``used_by`` needs, and the command that gets it."""
         lines = []
         for c in COMPONENTS:
-            if c.used_by == used_by and not c.present:
+            if c.used_by == used_by and not self.weights.present(c.name):
                 lines.append(f"- **{c.name}** ({c.purpose}): {c.how}")
         return "\n".join(lines)
 
-    @staticmethod
-    def weights_table() -> list[list[str]]:
+    def weights_table(self) -> list[list[str]]:
         """Rows for the weights table (name, present, purpose, used by, source, path)."""
-        return [[r["name"], r["present"], r["purpose"], r["used_by"], r["source"], r["path"]] for r in status_rows()]
+        return [[r["name"], r["present"], r["purpose"], r["used_by"], r["source"], r["path"]]
+                for r in self.weights.status_rows()]  # fmt: skip
 
 
 WEIGHTS_HEADERS = ["component", "present", "purpose", "used by", "source / how to get", "path"]

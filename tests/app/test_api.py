@@ -36,7 +36,7 @@ def test_generate_returns_playable_mp4_with_audio_of_the_speech_length(generated
     assert info.audio_duration == pytest.approx(speech, abs=0.1)
     assert probe_video(download).frame_count == info.frame_count
     assert seed == 0
-    assert settings["engine"] == "warp" and settings["w1"] == settings["w2"] == settings["w3"] == 1.0
+    assert settings["engine"] == "warp" and settings["controls"] == {"w1": 1.0, "w2": 1.0, "w3": 1.0}
     assert "warp" in note
 
 
@@ -46,7 +46,19 @@ def test_generate_honours_settings_and_several_references(client):
         prompt="smiling", engine="warp", w1=1.5, seed=7, size=256, fps=20, api_name="/generate")  # fmt: skip
     info = probe_video(_video_path(video))
     assert (info.width, info.fps, seed) == (256, 20.0, 7)
-    assert settings["references"] == 2 and settings["w1"] == 1.5 and settings["prompt"] == "smiling"
+    assert settings["references"] == 2 and settings["controls"]["w1"] == 1.5 and settings["prompt"] == "smiling"
+    assert settings["render"]["size"] == 256 and settings["seed"] == 7
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("w1", -1, "W1 must be between 0 and 3 (got -1)"),
+    ("steps", 0, "Steps must be between 1 and 200 (got 0)"),
+    ("size", 33, "Size must be between 64 and 2048 (got 33)"),
+])  # fmt: skip
+def test_bad_values_are_refused_with_one_message(client, setting, value, message):
+    with pytest.raises(AppError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)), api_name="/generate",
+                       **{setting: value})
 
 
 def test_evaluate_returns_metrics_and_curves(client, generated):

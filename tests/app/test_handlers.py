@@ -95,7 +95,7 @@ Path({str(grid_png.parent)!r}).mkdir(exist_ok=True)
 save_image({str(grid_png)!r}, grid)
 print(grid.shape)
 """
-    out = _python(code, env={"PORTRAITTALK_WEIGHTS": str(tmp_path / "weights")})
+    out = _python(code, env={"PORTRAITTALK_WEIGHTS": str(tmp_path / "weights")})  # read once, by the manager
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "(292, 732, 3)"  # 36 + 256 rows, 220 + 2×256 columns
 
@@ -119,3 +119,17 @@ def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_pat
     assert len(xs) > 0.01 * src.width * src.height
     # the mesh sits on the face in the photo (the astronaut's face is well above the photo's centre)
     assert np.hypot(xs.mean() - face[:, 0].mean(), ys.mean() - face[:, 1].mean()) < 0.03 * src.width
+
+
+def test_generate_endpoint_parameters_are_the_request_settings():
+    """Every /generate parameter after the inputs is a flat setting of GenerateRequest, with its default."""
+    import inspect
+
+    from portraittalk.config import FLAT
+
+    params = inspect.signature(Handlers._generate).parameters
+    settings = [name for name in params if name not in ("self", "references", "audio", "request", "progress")]
+    assert settings and all(name in FLAT for name in settings), settings
+    for name in settings:
+        if name != "prompt":  # None: the prompt box may be left empty
+            assert params[name].default == FLAT[name].default, name

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from portraittalk.config import GenerateRequest
+
 
 @pytest.fixture()
 def model():
@@ -85,12 +87,14 @@ def test_registry_loading_and_missing_weights(tiny_dir, tmp_path):
     from portraittalk.motion.vae import predict_motion
 
     audio = Audio.from_array(np.random.default_rng(6).normal(0, 0.1, 16000))
-    motion = predict_motion(audio, _reference(), weights_dir=tiny_dir)
+    from portraittalk.weights import Weights
+
+    motion = predict_motion(audio, _reference(), weights=Weights(tiny_dir))
     assert motion.shape == (25, 478, 2) and 0 < np.abs(motion).max() < 0.5
     with pytest.raises(MissingWeightsError, match="audio-to-motion"):
-        predict_motion(audio, _reference(), weights_dir=tmp_path)
+        predict_motion(audio, _reference(), weights=Weights(tmp_path))
     with pytest.raises(AudioError, match="16 kHz"):
-        predict_motion(Audio.from_array(audio.samples, 48000), _reference(), weights_dir=tiny_dir)
+        predict_motion(Audio.from_array(audio.samples, 48000), _reference(), weights=Weights(tiny_dir))
 
 
 def test_hubert_features_when_the_component_is_present(tmp_path):
@@ -104,7 +108,39 @@ def test_hubert_features_when_the_component_is_present(tmp_path):
                           conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
     HubertModel(config).save_pretrained(tmp_path / "hubert-large-ls960-ft")
     audio = np.random.default_rng(7).normal(0, 0.1, 16000).astype(np.float32)
-    feats = audio_features(audio, "hubert", 25, weights_dir=tmp_path)
+    from portraittalk.weights import Weights
+
+    feats = audio_features(audio, "hubert", 25, weights=Weights(tmp_path))
     assert feats.shape == (50, 1024) and np.isfinite(feats).all()
     model = Audio2Motion(replace(Audio2MotionConfig.tiny(), features="hubert")).eval()
-    assert predict_motion(audio, _reference(), weights_dir=tmp_path, model=model).shape == (25, 478, 2)
+    assert predict_motion(audio, _reference(), weights=Weights(tmp_path), model=model).shape == (25, 478, 2)
+
+
+def test_the_motion_model_is_a_setting_and_the_seed_reaches_it(tiny_dir, tmp_path):
+    """auto = learned when audio2motion is in the weights folder, whatever the engine; the seed draws the
+    learned model's latent (its lips change with it), while the acoustic lips do not depend on it."""
+    from portraittalk import PortraitTalk
+    from portraittalk.config import MotionConfig
+    from portraittalk.errors import MissingWeightsError
+    from portraittalk.media import load_audio
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET
+    from portraittalk.weights import Weights
+
+    from shared_inputs import PORTRAIT, SPEECH
+
+    pt = PortraitTalk(Weights(tiny_dir))
+    ref = pt.analyse([PORTRAIT], 128, 0.9)[0]
+    audio = load_audio(SPEECH)
+
+    def lips(model: str, seed: int) -> np.ndarray:
+        request = GenerateRequest(seed=seed, motion=MotionConfig(motion_model=model))
+        return pt.motion(audio, ref, request).expression()[:, LOWER_LIP_INNER_SET]
+
+    assert np.array_equal(lips("auto", 1), lips("learned", 1))
+    assert not np.allclose(lips("learned", 1), lips("acoustic", 1), atol=1e-2)
+    assert not np.allclose(lips("learned", 1), lips("learned", 2), atol=1e-2)
+    assert np.allclose(lips("acoustic", 1), lips("acoustic", 2), atol=1e-3)  # pixels; head sway differs
+    assert np.allclose(lips("acoustic", 1), PortraitTalk(Weights(tmp_path)).motion(audio, ref, GenerateRequest(
+        seed=1)).expression()[:, LOWER_LIP_INNER_SET], atol=1e-3)  # no audio2motion: auto = acoustic
+    with pytest.raises(MissingWeightsError, match="audio-to-motion"):
+        PortraitTalk(Weights(tmp_path)).motion(audio, ref, GenerateRequest(motion=MotionConfig(motion_model="learned")))

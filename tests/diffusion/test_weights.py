@@ -29,12 +29,12 @@ def _perturb(module, seed: int) -> None:
 
 def test_tiny_set_is_complete_and_loads(tiny_dir):
     from portraittalk.engines.diffusion import diffusion_status
-    from portraittalk.weights import is_present
+    from portraittalk.weights import Weights
     from portraittalk.engines.diffusion.weights import load_models
 
     for name in ("sd15", "portraittalk", "audio2motion"):
-        assert is_present(name, tiny_dir), name
-    ok, reason = diffusion_status(tiny_dir)
+        assert Weights(tiny_dir).present(name), name
+    ok, reason = diffusion_status(Weights(tiny_dir))
     assert ok, reason
     models = load_models(tiny_dir / "sd15", tiny_dir / "portraittalk")
     assert not any(p.requires_grad for p in models.identitynet.parameters())
@@ -101,7 +101,9 @@ def test_missing_weights_say_what_is_missing(tmp_path):
     from portraittalk.engines.diffusion import DiffusionEngine, diffusion_status
     from portraittalk.errors import MissingWeightsError
 
-    ok, reason = diffusion_status(tmp_path)
+    from portraittalk.weights import Weights
+
+    ok, reason = diffusion_status(Weights(tmp_path))
     assert not ok and "Stable Diffusion 1.5" in reason and str(tmp_path) in reason
     with pytest.raises(MissingWeightsError, match="sd15"):
-        DiffusionEngine.from_pretrained(tmp_path)
+        DiffusionEngine.from_pretrained(Weights(tmp_path))

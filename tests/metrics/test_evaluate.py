@@ -10,12 +10,6 @@ from portraittalk.metrics.evaluate import align_frames, evaluate
 from metrics_clips import PORTRAIT, make_clip, write_video
 
 
-@pytest.fixture(autouse=True)
-def no_weights(tmp_path, monkeypatch):
-    """Learned metrics see an empty weights folder, whatever this machine has."""
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path / "no-weights"))
-
-
 @pytest.fixture(scope="module")
 def reencoded(clips):
     return evaluate(clips["reencoded"], clips["gt"], reference=PORTRAIT, samples=6)

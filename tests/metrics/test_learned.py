@@ -9,51 +9,51 @@ import numpy as np
 import pytest
 
 from portraittalk.metrics import learned
+from portraittalk.metrics.learned.inception import inception_v3
 from portraittalk.metrics.evaluate import evaluate
-from portraittalk.weights import component
+from portraittalk.weights import Weights
 
 ALL = {"fid", "e_fid", "fvd", "syncnet", "clip_t", "dino"}
 
 
 @pytest.fixture
-def weights(tmp_path, monkeypatch):
+def weights(tmp_path) -> Weights:
     root = tmp_path / "weights"
     root.mkdir()
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(root))
-    return root
+    return Weights(root)
 
 
 def save_tiny_clip(weights) -> None:
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
-    folder = component("clip").path
+    folder = weights.path("clip")
     folder.mkdir(parents=True)
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for c in string.ascii_lowercase:
         vocab[c] = len(vocab)
         vocab[c + "</w>"] = len(vocab)
-    (weights / "vocab.json").write_text(json.dumps(vocab))
-    (weights / "merges.txt").write_text("#version: 0.2\n")
+    (weights.root / "vocab.json").write_text(json.dumps(vocab))
+    (weights.root / "merges.txt").write_text("#version: 0.2\n")
     text = dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=1,
                 num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1)
     vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=1,
                   num_attention_heads=2)  # fmt: skip
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
-    CLIPTokenizer(str(weights / "vocab.json"), str(weights / "merges.txt")).save_pretrained(folder)
+    CLIPTokenizer(str(weights.root / "vocab.json"), str(weights.root / "merges.txt")).save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
 
 
-def save_tiny_dino() -> None:
+def save_tiny_dino(weights) -> None:
     from transformers import ViTConfig, ViTImageProcessor, ViTModel
 
-    folder = component("dino").path
+    folder = weights.path("dino")
     cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                     intermediate_size=37)  # fmt: skip
     ViTModel(cfg, add_pooling_layer=False).save_pretrained(folder)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
 
 
-def save_tiny_i3d() -> None:
+def save_tiny_i3d(weights) -> None:
     """A TorchScript module with the StyleGAN-V I3D call signature: colour mean and spread per clip."""
     import torch
 
@@ -64,30 +64,30 @@ def save_tiny_i3d() -> None:
                 x = x / 127.5 - 1.0
             return torch.cat([x.mean(dim=(2, 3, 4)), x.std(dim=(2, 3, 4))], dim=1)
 
-    folder = component("i3d").path
+    folder = weights.path("i3d")
     folder.mkdir(parents=True)
     torch.jit.script(TinyI3D()).save(str(folder / "i3d_torchscript.pt"))
 
 
 def test_everything_unavailable_without_weights(weights):
-    ready, skipped = learned.build_metrics(prompt="a person", reference=None)
+    ready, skipped = learned.build_metrics(prompt="a person", reference=None, weights=weights)
     assert ready == [] and set(skipped) == ALL
     for name, out in skipped.items():
         assert out == {"value": None, "available": False, "reason": out["reason"]}
-        assert "weights not found in " + str(weights) in out["reason"], name
+        assert "weights not found in " + str(weights.root) in out["reason"], name
 
 
 def test_clip_t_needs_a_prompt(weights):
     save_tiny_clip(weights)
-    _, skipped = learned.build_metrics(prompt=None, reference=None)
+    _, skipped = learned.build_metrics(prompt=None, reference=None, weights=weights)
     assert skipped["clip_t"]["reason"].startswith("no prompt given")
 
 
 def test_tiny_models_make_clip_t_dino_and_fvd_available(weights, clips):
     save_tiny_clip(weights)
-    save_tiny_dino()
-    save_tiny_i3d()
-    r = evaluate(clips["reencoded"], clips["gt"], prompt="an astronaut talking", samples=5)
+    save_tiny_dino(weights)
+    save_tiny_i3d(weights)
+    r = evaluate(clips["reencoded"], clips["gt"], prompt="an astronaut talking", samples=5, weights=weights)
     out = r.learned
     assert list(out) == ["fid", "e_fid", "fvd", "syncnet", "clip_t", "dino"]
     for name in ("clip_t", "dino", "fvd"):
@@ -105,7 +105,7 @@ def test_clip_t_depends_on_the_prompt(weights):
     frame = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     values = []
     for prompt in ("a red car", "zzzz"):
-        m = learned.ClipTMetric(component("clip").path, prompt)
+        m = learned.ClipTMetric(weights.path("clip"), prompt)
         m.update(frame, frame, None, None, sampled=True)
         m.update(frame, frame, None, None, sampled=False)  # not sampled: ignored
         res = m.result()
@@ -115,10 +115,10 @@ def test_clip_t_depends_on_the_prompt(weights):
 
 
 def test_dino_against_the_reference(weights):
-    save_tiny_dino()
+    save_tiny_dino(weights)
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    m = learned.DinoMetric(component("dino").path, ref)
+    m = learned.DinoMetric(weights.path("dino"), ref)
     m.update(ref, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), None, None, sampled=True)
     assert m.result()["value"] == pytest.approx(1.0, abs=1e-5)
     assert m.result()["against"] == "reference"
@@ -128,16 +128,16 @@ def test_inception_fid_loads_a_checkpoint_by_name(weights):
     import torch
     from safetensors.torch import save_file
 
-    folder = component("inception").path
+    folder = weights.path("inception")
     folder.mkdir(parents=True)
     torch.manual_seed(0)
-    net = learned._inception_v3()
+    net = inception_v3()
     for m in net.modules():  # PyTorch's default init lets activations vanish over 94 layers
         if isinstance(m, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps({"pretrained_cfg": {"mean": [0.5] * 3, "std": [0.5] * 3}}))
-    ready, skipped = learned.build_metrics(None, None)
+    ready, skipped = learned.build_metrics(None, None, weights=weights)
     assert [m.name for m in ready] == ["fid", "e_fid"]
     fid = ready[0]
     rng = np.random.default_rng(2)
@@ -164,11 +164,11 @@ def test_wrong_inception_checkpoint_is_a_clear_error(weights):
 
     from portraittalk.errors import MissingWeightsError
 
-    folder = component("inception").path
+    folder = weights.path("inception")
     folder.mkdir(parents=True)
     save_file({"fc.weight": torch.zeros(2, 2)}, str(folder / "model.safetensors"))
     with pytest.raises(MissingWeightsError, match="is not an Inception-v3 checkpoint"):
-        learned.build_metrics(None, None)
+        learned.build_metrics(None, None, weights=weights)
 
 
 def test_frechet_distance_closed_form():

@@ -7,8 +7,8 @@ from metrics_clips import ROOT, head_motion, render_frames
 
 from portraittalk.metrics import learned
 from portraittalk.metrics.evaluate import evaluate
-from portraittalk.metrics.syncnet import mfcc, syncnet_v2
-from portraittalk.weights import component
+from portraittalk.metrics.learned.syncnet import mfcc, syncnet_v2
+from portraittalk.weights import Weights
 
 
 def test_mfcc_matches_python_speech_features():
@@ -24,16 +24,16 @@ def test_mfcc_matches_python_speech_features():
 
 
 @pytest.fixture
-def syncnet_weights(tmp_path, monkeypatch):
+def syncnet_weights(tmp_path) -> Weights:
     import torch
 
-    monkeypatch.setenv("PORTRAITTALK_WEIGHTS", str(tmp_path / "weights"))
-    folder = component("syncnet").path
+    weights = Weights(tmp_path / "weights")
+    folder = weights.path("syncnet")
     folder.mkdir(parents=True)
     torch.manual_seed(0)
     state = {k: v for k, v in syncnet_v2().state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.save(state, folder / "syncnet_v2.model")  # as old PyTorch saved it
-    return folder
+    return weights
 
 
 def talking_clip(path, with_audio: bool):
@@ -52,7 +52,7 @@ def talking_clip(path, with_audio: bool):
 
 def test_syncnet_scores_the_generated_audio_track(syncnet_weights, tmp_path):
     clip = talking_clip(tmp_path / "talk.mp4", with_audio=True)
-    out = evaluate(clip, clip).learned["syncnet"]
+    out = evaluate(clip, clip, weights=syncnet_weights).learned["syncnet"]
     assert out["available"] is True, out
     assert out["windows"] in (19, 20) and out["frames_without_face"] == 0  # 25 frames − 5 (AAC may trim a few ms)
     assert out["value"] == out["confidence"] >= 0 and out["distance"] > 0
@@ -61,8 +61,9 @@ def test_syncnet_scores_the_generated_audio_track(syncnet_weights, tmp_path):
 
 def test_syncnet_unavailable_without_audio_or_v2_weights(syncnet_weights, tmp_path):
     clip = talking_clip(tmp_path / "silent.mp4", with_audio=False)
-    out = evaluate(clip, clip).learned["syncnet"]
+    out = evaluate(clip, clip, weights=syncnet_weights).learned["syncnet"]
     assert out["available"] is False and out["reason"].startswith("the generated video has no usable audio track")
-    (syncnet_weights / "syncnet_v2.model").rename(syncnet_weights / "latentsync_syncnet.pt")
-    _, skipped = learned.build_metrics(None, None, clip)
+    folder = syncnet_weights.path("syncnet")
+    (folder / "syncnet_v2.model").rename(folder / "latentsync_syncnet.pt")
+    _, skipped = learned.build_metrics(None, None, clip, weights=syncnet_weights)
     assert "only LatentSync's StableSyncNet" in skipped["syncnet"]["reason"]

@@ -7,38 +7,26 @@ changes between frames is what the conditions change (less flicker than fresh no
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ...config import DiffusionConfig
-from ...errors import EngineUnavailableError, InputError, MissingWeightsError
+from ...config import Controls, GenerateRequest, RuntimeConfig, SamplingConfig
+from ...errors import InputError, MissingWeightsError
 from ...face.reference import Reference
+from ...motion.controls import apply_controls
 from ...motion.track import MotionTrack
-from ..base import Engine, ProgressFn, RenderRequest, no_progress
+from ...runtime import resolve_device, torch_dtype
+from ...weights import Weights
+from ..base import Engine, ProgressFn, no_progress
 from .denoiser import Denoiser
-from ...weights import require
 from .status import NEEDED
 from .weights import DiffusionModels, load_models
 
 log = logging.getLogger(__name__)
 
 DLIB_DIM = 128  # the offline face-recognition backend's embedding width
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """"auto" = bf16 on CUDA, fp32 elsewhere; fp16 is CUDA-only (CPU kernels are missing or slow)."""
-    if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if name not in DTYPES:
-        raise InputError(f"dtype must be auto, fp32, fp16 or bf16 (got {name!r}).")
-    if name == "fp16" and device.type != "cuda":
-        log.info("fp16 needs a GPU; using fp32 on %s", device)
-        return torch.float32
-    return DTYPES[name]
 
 
 def make_scheduler(name: str, config: dict):
@@ -76,12 +64,13 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 class DiffusionEngine(Engine):
     name = "diffusion"
 
-    def __init__(self, models: DiffusionModels, device: str | torch.device = "cpu",
-                 config: DiffusionConfig = DiffusionConfig()) -> None:  # fmt: skip
+    def __init__(self, models: DiffusionModels, runtime: RuntimeConfig = RuntimeConfig(),
+                 weights: Optional[Weights] = None) -> None:  # fmt: skip
         self.models = models
-        self.device = torch.device(device)
-        self.config = config
-        self.dtype = resolve_dtype(config.dtype, self.device)
+        self.runtime = runtime
+        self.weights = weights
+        self.device = torch.device(resolve_device(runtime.device))
+        self.dtype = torch_dtype(runtime.dtype, str(self.device))
         self.denoiser = Denoiser(models.identitynet, models.animatenet)
         models.to("cpu" if self._offload else self.device, self.dtype)
         if self._offload:
@@ -90,22 +79,19 @@ class DiffusionEngine(Engine):
             hook = None
             for module in (models.text_encoder, self.denoiser, models.vae):
                 _, hook = cpu_offload_with_hook(module, self.device, prev_module_hook=hook)
-        elif config.cpu_offload:
+        elif runtime.cpu_offload:
             log.info("cpu_offload only applies on a GPU; ignored on %s", self.device)
 
     @property
     def _offload(self) -> bool:
-        return self.config.cpu_offload and self.device.type == "cuda"
+        return self.runtime.cpu_offload and self.device.type == "cuda"
 
     @classmethod
-    def from_pretrained(cls, weights_dir: Optional[Path] = None, device: Optional[str] = None,
-                        config: Optional[DiffusionConfig] = None) -> "DiffusionEngine":  # fmt: skip
-        """Load ``sd15`` + ``portraittalk`` from ``weights_dir`` (default: the registry's folder)."""
-        sd15, adapters = (require(name, weights_dir) for name in NEEDED)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-            raise EngineUnavailableError("the diffusion engine was asked to use a GPU, but none is available here.")
-        return cls(load_models(sd15, adapters), device, config or DiffusionConfig())
+    def from_pretrained(cls, weights: Weights, runtime: RuntimeConfig = RuntimeConfig()) -> "DiffusionEngine":
+        """Load ``sd15`` + ``portraittalk`` from ``weights``, placed and cast as ``runtime`` says."""
+        resolve_device(runtime.device)  # a missing GPU fails before minutes of loading
+        sd15, adapters = (weights.require(name) for name in NEEDED)
+        return cls(load_models(sd15, adapters), runtime, weights)
 
     @property
     def _vae_scale(self) -> int:
@@ -150,18 +136,21 @@ class DiffusionEngine(Engine):
         image = ((image[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()
         return image.permute(1, 2, 0).cpu().numpy()
 
-    def render(self, references: Sequence[Reference], track: MotionTrack, request: RenderRequest,
+    def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
+        """Frames along ``track``; w1–w3 are the Eq. (2) scales, so the structure condition is drawn
+        from the track as it is (at the default controls), not from a w-scaled one."""
         from ...face.contour import head_contour
         from ...face.draw import draw_condition
         from ...face.segmentation import person_mask
 
         if not references:
             raise InputError("the diffusion engine needs at least one reference portrait.")
-        cfg = request.diffusion
+        cfg = request.sampling
+        track = apply_controls(track, Controls(), request.render.smoothing_s)
         res = self.resolution
         scale = np.array([res / track.frame_size[0], res / track.frame_size[1]], np.float32)
-        text = self._text(request.prompt, request.negative_prompt or cfg.negative_prompt)
+        text = self._text(request.prompt, request.negative_prompt)
         face = self._face_tokens(references, cfg.identity_mode)
         guided = cfg.guidance_scale > 1.0
         if not guided:
@@ -185,10 +174,10 @@ class DiffusionEngine(Engine):
             yield _resize(image, tuple(track.frame_size))
             if t + 1 < len(track):
                 previous = latent.to(self.dtype)
-                contour = head_contour(image, points, person_mask(image))
+                contour = head_contour(image, points, person_mask(image, weights=self.weights))
 
     def _sample(self, noise: torch.Tensor, text: torch.Tensor, face: torch.Tensor, structure: np.ndarray,
-                contour: np.ndarray, previous: torch.Tensor, cfg: DiffusionConfig, scales: tuple[float, ...],
+                contour: np.ndarray, previous: torch.Tensor, cfg: SamplingConfig, scales: tuple[float, ...],
                 done: int) -> Iterator[tuple[torch.Tensor, int]]:  # fmt: skip
         """Denoise one frame; yields (latents, steps done so far) after every step."""
         device, batch = self.device, text.shape[0]

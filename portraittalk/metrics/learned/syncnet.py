@@ -75,16 +75,16 @@ class SyncNetMetric:
 
     name = "syncnet"
 
-    def __init__(self, folder: Path, video: Path, fps: float) -> None:
+    def __init__(self, folder: Path, video: Path, fps: float, device: str = "cpu") -> None:
         import torch
 
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         self.net = syncnet_v2()
         state = torch.load(str(folder / V2_FILE), map_location="cpu", weights_only=True)
         # checkpoints from old PyTorch lack BatchNorm's num_batches_tracked, which inference never reads
         missing = [k for k in self.net.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
         if missing:
-            from ..errors import MissingWeightsError
+            from ...errors import MissingWeightsError
 
             raise MissingWeightsError(f"{folder / V2_FILE} is not a SyncNet v2 checkpoint ({len(missing)} tensors "
                                       f"missing, e.g. {missing[0]}).")  # fmt: skip
@@ -105,9 +105,9 @@ class SyncNetMetric:
         self.crops.append(syncnet_crop(gen, gen_points))
 
     def result(self) -> dict:
-        from ..errors import AudioError
-        from ..media import load_audio
-        from .learned import unavailable
+        from ...errors import AudioError
+        from ...media import load_audio
+        from .common import unavailable
 
         if abs(self.fps - 25.0) > 0.01:
             return unavailable(f"SyncNet scores 25 fps video; the generated video is {self.fps:g} fps")

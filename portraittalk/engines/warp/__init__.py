@@ -1,0 +1,62 @@
+"""The warp engine: animates the reference photo itself along the MotionTrack, on the CPU.
+
+How a frame is made:
+1. The track's landmarks are split into head pose (a similarity, from the track's ``head``
+   parameters) and expression (what is left, in reference coordinates).
+2. Expression displacements are spread over the face by a piecewise-linear (barycentric) map on a
+   Delaunay mesh of the 468 face points plus a ring of still anchors around the face, precomputed
+   as a sparse matrix per reference; head pose moves the head region (a soft mask from the person
+   segmentation), so hair moves with the head and the background stays put, with no seam.
+3. One backward remap of the reference (fixed-point inverse of the forward field) renders it.
+4. Inside the inner lips, a mouth interior is composited: a dark cavity, and teeth riding on the
+   upper and lower lips; teeth come from a reference that shows them, else they are drawn.
+
+Controls (see ``portraittalk.config.Controls``), applied here to the speech-only track: w1 scales
+the expression (mouth, jaw) displacements, w2 damps head motion toward the reference placement, w3
+sets the expression's temporal smoothing.
+Several references: the first gives the frame (background, hair, upper face). Each other reference
+is aligned onto it (similarity on the upper face, colours matched) and driven by the same motion;
+per frame, the lower face comes from the reference whose own mouth is closest to the wanted opening
+(least stretching), cross-faded at switches. The one with the widest-open mouth lends its teeth.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ...config import GenerateRequest
+from ...face import mesh
+from ...face.reference import Reference
+from ...motion.controls import apply_controls
+from ...motion.track import MotionTrack
+from ..base import Engine, ProgressFn, no_progress
+from .mouth import paint_mouth, teeth_from
+from .references import Source, lower_face_mask, source_weights
+
+
+class WarpEngine(Engine):
+    name = "warp"
+
+    def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
+               progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
+        primary = references[0]
+        if primary.size != track.frame_size[0]:
+            raise ValueError("the track was made for another output size")
+        track = apply_controls(track, request.controls, request.render.smoothing_s)
+        sources = [Source.of(primary, track)]
+        sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
+        weights = source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
+        teeth = teeth_from(references)
+        face_h = sources[0].warper.face_height
+        total = len(track)
+        for t in range(total):
+            frame = sources[0].warper.frame(t)
+            lm = track.landmarks[t]
+            for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:
+                mask = lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
+                frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
+            main = sources[int(np.argmax(weights[t]))]
+            frame = paint_mouth(frame, lm, face_h, teeth, main.ref_gap)
+            progress("rendering", t + 1, total)
+            yield frame

@@ -1,0 +1,52 @@
+"""Controls w1–w3 applied to a MotionTrack at render time (the warp engine's meaning of them).
+
+The track is the speech's motion only; applying the controls here, not when the track is made,
+lets one saved track re-render with any controls and no audio analysis.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from ..config import Controls
+from ..face import mesh
+from .geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, FaceFrame
+from .track import MotionTrack
+
+
+def head_amplitude(w2: float) -> float:
+    """How much of the track's head sway is kept: clip(2 − w2, 0, 2) (w2 ≥ 2: a still head)."""
+    return float(np.clip(2.0 - w2, 0.0, 2.0))
+
+
+def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Zero-phase Gaussian smoothing along time (no lag); a no-op for tiny sigmas."""
+    if sigma_frames < 0.3 or len(x) < 2:
+        return x
+    return gaussian_filter1d(x, sigma_frames, axis=0, mode="nearest")
+
+
+def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:
+    """The track as rendered: expression (all but the eyes) × w1, never crossing the lips, smoothed
+    with σ = ``smoothing_s`` × w3; head sway × :func:`head_amplitude` (w2). Blinks are kept as they are."""
+    expression = track.expression()
+    speech = np.setdiff1d(np.arange(expression.shape[1]), mesh.eye_points())
+    gain = controls.w1 * np.ones(len(track))
+    if controls.w1 > 1.0:
+        gain = np.minimum(gain, _max_gain_without_crossing(track.reference, expression))
+    moved = expression[:, speech] * gain[:, None, None]
+    expression[:, speech] = smooth(moved, smoothing_s * track.fps * controls.w3)
+    mouth_open = smooth(track.mouth_open * gain, smoothing_s * track.fps * controls.w3)
+    return track.with_motion(expression, track.head * head_amplitude(controls.w2), mouth_open)
+
+
+def _max_gain_without_crossing(reference: np.ndarray, expression: np.ndarray) -> np.ndarray:
+    """(T,) the largest gain at which no lower inner-lip point rises above its upper partner
+    (a closing movement scaled up would push the lips through each other)."""
+    frame = FaceFrame.of(reference.astype(np.float64))
+    down = frame.rot[:, 1]  # the face's downward axis in pixels
+    gap0 = (reference[LOWER_LIP_INNER_SET] - reference[UPPER_LIP_INNER_SET]) @ down  # (K,) >= 0
+    change = (expression[:, LOWER_LIP_INNER_SET] - expression[:, UPPER_LIP_INNER_SET]) @ down  # (T, K)
+    closing = change < -1e-9
+    limit = np.where(closing, np.maximum(gap0, 0.0)[None] / np.where(closing, -change, 1.0), np.inf)
+    return np.maximum(limit.min(axis=1), 1.0)
