@@ -127,10 +127,13 @@ class RenderConfig(_Section):
 class MotionConfig(_Section):
     """Speech -> motion (the MotionTrack). Nothing here depends on the engine or the controls."""
 
-    motion_model: str = setting("auto", "audio-to-motion model: acoustic (offline, any language), learned (the "
-                                "audio2motion weights), auto = learned when its weights are present",
-                                choices=("auto", "acoustic", "learned"))  # fmt: skip
-    mouth_gain: float = setting(1.0, "jaw and lip amplitude of the acoustic model", minimum=0.0, maximum=3.0)
+    motion_model: str = setting("auto", "audio-to-motion model: fitted (the mouth model fitted on real talking "
+                                "clips that ships with the package; offline, any language), acoustic (the older "
+                                "loudness model), learned (the audio2motion weights), auto = learned when its "
+                                "weights are present, else fitted",
+                                choices=("auto", "fitted", "acoustic", "learned"))  # fmt: skip
+    mouth_gain: float = setting(1.0, "jaw and lip amplitude of the fitted and acoustic models", minimum=0.0,
+                                maximum=3.0)  # fmt: skip
     blink_interval_s: float = setting(3.5, "mean time between blinks (seconds)", minimum=0.5, maximum=60.0)
     head_sway: float = setting(1.0, "amplitude of the idle head sway (0 = still)", minimum=0.0, maximum=3.0)
 

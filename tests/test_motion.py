@@ -14,7 +14,10 @@ from portraittalk.motion.acoustic import rms_envelope
 from portraittalk.motion.offline import audio_to_motion
 from portraittalk.motion.track import MotionTrack
 
-from shared_inputs import ASSETS, PAUSES, PORTRAIT, SPEECH
+from portraittalk.motion.acoustic import acoustic_features
+from portraittalk.motion.drivers import acoustic_mouth, bilabial_closure, fitted_mouth, pause_gate
+
+from shared_inputs import ASSETS, PAUSES, PORTRAIT, ROOT, SPEECH
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +29,72 @@ def _track(ref, audio, **kw):
     return audio_to_motion(audio, ref.landmarks, (ref.size, ref.size), **kw)
 
 
-@pytest.mark.parametrize("clip", ["en_mbp.wav", "es_sentence.wav", "en_voice2.wav", "pauses.wav"])
-def test_mouth_follows_loudness_in_any_language(ref, clip):
+@pytest.mark.parametrize("clip", ["en_mbp.wav", "es_sentence.wav", "pauses.wav", "../../benchmarks/data/speech/tune/ja_dreamtalk3.flac"])
+def test_the_mouth_speaks_and_rests_in_any_language(ref, clip):
+    """The fitted model (the default) opens the mouth while someone speaks, in any language, and
+    rests it shut in pauses (runs of near-silence)."""
     audio = load_audio(ASSETS / "speech" / clip)
     track = _track(ref, audio)
     aperture = mesh.mouth_aperture(track.landmarks)
     env = rms_envelope(audio, 25.0, len(track))
     assert len(track) == round(audio.duration * 25)
+    speaking = env > 0.25 * np.percentile(env, 95)
+    assert np.percentile(aperture[speaking], 90) > 0.05
+    assert 0.2 < (aperture[speaking] > 0.02).mean() < 0.95  # it opens and closes, syllable by syllable
+    pause = pause_gate(np.clip(env / np.percentile(env, 95), 0, 1), 25.0) < 0.05
+    if pause.any():
+        assert aperture[pause].max() < 0.01
+
+
+def test_bilabials_and_pauses_close_the_lips(ref):
+    """m/b/p (a nasal murmur or a stop's closure, found acoustically) and pauses press the lips
+    together, whatever the fitted model predicts there."""
+    audio = load_audio(SPEECH)  # dense m/b/p
+    feat = acoustic_features(audio, 25.0)
+    gap, _ = fitted_mouth(audio, feat, 25.0, MotionConfig())
+    closing = bilabial_closure(feat, 25.0) < 0.3
+    assert closing.sum() >= 5
+    speech = (feat.loudness > 0.3) & ~closing
+    assert np.median(gap[closing]) < 0.35 * np.median(gap[speech])
+    assert gap[pause_gate(feat.loudness, 25.0) < 0.05].max() < 0.003
+
+
+def test_the_fitted_model_matches_a_real_speaker():
+    """On a real talking-head clip, the fitted model's opening follows the speaker's real mouth
+    (MediaPipe on the clip's frames), which loudness does not."""
+    from portraittalk.face.landmarks_io import extract_landmarks
+
+    clip = ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_retalking_2_man_map.mp4"
+    real = mesh.mouth_aperture(extract_landmarks(clip).points)
+    audio = load_audio(clip)
+    feat = acoustic_features(audio, 25.0)
+    gap, _ = fitted_mouth(audio, feat, 25.0, MotionConfig())
+    loud, _ = acoustic_mouth(feat, 25.0, MotionConfig())
+    n = min(len(real), len(gap))
+    r = np.corrcoef(real[:n], gap[:n])[0, 1]
+    assert r > 0.5 and r > np.corrcoef(real[:n], loud[:n])[0, 1] + 0.2, r
+
+
+def test_the_shipped_mouth_model_is_small_and_needs_no_torch():
+    import subprocess
+    import sys
+
+    from portraittalk.motion.mouth_model import MODEL_FILE
+
+    assert MODEL_FILE.stat().st_size < 100_000
+    code = ("import sys; from portraittalk.media import Audio; import numpy as np; "
+            "from portraittalk.motion.mouth_model import mouth_model; "
+            "z = mouth_model().predict(np.random.default_rng(0).standard_normal(16000).astype('float32'), 25, 25.0); "
+            "assert z[0].shape == (25,) and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_acoustic_baseline_follows_loudness(ref):
+    audio = load_audio(SPEECH)
+    track = _track(ref, audio, config=MotionConfig(motion_model="acoustic"))
+    aperture = mesh.mouth_aperture(track.landmarks)
+    env = rms_envelope(audio, 25.0, len(track))
     assert np.corrcoef(aperture, env)[0, 1] > 0.8
-    quiet = env < 0.03 * env.max()
-    assert aperture[quiet].mean() < 0.01 and aperture[env > 0.5 * env.max()].mean() > 0.04
 
 
 def test_silence_keeps_the_mouth_shut_and_still_blinks(ref):
@@ -129,3 +188,51 @@ def test_other_frame_rates(ref):
     audio = load_audio(SPEECH)
     track = audio_to_motion(audio, ref.landmarks, (512, 512), fps=30.0)
     assert len(track) == round(audio.duration * 30)
+
+
+def test_lips_come_from_the_mesh_so_lips_read_crossed_still_open():
+    """Grace Hopper's photo (matplotlib's sample): MediaPipe reads her closed lips slightly crossed.
+    Which point belongs to which lip comes from the mesh, so the lower lip opens down by the gap
+    asked for and nothing else moves farther (the old rig sent it to the bottom of the frame)."""
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET, FaceRig, lip_topology
+
+    photo = ROOT / "benchmarks" / "data" / "portraits" / "tune" / "old_photo_grace_hopper.jpg"
+    lm = analyse_reference(load_image(photo), "grace").landmarks
+    rig = FaceRig(lm)
+    h = rig.frame.scale
+    assert rig.gap0 == 0.0 and rig.problems == []  # crossed lips count as closed
+    lips = lip_topology()
+    assert len(lips.upper) == len(lips.lower) + 4 == 40 and not set(lips.upper) & set(lips.lower)
+    assert set(LOWER_LIP_INNER_SET) <= set(lips.lower)
+    d = rig.mouth(np.array([0.08]), np.array([0.0]))[0] / h
+    assert 0.06 < d[mesh.LOWER_LIP_INNER, 1] < 0.08 and d[mesh.UPPER_LIP_INNER, 1] < 0.0
+    assert np.abs(d).max() < 0.09
+    assert 0.025 < d[mesh.CHIN, 1] < 0.045  # the chin moves with the jaw, less than the lip
+
+
+def test_implausible_landmarks_move_less():
+    from portraittalk.motion.geometry import DEGRADED_GAIN, FaceRig, check_reference
+
+    lm = analyse_reference(load_image(PORTRAIT), "a").landmarks.copy()
+    assert check_reference(lm) == []
+    upside = lm.copy()
+    upside[mesh.CHIN], upside[mesh.FOREHEAD] = lm[mesh.FOREHEAD], lm[mesh.CHIN]  # a chin above the eyes
+    problems = check_reference(upside)
+    assert problems and "usual order" in problems[0]
+    odd = FaceRig(upside)
+    assert FaceRig(lm).gain == 1.0 and odd.gain == DEGRADED_GAIN
+    moved = np.abs(odd.mouth(np.array([0.1]), np.array([0.1]))).max()
+    odd.gain = 1.0
+    assert moved < 0.6 * np.abs(odd.mouth(np.array([0.1]), np.array([0.1]))).max()
+
+
+def test_a_larger_w1_never_opens_the_mouth_wider_than_a_mouth_opens(ref):
+    from portraittalk.motion.geometry import MAX_OPEN
+
+    track = _track(ref, load_audio(SPEECH))
+    h = mesh.face_height(ref.landmarks)
+    tripled = apply_controls(track, Controls(w1=3.0), 0.0).landmarks
+    gap = np.linalg.norm(tripled[:, mesh.UPPER_LIP_INNER] - tripled[:, mesh.LOWER_LIP_INNER], axis=1) / h
+    assert gap.max() <= MAX_OPEN + 0.005
+    doubled = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.0).landmarks)
+    assert doubled.max() > 1.3 * mesh.mouth_aperture(track.landmarks).max()  # w1 still enlarges

@@ -10,7 +10,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from ..config import Controls
 from ..face import mesh
-from .geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, FaceFrame
+from .geometry import LOWER_LIP_INNER_SET, MAX_OPEN, UPPER_LIP_INNER_SET, FaceFrame
 from .track import MotionTrack
 
 
@@ -27,13 +27,15 @@ def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 
 def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:
-    """The track as rendered: expression (all but the eyes) × w1, never crossing the lips, smoothed
+    """The track as rendered: expression (all but the eyes) × w1, never crossing the lips nor opening
+    them wider than a mouth opens (``MAX_OPEN``), smoothed
     with σ = ``smoothing_s`` × w3; head sway × :func:`head_amplitude` (w2). Blinks are kept as they are."""
     expression = track.expression()
     speech = np.setdiff1d(np.arange(expression.shape[1]), mesh.eye_points())
     gain = controls.w1 * np.ones(len(track))
     if controls.w1 > 1.0:
         gain = np.minimum(gain, _max_gain_without_crossing(track.reference, expression))
+        gain = np.minimum(gain, _max_gain_without_gaping(track.reference, expression))
     moved = expression[:, speech] * gain[:, None, None]
     expression[:, speech] = smooth(moved, smoothing_s * track.fps * controls.w3)
     mouth_open = smooth(track.mouth_open * gain, smoothing_s * track.fps * controls.w3)
@@ -50,3 +52,14 @@ def _max_gain_without_crossing(reference: np.ndarray, expression: np.ndarray) ->
     closing = change < -1e-9
     limit = np.where(closing, np.maximum(gap0, 0.0)[None] / np.where(closing, -change, 1.0), np.inf)
     return np.maximum(limit.min(axis=1), 1.0)
+
+
+def _max_gain_without_gaping(reference: np.ndarray, expression: np.ndarray) -> np.ndarray:
+    """(T,) the largest gain at which the inner lips open no wider than ``MAX_OPEN`` face heights."""
+    frame = FaceFrame.of(reference.astype(np.float64))
+    down = frame.rot[:, 1]
+    gap0 = float((reference[mesh.LOWER_LIP_INNER] - reference[mesh.UPPER_LIP_INNER]) @ down)
+    change = (expression[:, mesh.LOWER_LIP_INNER] - expression[:, mesh.UPPER_LIP_INNER]) @ down  # (T,)
+    room = max(MAX_OPEN * frame.scale - gap0, 0.0)
+    limit = np.where(change > 1e-9, room / np.maximum(change, 1e-9), np.inf)
+    return np.maximum(limit, 1.0)

@@ -1,17 +1,21 @@
 """Landmark deformations on the 478-point mesh: jaw opening, lip spread/round, blinks, head pose.
 
 Deformations are built in a face-aligned frame (eyes horizontal, unit = face height) from the
-reference's own landmarks, so they fit any face shape, then mapped back to output pixels.
+reference's own landmarks, so they fit any face shape, then mapped back to output pixels. Which
+point belongs to which lip comes from the mesh's connectivity, never from the photo's geometry
+(lips pressed together or read slightly crossed by MediaPipe must not swap a lip), and the
+reference is checked before it is animated: a face whose landmarks are implausible moves less.
 """
 from __future__ import annotations
 
+import functools
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..face import mesh
 
-# Lips that ride on the jaw (the lower lip) and that stay with the skull (the upper lip).
 CORNERS = np.array([61, 291, 78, 308])
 UPPER_LIP_INNER_SET = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
 UPPER_LIP_OUTER_SET = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409])
@@ -20,7 +24,12 @@ LOWER_LIP_OUTER_SET = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375])
 UPPER_LIDS = (np.array([173, 157, 158, 159, 160, 161, 246]), np.array([398, 384, 385, 386, 387, 388, 466]))
 LOWER_LIDS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133]), np.array([263, 249, 390, 373, 374, 380, 381, 382, 362]))
 UPPER_LIP_SHARE = 0.3  # how much of a closing the upper lip does (the lower lip does the rest)
+LIPS_CLOSE = 0.025  # the gap (face heights) the lips close by themselves; the jaw closes the rest
+UPPER_LIP_LIFT = 0.12  # share of an opening done by the upper lip rising (shows the upper teeth)
+CHIN_PER_GAP = 0.45  # chin drop per unit of lip opening (median slope over the real clips in benchmarks/data/clips/fit)
 MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
+MAX_OPEN = 0.14  # the widest any mouth is drawn, whatever the controls ask (face heights)
+DEGRADED_GAIN = 0.5  # motion kept on a face whose landmarks look implausible
 
 
 @dataclass
@@ -38,7 +47,7 @@ class FaceFrame:
         d = eye_l - eye_r
         a = np.arctan2(d[1], d[0])
         rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float64)
-        return cls(points[mesh.NOSE_TIP].astype(np.float64), rot, float(mesh.face_height(points)))
+        return cls(points[mesh.NOSE_TIP].astype(np.float64), rot, max(float(mesh.face_height(points)), 1e-6))
 
     def local(self, p: np.ndarray) -> np.ndarray:
         return (p - self.origin) @ self.rot / self.scale
@@ -47,54 +56,141 @@ class FaceFrame:
         return v @ self.rot.T * self.scale
 
 
+@dataclass(frozen=True)
+class LipTopology:
+    """Every point of each lip (all four rings of the mesh) and its depth: 0 on the outer edge, 1 on
+    the inner edge (the mouth opening)."""
+
+    upper: np.ndarray
+    lower: np.ndarray
+    depth: np.ndarray  # (478,), 0 outside the lips
+
+
+@functools.lru_cache(maxsize=None)
+def lip_topology() -> LipTopology:
+    """The lips from the mesh's connectivity: rings are walked outward from the inner lip contour
+    (not crossing the outer one), and each point goes to the lip whose inner edge is nearer in
+    the mesh graph (ties, next to the corners, to the lower lip)."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in mesh.connections("TESSELATION"):
+        neighbours.setdefault(int(a), set()).add(int(b))
+        neighbours.setdefault(int(b), set()).add(int(a))
+    outer = set(mesh.lips_outer_loop().tolist())
+    ring = {int(i): 0 for i in mesh.lips_inner_loop()}
+    frontier = set(ring)
+    while frontier:
+        frontier = {u for v in frontier for u in neighbours[v] if u not in ring and u not in outer}
+        ring.update({u: max(ring.values()) + 1 for u in frontier})
+    outer_ring = max(ring.values()) + 1
+    ring.update({int(i): outer_ring for i in outer})
+    lips = set(ring) - set(CORNERS.tolist())
+    label: dict[int, str] = {int(i): "U" for i in UPPER_LIP_INNER_SET} | {int(i): "L" for i in LOWER_LIP_INNER_SET}
+    dist = dict.fromkeys(label, 0)
+    queue = deque(label)
+    while queue:
+        v = queue.popleft()
+        for u in neighbours[v]:
+            if u not in lips:
+                continue
+            if u not in dist:
+                dist[u], label[u] = dist[v] + 1, label[v]
+                queue.append(u)
+            elif dist[u] == dist[v] + 1 and label[u] != label[v]:
+                label[u] = "L"
+    depth = np.zeros(mesh.NUM_LANDMARKS)
+    for i, r in ring.items():
+        depth[i] = 1.0 - r / outer_ring
+    upper = np.array(sorted(i for i, s in label.items() if s == "U"))
+    lower = np.array(sorted(i for i, s in label.items() if s == "L"))
+    return LipTopology(upper, lower, depth)
+
+
+def check_reference(points: np.ndarray) -> list[str]:
+    """What is implausible about a face's rest landmarks (empty: a face that can be animated fully).
+
+    Checked in the face's own frame (eyes level, unit = face height): the features in their order
+    from the eyes down to the chin, a mouth of a sensible width and a mesh without folded triangles.
+    Lips read slightly crossed are not listed: the rig treats them as closed.
+    """
+    frame = FaceFrame.of(points.astype(np.float64))
+    loc = frame.local(points.astype(np.float64))
+    problems = []
+    eyes_y = loc[[mesh.RIGHT_EYE_OUTER, mesh.LEFT_EYE_OUTER], 1].mean()
+    order = [eyes_y, 0.0, loc[mesh.UPPER_LIP_OUTER, 1], loc[mesh.LOWER_LIP_OUTER, 1], loc[mesh.CHIN, 1]]
+    if frame.scale < 8 or not all(b - a > 0.02 for a, b in zip(order, order[1:])):
+        problems.append("the eyes, nose, mouth and chin are not in their usual order")
+    width = abs(loc[mesh.MOUTH_CORNER_LEFT, 0] - loc[mesh.MOUTH_CORNER_RIGHT, 0])
+    if not 0.15 <= width <= 0.8:
+        problems.append(f"the mouth is {width:.2f} face heights wide")
+    # Folds around the mouth (what speech moves); a turned head folds its far cheek, which is fine.
+    tris = mesh_triangles()
+    mouth = loc[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0)
+    tris = tris[(np.linalg.norm(loc[tris] - mouth, axis=2) < 0.3).all(axis=1)]
+    e1, e2 = loc[tris[:, 1]] - loc[tris[:, 0]], loc[tris[:, 2]] - loc[tris[:, 0]]
+    turn = np.sign(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    folded = float(np.mean(turn != np.sign(np.sum(turn))))
+    if folded > 0.2:
+        problems.append(f"{folded:.0%} of the mesh around the mouth is folded")
+    return problems
+
+
 class FaceRig:
-    """Precomputed per-landmark weights of a reference face: ``mouth`` and ``lids`` give displacements."""
+    """Precomputed per-landmark weights of a reference face: ``mouth`` and ``lids`` give displacements.
+
+    ``problems`` says what :func:`check_reference` found; a face with problems moves with
+    ``gain`` = DEGRADED_GAIN instead of 1 (a smaller motion where the landmarks cannot be trusted).
+    """
 
     def __init__(self, reference: np.ndarray) -> None:
         self.reference = reference.astype(np.float64)
         self.frame = FaceFrame.of(self.reference)
-        loc = self.frame.local(self.reference)
-        self.loc = loc
+        self.loc = loc = self.frame.local(self.reference)
+        self.problems = check_reference(self.reference)
+        self.gain = DEGRADED_GAIN if self.problems else 1.0
+        lips = lip_topology()
+        upper, lower, depth = lips.upper, lips.lower, lips.depth
         chin_y = loc[mesh.CHIN, 1]
         mouth_y = loc[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 1].mean()
-        hinge_y = loc[[234, 454], 1].mean()
-        upper, lower, depth = _lip_regions(loc)
-        # Jaw membership: 0 above the mouth line, 1 well below it; every lip point set explicitly
-        # (MediaPipe has four rings per lip: moving only some of them would fold the mesh).
-        t = (loc[:, 1] - mouth_y) / max(chin_y - mouth_y, 1e-6)
+        lip_y = loc[mesh.LOWER_LIP_OUTER, 1]
+        # Jaw: the lower lip drops by the opening; below it the skin follows, the chin by
+        # CHIN_PER_GAP of it; the mandible turns about the ears, so the jaw's sides move less.
+        t = (loc[:, 1] - mouth_y) / max(chin_y - mouth_y, 1e-3)
         member = np.clip((t + 0.1) / 0.35, 0.0, 1.0)
         member = member * member * (3 - 2 * member)
-        member[upper] = 0.0
-        member[lower] = 1.0
-        member[CORNERS] = 0.45
-        radial = np.clip((loc[:, 1] - hinge_y) / max(chin_y - hinge_y, 1e-6), 0.0, 1.2)
-        self.jaw = (member * radial)[:, None] * np.array([0.0, 1.0])
-        self.jaw[:, 0] = -0.04 * loc[:, 0] * member  # the chin narrows a little as it drops
-        lower_inner = self.jaw[mesh.LOWER_LIP_INNER, 1]
-        self.gap_per_jaw = max(lower_inner, 1e-3)
+        below = np.clip((loc[:, 1] - lip_y) / max(chin_y - lip_y, 1e-3), 0.0, 1.0)
+        reach = 1.0 - below * (1.0 - CHIN_PER_GAP / (1.0 - UPPER_LIP_LIFT))
+        half_w = max(float(np.abs(loc[mesh.face_oval_loop(), 0]).max()), 1e-3)
+        side = np.clip(1.0 - np.clip(np.abs(loc[:, 0]) / half_w - 0.25, 0.0, None), 0.25, 1.0)
+        # The lips open as a lens, not a box: they part less toward the corners, which hardly move
+        # (the thin wedges of mesh at the corners would fold), the skin just below the lower lip
+        # follows it, and the chin moves as one piece.
+        centre_x = loc[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()
+        mouth_half = max(0.5 * abs(loc[mesh.MOUTH_CORNER_LEFT, 0] - loc[mesh.MOUTH_CORNER_RIGHT, 0]), 1e-3)
+        taper = np.clip(1.0 - ((loc[:, 0] - centre_x) / mouth_half) ** 2, 0.1, 1.0)
+        drop = member * reach * side * (taper + (1.0 - taper) * below)
+        drop[upper], drop[lower], drop[CORNERS] = 0.0, taper[lower], 0.0
+        self.jaw = np.stack([-0.04 * loc[:, 0] * member, drop], axis=1)  # the chin narrows a little as it drops
         # Upper-lip lift shows the upper teeth on wide openings.
-        lift = np.zeros(len(loc))
-        lift[upper] = 1.0
-        self.lift = lift[:, None] * np.array([0.0, -1.0])
-        # Spread: corners move outward, falling off with distance from each corner.
-        mouth_w = abs(loc[mesh.MOUTH_CORNER_LEFT, 0] - loc[mesh.MOUTH_CORNER_RIGHT, 0])
+        self.lift = np.zeros_like(loc)
+        self.lift[upper, 1] = -taper[upper]
+        # Spread (width +1 = corners out by half the mouth's width each), falling off from each corner.
+        mouth_w = max(abs(loc[mesh.MOUTH_CORNER_LEFT, 0] - loc[mesh.MOUTH_CORNER_RIGHT, 0]), 1e-3)
         self.spread = np.zeros_like(loc)
         for corner, sign in ((mesh.MOUTH_CORNER_LEFT, 1.0), (mesh.MOUTH_CORNER_RIGHT, -1.0)):
             dist = np.linalg.norm(loc - loc[corner], axis=1)
-            fall = np.exp(-((dist / (0.45 * mouth_w)) ** 2))
-            self.spread[:, 0] += sign * fall * 0.5 * mouth_w
-        self.gap0 = float(loc[mesh.LOWER_LIP_INNER, 1] - loc[mesh.UPPER_LIP_INNER, 1])
+            self.spread[:, 0] += sign * np.exp(-((dist / (0.45 * mouth_w)) ** 2)) * 0.5 * mouth_w
         # Closing a mouth that is open in the photo (a smile showing teeth): the inner lip edges
         # meet on the midline between them, each lip's rings follow by depth (outer edge: half),
-        # and the jaw stays, so the face keeps its shape (and its identity).
-        inner_u, inner_l = loc[UPPER_LIP_INNER_SET], loc[LOWER_LIP_INNER_SET]
+        # and the jaw stays, so the face keeps its shape (and its identity). Lips read crossed
+        # count as closed (no negative gap).
+        inner_u, inner_l = loc[UPPER_LIP_INNER_SET], loc[LOWER_LIP_INNER_SET]  # pairs, one above the other
         order = np.argsort(inner_u[:, 0])
-        xs = inner_u[order, 0]
-        half_gap = 0.5 * (inner_l[order, 1] - inner_u[order, 1])
-        reach = np.interp(loc[:, 0], xs, half_gap)
+        half_gap = np.clip(0.5 * (inner_l[order, 1] - inner_u[order, 1]), 0.0, None)
+        reach_x = np.interp(loc[:, 0], inner_u[order, 0], half_gap)
+        self.gap0 = float(max(loc[mesh.LOWER_LIP_INNER, 1] - loc[mesh.UPPER_LIP_INNER, 1], 0.0))
         self.lip_close = np.zeros_like(loc)
-        self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach[upper] * 2 * UPPER_LIP_SHARE
-        self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach[lower] * 2 * (1 - UPPER_LIP_SHARE)
+        self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach_x[upper] * 2 * UPPER_LIP_SHARE
+        self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach_x[lower] * 2 * (1 - UPPER_LIP_SHARE)
         self._lid_targets = self._lid_pairs(loc)
 
     @staticmethod
@@ -109,16 +205,21 @@ class FaceRig:
             pairs.append((upper, target - loc[upper]))
         return pairs
 
-    def mouth(self, opening: np.ndarray, spread: np.ndarray) -> np.ndarray:
-        """(T, 478, 2) jaw and lip displacements in output pixels."""
-        gap = np.clip(opening, 0.0, 1.2) * MAX_GAP
-        close = np.clip((self.gap0 - gap) / max(self.gap0, 1e-6), 0.0, 1.0)  # 1 = lips together
-        jaw = np.clip(gap - self.gap0, 0.0, None)
-        jaw = jaw - 0.12 * jaw  # the upper lip's lift covers part of the gap
-        lift_amt = 0.12 * jaw
-        d = ((jaw / self.gap_per_jaw)[:, None, None] * self.jaw[None] + lift_amt[:, None, None] * self.lift[None]
+    def mouth(self, gap: np.ndarray, width: np.ndarray) -> np.ndarray:
+        """(T, 478, 2) jaw and lip displacements in output pixels for a wanted inner-lip ``gap``
+        (face heights, 0 = lips together) and relative mouth ``width`` change (+ spread, − round)."""
+        gap = self.gap0 + (np.clip(np.asarray(gap, np.float64), 0.0, 1.5 * MAX_GAP) - self.gap0) * self.gain
+        width = np.clip(np.asarray(width, np.float64), -0.3, 0.3) * self.gain
+        # Narrower than the photo: the lips close a little by themselves, the jaw rises for the rest
+        # (a wide-open photo closes with its chin, not with a lower lip stretched to twice its height).
+        closing = np.clip(self.gap0 - gap, 0.0, None)
+        by_lips = np.minimum(closing, LIPS_CLOSE)
+        close = by_lips / max(self.gap0, 1e-6)  # 1 = lips together
+        wider = np.clip(gap - self.gap0, 0.0, None) - (closing - by_lips) / (1 - UPPER_LIP_LIFT)
+        d = (((1 - UPPER_LIP_LIFT) * wider)[:, None, None] * self.jaw[None]
+             + (UPPER_LIP_LIFT * np.clip(wider, 0.0, None))[:, None, None] * self.lift[None]
              + close[:, None, None] * self.lip_close[None]
-             + (0.12 * spread)[:, None, None] * self.spread[None])  # fmt: skip
+             + width[:, None, None] * self.spread[None])  # fmt: skip
         return self.frame.vector_to_global(d).astype(np.float32)
 
     def lids(self, blink: np.ndarray) -> np.ndarray:
@@ -129,34 +230,42 @@ class FaceRig:
         return self.frame.vector_to_global(d).astype(np.float32)
 
 
-def _lip_regions(loc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of the upper-lip and lower-lip points (all rings, found geometrically inside the outer
-    lip contour), and each point's depth: 0 on the outer edge, 1 on the inner edge."""
-    import cv2
-
-    outer = loc[mesh.lips_outer_loop()].astype(np.float32)
-    inside = np.array([cv2.pointPolygonTest(outer, (float(x), float(y)), True) >= -1e-3 for x, y in loc])
-    inside[CORNERS] = False
-
-    def edge(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        pts = loc[idx]
-        order = np.argsort(pts[:, 0])
-        return pts[order, 0], pts[order, 1]
-
-    ux_in, uy_in = edge(UPPER_LIP_INNER_SET)
-    lx_in, ly_in = edge(LOWER_LIP_INNER_SET)
-    ux_out, uy_out = edge(UPPER_LIP_OUTER_SET)
-    lx_out, ly_out = edge(LOWER_LIP_OUTER_SET)
-    x, y = loc[:, 0], loc[:, 1]
-    mid = 0.5 * (np.interp(x, ux_in, uy_in) + np.interp(x, lx_in, ly_in))
-    is_upper = inside & (y <= mid)
-    is_lower = inside & (y > mid)
-    depth = np.zeros(len(loc))
-    yo, yi = np.interp(x, ux_out, uy_out), np.interp(x, ux_in, uy_in)
-    depth[is_upper] = np.clip((y - yo) / np.maximum(yi - yo, 1e-6), 0, 1)[is_upper]
-    yo, yi = np.interp(x, lx_out, ly_out), np.interp(x, lx_in, ly_in)
-    depth[is_lower] = np.clip((yo - y) / np.maximum(yo - yi, 1e-6), 0, 1)[is_lower]
-    return np.nonzero(is_upper)[0], np.nonzero(is_lower)[0], depth
+@functools.lru_cache(maxsize=None)
+def mesh_triangles() -> np.ndarray:
+    """(K, 3) the face mesh's triangles (3-cycles of its tessellation edges), consistently oriented:
+    every shared edge is walked in opposite directions by its two triangles, so on an unfolded face
+    all of them turn the same way."""
+    edges = {(int(a), int(b)) for a, b in mesh.connections("TESSELATION")}
+    edges |= {(b, a) for a, b in edges}
+    neighbours: dict[int, set[int]] = {}
+    for a, b in edges:
+        neighbours.setdefault(a, set()).add(b)
+    tris = sorted({tuple(sorted((a, b, c))) for a, b in edges if a < b for c in neighbours[a] & neighbours[b]})
+    by_edge: dict[frozenset, list[int]] = {}
+    for k, (a, b, c) in enumerate(tris):
+        for e in ((a, b), (b, c), (c, a)):
+            by_edge.setdefault(frozenset(e), []).append(k)
+    oriented: dict[int, tuple[int, int, int]] = {}
+    for seed in range(len(tris)):
+        if seed in oriented:
+            continue
+        oriented[seed] = tris[seed]
+        queue = deque([seed])
+        while queue:
+            k = queue.popleft()
+            a, b, c = oriented[k]
+            for u, v in ((a, b), (b, c), (c, a)):
+                for j in by_edge[frozenset((u, v))]:
+                    if j not in oriented:
+                        x, y, z = tris[j]
+                        t = (x, y, z)
+                        # j must walk the shared edge as v -> u
+                        if any(t[i] == v and t[(i + 1) % 3] == u for i in range(3)):
+                            oriented[j] = t
+                        else:
+                            oriented[j] = (x, z, y)
+                        queue.append(j)
+    return np.array([oriented[k] for k in range(len(tris))], np.int32)
 
 
 def head_transform(params: np.ndarray, pivot: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 from ..config import MotionConfig
 from ..media.audio import Audio
 from .acoustic import acoustic_features
-from .drivers import blink_curve, head_motion, mouth_drivers
-from .geometry import FaceRig, head_pivot, head_transform
+from .drivers import acoustic_mouth, blink_curve, fitted_mouth, head_motion
+from .geometry import MAX_GAP, FaceRig, head_pivot, head_transform
 from .track import MotionTrack
 
 
@@ -18,18 +18,22 @@ def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, 
                     offsets: Optional[np.ndarray] = None) -> MotionTrack:  # fmt: skip
     """A MotionTrack for ``audio`` on a face whose rest landmarks are ``reference`` (output pixels).
 
-    ``offsets`` (T, 478, 2), in face heights, replace the acoustic mouth model (e.g. the learned
-    audio-to-motion VAE); blinks and head sway are added either way. Deterministic for a given
+    The mouth comes from ``config.motion_model`` ("acoustic": loudness; otherwise the fitted model);
+    ``offsets`` (T, 478, 2), in face heights, replace it (e.g. the learned audio-to-motion VAE);
+    blinks and head sway are added either way. Deterministic for a given
     ``seed``. The controls (w1–w3) are not applied here: engines apply them when they render.
     """
     rng = np.random.default_rng(seed)
     feat = acoustic_features(audio, fps)
     n = len(feat.energy)
     rig = FaceRig(reference)
-    opening, spread = mouth_drivers(feat, fps, config)
+    if config.motion_model == "acoustic":
+        gap, width = acoustic_mouth(feat, fps, config)
+    else:
+        gap, width = fitted_mouth(audio, feat, fps, config)
     blink = blink_curve(n, fps, config, rng)
     if offsets is None:
-        mouth = rig.mouth(opening, spread)
+        mouth = rig.mouth(gap, width)
     else:
         mouth = _fit_length(offsets, n) * rig.frame.scale
     disp = mouth + rig.lids(blink)
@@ -38,7 +42,8 @@ def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, 
     local = rig.reference[None] + disp
     landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]
     return MotionTrack(landmarks.astype(np.float32), float(fps), tuple(frame_size), reference.astype(np.float32),
-                       opening, blink, head, np.clip(feat.loudness, 0, 1).astype(np.float32))  # fmt: skip
+                       np.clip(gap / MAX_GAP, 0.0, 1.5).astype(np.float32), blink, head,
+                       np.clip(feat.loudness, 0, 1).astype(np.float32))  # fmt: skip
 
 
 def _fit_length(offsets: np.ndarray, n: int) -> np.ndarray:

@@ -1,0 +1,235 @@
+"""Fit the audio-to-mouth model shipped as ``portraittalk/motion/mouth_model.npz``.
+
+Data: the real talking-head clips in ``benchmarks/data/clips/fit`` only (never ``clips/eval``). For
+each clip, MediaPipe (tracking mode) measures per frame the inner-lip gap, the mouth's width and the
+nose-to-chin distance, all over the outer eye-corner distance, standardised per clip (speakers
+differ in how far they open; the shape over time is what is learned). Inputs: 80-band log-mel at
+50 Hz (``portraittalk.motion.features.log_mel``).
+
+The clips' sound and picture are not all in sync (re-encoded sources): a first round of grouped
+4-fold models predicts every clip out of fold, each clip's offset (within ±6 frames) is where its
+prediction matches best, and the final model is fitted on the re-aligned clips. ``--cv`` also
+reports leave-one-speaker-out correlations. Needs torch (fitting only; the package runs the model
+with numpy). Deterministic (seeded, one thread).
+
+    python scripts/fit_mouth_model.py [--out portraittalk/motion/mouth_model.npz] [--cv] [--cache outputs/fit_cache]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = ROOT / "benchmarks" / "data" / "clips" / "fit"
+HIDDEN, DILATIONS, OUTPUTS = 32, (1, 2, 4), ("opening", "width", "chin")
+LOSS_WEIGHTS = (1.0, 0.5, 0.5)
+MAX_LAG = 6
+STEPS, WINDOW, BATCH = 400, 64, 32
+
+
+def speaker(name: str) -> str:
+    """Clips of one person are one group (the three Obama passages)."""
+    return "obama" if "obama" in name else name
+
+
+def measure_clip(path: Path, cache: Path) -> dict:
+    """Log-mel features and the per-frame mouth of one clip (landmarks cached)."""
+    from portraittalk.face import mesh
+    from portraittalk.face.landmarks_io import LandmarkTrack, extract_landmarks
+    from portraittalk.media import load_audio
+    from portraittalk.motion.features import audio_features
+
+    cached = cache / f"{path.stem}.npz"
+    if cached.is_file():
+        track = LandmarkTrack.load(cached)
+    else:
+        track = extract_landmarks(path)
+        track.save(cached)
+    p = track.points.astype(np.float64)
+    if np.isnan(p).any():
+        raise SystemExit(f"{path.name}: a frame without a face; every fit clip must show one on every frame")
+    scale = np.linalg.norm(p[:, 33] - p[:, 263], axis=1)
+    y = np.stack([np.linalg.norm(p[:, 13] - p[:, 14], axis=1) / scale, np.linalg.norm(p[:, 61] - p[:, 291], axis=1) / scale,
+                  np.linalg.norm(p[:, 1] - p[:, 152], axis=1) / scale], axis=1)  # fmt: skip
+    width = np.linalg.norm(p[:, 61] - p[:, 291], axis=1)
+    mel = audio_features(load_audio(path).samples, "mel", len(p))
+    return {"name": path.stem, "mel": mel.astype(np.float32), "y": ((y - y.mean(0)) / (y.std(0) + 1e-6)).astype(np.float32),
+            "aperture": mesh.mouth_aperture(p.astype(np.float32)), "width_change": width / np.median(width) - 1.0,
+            "chin_per_gap": float(np.polyfit(y[:, 0], y[:, 2], 1)[0])}  # fmt: skip
+
+
+def network():
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = nn.Sequential(nn.Conv1d(80, HIDDEN, 3, padding=1), nn.GELU(approximate="tanh"),
+                                     nn.Conv1d(HIDDEN, HIDDEN, 4, stride=2, padding=1), nn.GELU(approximate="tanh"))  # fmt: skip
+            self.blocks = nn.ModuleList(nn.Conv1d(HIDDEN, HIDDEN, 3, padding=d, dilation=d) for d in DILATIONS)
+            self.out = nn.Conv1d(HIDDEN, len(OUTPUTS), 1)
+            self.drop = nn.Dropout(0.2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 80, 2T) -> (B, 3, T)
+            h = self.inp(x)
+            for block in self.blocks:
+                h = h + nn.functional.gelu(block(self.drop(h)), approximate="tanh")
+            return self.out(h)
+
+    return Net()
+
+
+def aligned(clip: dict, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mel (80, 2T'), targets (3, T')) with the picture moved ``lag`` frames against the sound."""
+    mel, y = clip["mel"].T, clip["y"].T
+    if lag > 0:
+        y = y[:, lag:]
+        mel = mel[:, : 2 * y.shape[1]]
+    elif lag < 0:
+        y = y[:, :lag]
+        mel = mel[:, -2 * lag :]
+    return mel, y
+
+
+def fit(clips: list[dict], lags: dict[str, int], seed: int = 0):
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = network()
+    opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=1e-2)
+    items = [aligned(c, lags.get(c["name"], 0)) for c in clips]
+    items = [it for it in items if it[1].shape[1] > WINDOW]
+    sizes = np.array([it[1].shape[1] for it in items], np.float64)
+    weights = torch.tensor(LOSS_WEIGHTS)
+    net.train()
+    for _ in range(STEPS):
+        xs, ys = [], []
+        for k in rng.choice(len(items), BATCH, p=sizes / sizes.sum()):  # clips drawn by length
+            mel, y = items[k]
+            t0 = int(rng.integers(0, y.shape[1] - WINDOW))
+            x = mel[:, 2 * t0 : 2 * (t0 + WINDOW)].copy()
+            band = int(rng.integers(0, 70))
+            x[band : band + int(rng.integers(0, 10))] = 0.0  # frequency masking
+            x += rng.normal(0, 0.1, x.shape).astype(np.float32)
+            xs.append(x)
+            ys.append(y[:, t0 : t0 + WINDOW])
+        x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+        p = net(x)[:, :, 4:-4]
+        y = y[:, :, 4:-4]
+        mse = ((p - y) ** 2).mean(dim=(0, 2))
+        pc, yc = p - p.mean(2, keepdim=True), y - y.mean(2, keepdim=True)
+        r = (pc * yc).sum(2) / (pc.norm(dim=2) * yc.norm(dim=2) + 1e-6)
+        loss = (mse * weights).sum() + ((1 - r).mean(0) * weights).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+def predict(net, clip: dict) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return net(torch.from_numpy(clip["mel"].T[None]))[0].numpy().T
+
+
+def lag_scan(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Pearson r of y[t + lag] against p[t] for lag in -MAX_LAG..MAX_LAG."""
+    out = []
+    for lag in range(-MAX_LAG, MAX_LAG + 1):
+        a, b = y[max(lag, 0) : len(y) + min(lag, 0)], p[max(-lag, 0) : len(p) + min(-lag, 0)]
+        out.append(float(np.corrcoef(a, b)[0, 1]))
+    return np.array(out)
+
+
+def best_offset(scan: np.ndarray) -> int:
+    """The lag of the best match, when it beats no offset clearly (short clips scatter)."""
+    best = int(np.argmax(scan))
+    return best - MAX_LAG if scan[best] - scan[MAX_LAG] >= 0.05 else 0
+
+
+def folds(clips: list[dict], k: int) -> list[list[str]]:
+    groups = sorted({speaker(c["name"]) for c in clips})
+    return [[c["name"] for c in clips if speaker(c["name"]) in groups[i::k]] for i in range(k)]
+
+
+def out_of_fold(clips: list[dict], lags: dict[str, int], k: int) -> dict[str, np.ndarray]:
+    preds = {}
+    for held in folds(clips, k):
+        net = fit([c for c in clips if c["name"] not in held], lags)
+        preds.update({c["name"]: predict(net, c) for c in clips if c["name"] in held})
+    return preds
+
+
+def export(net) -> dict[str, np.ndarray]:
+    return {f"w.{k}": v.detach().numpy().astype(np.float16) for k, v in net.state_dict().items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "portraittalk" / "motion" / "mouth_model.npz")
+    parser.add_argument("--cache", type=Path, default=ROOT / "outputs" / "fit_cache")
+    parser.add_argument("--cv", action="store_true", help="also report leave-one-speaker-out correlations")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    clips = [measure_clip(p, args.cache) for p in sorted(CLIPS.glob("*.mp4"))]
+    print(f"{len(clips)} clips, {sum(len(c['y']) for c in clips)} frames", file=sys.stderr)
+    # 1. Each clip's sound-to-picture offset, from out-of-fold predictions.
+    first = out_of_fold(clips, {}, 4)
+    lags = {c["name"]: best_offset(lag_scan(c["y"][:, 0], first[c["name"]][:, 0])) for c in clips}
+    print(f"offsets (frames): {lags}", file=sys.stderr)
+    report: dict = {"clips": [c["name"] for c in clips], "offsets": lags}
+    # 2. Optionally, how well it predicts speakers it has not seen.
+    if args.cv:
+        held = out_of_fold(clips, lags, len({speaker(c["name"]) for c in clips}))
+        cv = {}
+        for c in clips:
+            scan = [lag_scan(c["y"][:, j], held[c["name"]][:, j]) for j in range(3)]
+            cv[c["name"]] = {f"r_{name}": round(float(s[MAX_LAG + lags[c['name']]]), 3) for name, s in zip(OUTPUTS, scan)}
+        report["leave_one_speaker_out"] = cv
+        report["median_r"] = {n: round(float(np.median([v[f"r_{n}"] for v in cv.values()])), 3) for n in OUTPUTS}
+    # 3. The final model on every clip, re-aligned.
+    net = fit(clips, lags)
+    # Predictions on unseen speech are tamer than on the fit clips: rescale by the out-of-fold spread.
+    pred_std = np.concatenate([first[c["name"]] for c in clips]).std(axis=0)
+    aperture = np.concatenate([c["aperture"] for c in clips])
+    width = np.concatenate([c["width_change"] for c in clips])
+    data = export(net)
+    data.update(dilations=np.array(DILATIONS), outputs=np.array(OUTPUTS), prediction_std=pred_std.astype(np.float32),
+                opening_mean=np.float32(aperture.mean()), opening_std=np.float32(aperture.std()),
+                width_std=np.float32(width.std()), fit_clips=np.array(report["clips"]))  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, **data)
+    # The numpy model in the package must give what torch gives.
+    from portraittalk.motion.mouth_model import MouthModel
+
+    model = MouthModel.load(args.out)
+    with torch.no_grad():
+        half = network()
+        half.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in
+                              ((k[2:], v) for k, v in data.items() if k.startswith("w."))})  # fmt: skip
+        ref = predict(half.eval(), clips[0])
+    gap = float(np.abs(model.forward(clips[0]["mel"]) - ref).max())
+    if gap > 1e-3:
+        raise SystemExit(f"numpy and torch disagree by {gap}")
+    report.update(prediction_std=[round(float(v), 3) for v in pred_std], opening_mean=round(float(aperture.mean()), 4),
+                  opening_std=round(float(aperture.std()), 4), width_std=round(float(width.std()), 4),
+                  chin_per_gap_median=round(float(np.median([c["chin_per_gap"] for c in clips])), 3),
+                  bytes=args.out.stat().st_size, seconds=round(time.perf_counter() - started, 1))  # fmt: skip
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
