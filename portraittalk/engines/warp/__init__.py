@@ -31,12 +31,13 @@ from ...face.reference import Reference
 from ...motion.controls import apply_controls
 from ...motion.track import MotionTrack
 from ..base import Engine, ProgressFn, no_progress
-from .mouth import paint_mouth, teeth_from
+from .mouth import MouthStyle, paint_mouth, teeth_from
 from .references import Source, lower_face_mask, source_weights
 
 
 class WarpEngine(Engine):
     name = "warp"
+    still_background = True
 
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
@@ -48,6 +49,8 @@ class WarpEngine(Engine):
         sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
         weights = source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
         teeth = teeth_from(references)
+        style = MouthStyle.of(primary)
+        grain = np.random.default_rng(0).standard_normal((primary.size, primary.size)).astype(np.float32)
         face_h = sources[0].warper.face_height
         total = len(track)
         for t in range(total):
@@ -57,6 +60,6 @@ class WarpEngine(Engine):
                 mask = lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
                 frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
             main = sources[int(np.argmax(weights[t]))]
-            frame = paint_mouth(frame, lm, face_h, teeth, main.ref_gap)
+            frame = paint_mouth(frame, lm, face_h, teeth, main.ref_gap, style, grain)
             progress("rendering", t + 1, total)
             yield frame

@@ -1,5 +1,12 @@
 """The mouth interior drawn where the lips open wider than in the photo: a cavity and teeth that
-ride rigidly on the lips (cut from a reference that shows teeth, else drawn)."""
+ride rigidly on the lips (cut from a reference that shows teeth, else drawn).
+
+Everything drawn is made to look like part of the photo: its colours come from the photo's own lips
+and eye whites (a black-and-white or sepia photo gets a black-and-white or sepia mouth), it is as
+soft as the photo (an upscaled small face is blurred to match) and carries the photo's grain. The
+interior never leaves the lips: it is cut by the inner-lip polygon (made non-crossing) and by the
+outer lip contour, and the teeth never fill more of the opening than real teeth show.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +16,14 @@ import numpy as np
 
 from ...face import mesh
 from ...face.reference import Reference
+from ...motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
+GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
+UPPER_TEETH = 0.05  # visible height of the upper teeth, in face heights
+LOWER_TEETH = 0.016
+TEETH_SHARE = 0.55  # the teeth show at most this share of the opening; the rest is the dark cavity
+MIN_DETAIL_WIDTH = 28  # mouths narrower than this (px) get plain teeth, no gaps drawn
 
 
 @dataclass
@@ -19,10 +32,85 @@ class Teeth:
 
     image: np.ndarray  # (h, w, 3) float32
     width: float  # mouth width it was cut at (px), for scaling
+    face_height: float  # face height of the reference it was cut from (px)
+
+
+@dataclass
+class MouthStyle:
+    """The photo's look, measured once per render, that the drawn interior must match."""
+
+    cavity: np.ndarray  # (3,) float32, the darkest interior colour
+    crease: np.ndarray  # (3,) float32, the line between closed lips
+    teeth: np.ndarray  # (3,) float32, drawn teeth colour
+    greyscale: bool
+    grain: float  # std (levels) of the photo's fine noise
+    blur: float  # Gaussian sigma (px) that makes drawn detail as soft as the photo
+
+    @classmethod
+    def of(cls, reference: Reference) -> "MouthStyle":
+        import cv2
+
+        image, lm = reference.image, reference.landmarks.astype(np.float64)
+        size = image.shape[0]
+        img = image.astype(np.float32)
+        face = _poly_mask(size, lm[mesh.face_oval_loop()])
+        lips = _poly_mask(size, lm[mesh.lips_outer_loop()]) & ~_poly_mask(size, lm[mesh.lips_inner_loop()])
+        chroma = img.max(axis=2) - img.min(axis=2)
+        greyscale = bool(face.any() and np.percentile(chroma[face], 90) < GREYSCALE_CHROMA)
+        skin = face & ~cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        skin_colour = np.median(img[skin], axis=0) if skin.any() else np.full(3, 150.0, np.float32)
+        lip_colour = np.median(img[lips], axis=0) if lips.sum() > 8 else skin_colour * np.array([1.0, 0.8, 0.8])
+        cavity = lip_colour * (40.0 / max(_luma(lip_colour), 1.0))  # the lips' hue, in shadow
+        teeth = _teeth_colour(img, lm, skin_colour)
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
+        grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
+        blur = float(np.clip(0.45 * (reference.crop.scale - 1.0), 0.0, 3.0))
+        crease = lip_colour * 0.7
+        if greyscale:
+            cavity, crease, teeth = (np.full(3, _luma(c)) for c in (cavity, crease, teeth))
+        return cls(cavity.astype(np.float32), crease.astype(np.float32), teeth.astype(np.float32), greyscale,
+                   min(grain, 12.0), blur)  # fmt: skip
+
+
+def _luma(rgb: np.ndarray) -> float:
+    return float(np.dot(rgb, [0.299, 0.587, 0.114]))
+
+
+def _poly_mask(size: int, points: np.ndarray) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Teeth lit like the photo: an ivory white tinted by the photo's colour cast (its skin's), as
+    bright as the photo's eye whites (the brighter, less coloured part of the eyes) allow, about as
+    bright as the skin or a little brighter, never glowing in a dim photo."""
+    size = img.shape[0]
+    eyes = np.zeros((size, size), bool)
+    for name in ("LEFT_EYE", "RIGHT_EYE"):
+        eyes |= _poly_mask(size, lm[mesh.ordered_loop(name)])
+    pixels = img[eyes]
+    skin_luma = max(_luma(skin), 1.0)
+    white_luma = 1.2 * skin_luma
+    if len(pixels) >= 12:
+        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+        chroma = pixels.max(axis=1) - pixels.min(axis=1)
+        white = luma[(luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))]
+        if len(white) >= 6:
+            white_luma = float(np.median(white))
+    target = float(np.clip(0.92 * white_luma, 0.95 * skin_luma, min(1.35 * skin_luma + 30.0, 235.0)))
+    cast = (skin / skin_luma) ** 0.3  # a little of the light's colour
+    ivory = np.array([1.03, 1.0, 0.93]) * cast
+    return np.clip(ivory * target / _luma(ivory), 0, 255)
 
 
 def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
-    """Upper teeth cut from the reference with the widest-open mouth, if any shows them."""
+    """Upper teeth cut from the reference with the widest-open mouth, if it shows some: a strip that
+    is bright and less coloured than the lips (not a tongue, not a dark cavity)."""
     best = max(references, key=lambda r: r.mouth_aperture)
     if best.mouth_aperture < OPEN_MOUTH_APERTURE:
         return None
@@ -31,25 +119,59 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     x0, x1 = inner[:, 0].min(), inner[:, 0].max()
     top = lm[mesh.UPPER_LIP_INNER, 1]
     bottom = lm[mesh.LOWER_LIP_INNER, 1]
-    y0, y1 = int(round(top + 0.12 * (bottom - top))), int(round(top + 0.8 * (bottom - top)))  # below the lip edge
-    patch = best.image[y0:max(y1, y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
+    face_h = float(mesh.face_height(lm))
+    y1 = top + min(0.8 * (bottom - top), UPPER_TEETH * face_h)
+    y0 = int(round(top + 0.12 * (bottom - top)))  # below the lip edge
+    cx0, cx1 = int(round(x0 + 0.2 * (x1 - x0))), int(round(x1 - 0.2 * (x1 - x0)))  # the front teeth
+    patch = best.image[y0:max(int(round(y1)), y0 + 2), cx0:max(cx1, cx0 + 2)].astype(np.float32)
     if patch.size == 0 or patch.mean() < 90:  # dark: a cavity, not teeth
         return None
-    return Teeth(patch, float(x1 - x0))
+    lips = best.image[int(top) - 2 : int(top), int(x0):int(x1)].astype(np.float32).reshape(-1, 3)
+    patch_chroma = float(np.mean(patch.max(axis=2) - patch.min(axis=2)))
+    if len(lips) and patch_chroma > 0.8 * float(np.mean(lips.max(axis=1) - lips.min(axis=1))) + 8:
+        return None  # as coloured as the lips: a tongue or lip, not teeth
+    whole = best.image[y0:max(int(round(y1)), y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
+    return Teeth(whole, float(x1 - x0), face_h)
 
 
-def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[Teeth], ref_gap: float
-                 ) -> np.ndarray:  # fmt: skip
+def inner_mouth_polygon(lm: np.ndarray) -> np.ndarray:
+    """The inner-lip loop with the lower lip never above the upper one (a non-crossing polygon)."""
+    inner = lm[mesh.lips_inner_loop()].astype(np.float64).copy()
+    pos = {int(k): i for i, k in enumerate(mesh.lips_inner_loop())}
+    frame_down = _down(lm)
+    for u, l in zip(UPPER_LIP_INNER_SET, LOWER_LIP_INNER_SET):
+        iu, il = pos[int(u)], pos[int(l)]
+        gap = float(np.dot(inner[il] - inner[iu], frame_down))
+        if gap < 0:
+            inner[il] -= gap * frame_down
+    return inner
+
+
+def _down(lm: np.ndarray) -> np.ndarray:
+    """Unit vector from the eyes' midpoint toward the chin, perpendicular to the eye line."""
+    d = lm[mesh.LEFT_EYE_OUTER] - lm[mesh.RIGHT_EYE_OUTER]
+    down = np.array([-d[1], d[0]], np.float64)
+    return down / max(float(np.linalg.norm(down)), 1e-6)
+
+
+def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[Teeth], ref_gap: float,
+                style: MouthStyle, noise: Optional[np.ndarray] = None) -> np.ndarray:  # fmt: skip
     """Composite a mouth interior inside the inner-lip polygon of ``lm``.
 
     Up to the photo's own opening (``ref_gap``) the photo's real mouth, warped, is kept; the drawn
     interior fades in only as the mouth opens wider than that, where warping would stretch teeth.
+    ``noise``: a unit-variance field of the frame's size, scaled by the photo's grain.
     """
     import cv2
 
-    inner = lm[mesh.lips_inner_loop()]
-    gap = float(np.linalg.norm(lm[mesh.UPPER_LIP_INNER] - lm[mesh.LOWER_LIP_INNER]))
+    inner = inner_mouth_polygon(lm)
+    gap = float(np.dot(lm[mesh.LOWER_LIP_INNER] - lm[mesh.UPPER_LIP_INNER], _down(lm)))
     if gap < 0.012 * face_h:
+        # Lips (nearly) together over a photo's open mouth: its teeth would show as a bright sliver
+        # between them; real closed lips meet in a darker crease.
+        return _crease(frame, lm, style) if ref_gap > 0.012 * face_h else frame
+    wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
+    if wider == 0.0:
         return frame
     x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3
@@ -60,53 +182,90 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     w, h = x1 - x0, y1 - y0
     mask = np.zeros((h * 4, w * 4), np.uint8)
     cv2.fillPoly(mask, [np.round((inner - [x0, y0]) * 4).astype(np.int32)], 255, cv2.LINE_AA)
-    mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
-    if wider == 0.0:
-        return frame
+    outer = np.zeros_like(mask)  # the interior never leaves the lips
+    cv2.fillPoly(outer, [np.round((lm[mesh.lips_outer_loop()] - [x0, y0]) * 4).astype(np.int32)], 255)
+    mask = cv2.resize(np.minimum(mask, outer), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None] * wider
     # Dark cavity, a little lighter toward the lips.
-    yy = (np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1))
-    cavity = np.array([78, 34, 38], np.float32) * (0.55 + 0.9 * np.abs(yy - 0.5))
-    layer = np.broadcast_to(cavity, (h, w, 3)).copy()
+    yy = np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1)
+    layer = np.broadcast_to(style.cavity * (0.6 + 0.8 * np.abs(yy - 0.5)), (h, w, 3)).copy()
     top_y = lm[mesh.UPPER_LIP_INNER, 1] - y0
     bottom_y = lm[mesh.LOWER_LIP_INNER, 1] - y0
     mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
-    _draw_teeth(layer, top_y, mouth_w, x0, lm, teeth, face_h, upper=True)
-    _draw_teeth(layer, bottom_y, mouth_w, x0, lm, None, face_h, upper=False)
+    cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
+    _draw_teeth(layer, top_y, gap, mouth_w, cx, teeth, face_h, style, upper=True)
+    _draw_teeth(layer, bottom_y, gap, mouth_w, cx, None, face_h, style, upper=False)
+    if style.blur > 0.3:
+        layer = cv2.GaussianBlur(layer, (0, 0), style.blur)
+    if noise is not None and style.grain > 0.5:
+        layer += noise[y0:y1, x0:x1, None] * style.grain
+    if style.greyscale:
+        layer[:] = layer.mean(axis=2, keepdims=True)
     region = frame[y0:y1, x0:x1].astype(np.float32)
     frame = frame.copy()
-    frame[y0:y1, x0:x1] = (region * (1 - mask) + layer * mask).round().astype(np.uint8)
+    frame[y0:y1, x0:x1] = np.clip(region * (1 - mask) + layer * mask, 0, 255).round().astype(np.uint8)
     return frame
 
 
-def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np.ndarray,
-                teeth: Optional[Teeth], face_h: float, upper: bool) -> None:  # fmt: skip
-    """Teeth attached to a lip: rigid (never stretched vertically), narrower than the mouth."""
+def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
+    """A thin line of the lips' shadow colour where the inner lips meet (corner to corner)."""
+    import cv2
+
+    corners = lm[[mesh.lips_inner_loop()[0]]], lm[[mesh.lips_inner_loop()[10]]]
+    middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
+    line = np.concatenate([corners[0], middle, corners[1]])
+    gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
+    x0, y0 = np.floor(line.min(axis=0)).astype(int) - 4
+    x1, y1 = np.ceil(line.max(axis=0)).astype(int) + 5
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return frame
+    mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
+    thickness = int(round(4 * max(1.2, 0.7 * gap + 0.8)))
+    cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
+    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255 * 0.7
+    frame = frame.copy()
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (region * (1 - alpha) + style.crease * alpha).round().astype(np.uint8)
+    return frame
+
+
+def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx: float, teeth: Optional[Teeth],
+                face_h: float, style: MouthStyle, upper: bool) -> None:  # fmt: skip
+    """Teeth attached to a lip: rigid (never stretched), narrower than the mouth, showing at most
+    ``TEETH_SHARE`` of the opening (the lip covers the rest of them)."""
     import cv2
 
     h, w = layer.shape[:2]
-    tooth_h = (0.05 if upper else 0.016) * face_h
-    cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
-    tw = 0.78 * mouth_w
+    tw = max(2, int(round(0.78 * mouth_w)))
     if teeth is not None:
-        scale = tw / max(teeth.width, 1.0)
-        th = max(2, int(round(teeth.image.shape[0] * scale)))
-        strip = cv2.resize(teeth.image, (max(2, int(round(tw))), th), interpolation=cv2.INTER_LINEAR)
+        scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
+        th = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
+        strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
     else:
-        th = max(2, int(round(tooth_h)))
-        strip = np.empty((th, max(2, int(round(tw))), 3), np.float32)
-        strip[:] = (222, 218, 206) if upper else (132, 112, 106)
-        n_teeth = 6
-        for k in range(1, n_teeth):  # faint gaps between teeth
-            gx = int(round(k * strip.shape[1] / n_teeth))
-            strip[:, max(gx - 1, 0):gx] *= 0.9
-        fade = np.linspace(1.0, 0.78, th, dtype=np.float32)[:, None, None]
+        th = max(2, int(round((UPPER_TEETH if upper else LOWER_TEETH) * face_h)))
+        strip = np.empty((th, tw, 3), np.float32)
+        strip[:] = style.teeth if upper else style.teeth * 0.6
+        if mouth_w >= MIN_DETAIL_WIDTH:
+            n_teeth = 6
+            for k in range(1, n_teeth):  # faint gaps between teeth
+                gx = int(round(k * tw / n_teeth))
+                strip[:, max(gx - 1, 0):gx] *= 0.9
+        fade = np.linspace(1.0, 0.8, th, dtype=np.float32)[:, None, None]
         strip *= fade if upper else fade[::-1]
     sh, sw = strip.shape[:2]
-    # Fade the strip's sides into the cavity (teeth recede toward the corners).
-    side = np.clip(1.0 - np.abs(np.linspace(-1, 1, sw, dtype=np.float32)) ** 4, 0, 1)[None, :, None]
-    tuck = 0.25 * sh  # teeth start under the lip, not at its edge
+    shown = min(0.75 * sh, TEETH_SHARE * gap) if upper else min(0.75 * sh, 0.3 * max(gap - 0.04 * face_h, 0.0))
+    if shown < 1.0:
+        return
+    # Fade the strip's sides into the cavity (teeth recede toward the corners); the biting edge
+    # curves (the front teeth are the longest).
+    across = np.linspace(-1, 1, sw, dtype=np.float32)
+    side = np.clip(1.0 - np.abs(across) ** 4, 0, 1)[None, :, None]
+    edge = sh - shown * 0.3 * across**2  # rows from the lip side, per column, where the teeth end
+    rows = np.arange(sh, dtype=np.float32)[:, None] if upper else (sh - 1 - np.arange(sh, dtype=np.float32))[:, None]
+    side = side * np.clip(edge[None, :] - rows, 0.0, 1.0)[..., None]
+    tuck = sh - shown  # the part of the teeth behind the lip
     top = int(round(lip_y - tuck)) if upper else int(round(lip_y + tuck)) - sh
     left = int(round(cx - sw / 2))
     ya, yb = max(top, 0), min(top + sh, h)
@@ -114,5 +273,5 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, mouth_w: float, x0: int, lm: np
     if ya >= yb or xa >= xb:
         return
     s = strip[ya - top : yb - top, xa - left : xb - left]
-    a = side[:, xa - left : xb - left]
+    a = side[ya - top : yb - top, xa - left : xb - left]
     layer[ya:yb, xa:xb] = layer[ya:yb, xa:xb] * (1 - a) + s * a
