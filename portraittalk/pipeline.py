@@ -22,7 +22,9 @@ from .engines.registry import build_engine, choose_engine, engine_status
 from .errors import CancelledError, InputError
 from .face.reference import Reference, analyse_reference
 from .media import Audio, VideoWriter, load_audio, load_image, read_video
+from .motion.controls import apply_controls
 from .motion.track import MotionTrack
+from .quality import ArtifactCheck, Quality
 from .weights import Weights
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class GenerationResult:
     seed: int
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # asdict(GenerateRequest): every setting used
+    quality: Quality = field(default_factory=Quality)  # the artifact check's verdict (warnings for the user)
 
     def iter_frames(self) -> Iterator[np.ndarray]:
         """Decode the frames one at a time (memory stays flat)."""
@@ -161,8 +164,11 @@ class PortraitTalk:
         out_path = Path(output) if output is not None else _temp_output()
         primary = refs[0]
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)
+        check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background)
+        drawn = apply_controls(track, request.controls, render.smoothing_s).landmarks  # where each face is drawn
         with VideoWriter(out_path, render.fps, size, audio) as writer:
-            for frame in engine.render(refs, track, request, progress):
+            for t, frame in enumerate(engine.render(refs, track, request, progress)):
+                check.update(frame, drawn[t])
                 writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
             progress("encoding", 0, 1)
         try:
@@ -170,8 +176,11 @@ class PortraitTalk:
         except CancelledError:  # cancelled as the file was finished: still keep nothing
             out_path.unlink(missing_ok=True)
             raise
+        quality = check.result()
+        for warning in quality.warnings:
+            log.info("quality: %s", warning)
         return GenerationResult(out_path, render.fps, audio, track, engine_name, reason, request.seed, notes,
-                                asdict(request))  # fmt: skip
+                                asdict(request), quality)  # fmt: skip
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,
                 progress: ProgressFn = no_progress) -> list[Reference]:  # fmt: skip

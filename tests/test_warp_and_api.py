@@ -1,6 +1,8 @@
 """The warp engine's pictures, measured with MediaPipe, and the Python API a developer uses."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,47 @@ def test_cancel_at_the_very_end_keeps_nothing(tmp_path):
     with pytest.raises(CancelledError):
         PortraitTalk().generate([PORTRAIT], SPEECH, size=128, progress=progress, output=tmp_path / "late.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+
+
+@pytest.mark.parametrize("photo", ["tune/old_photo_grace_hopper.jpg", "tune/bw_rihanna.jpg", "tune/photo_open_mouth_aoc.jpg"])
+def test_real_portraits_that_broke_the_old_engine_now_speak(photo):
+    """Lips read crossed (Grace Hopper: the dark column on every frame), a black-and-white photo
+    (Rihanna: a red mouth) and a wide-open mouth (AOC): a plausible talking face, not flagged."""
+    audio = load_audio(DATA / "speech" / "tune" / "en_klobuchar_female.flac")
+    audio = Audio.from_array(audio.samples[: 3 * audio.sample_rate])
+    result = PortraitTalk().generate([DATA / "portraits" / photo], audio, size=256, seed=0)
+    assert not result.quality.flagged, result.quality
+    frames = result.frames
+    ref = analyse_reference(load_image(DATA / "portraits" / photo), "photo", size=256)
+    want = mesh.mouth_aperture(apply_controls(result.track, Controls(), 0.04).landmarks)
+    picks = list(np.argsort(want)[-3:]) + list(np.argsort(want)[:2])
+    with FaceMeshDetector(static=True) as det:
+        seen = np.array([mesh.mouth_aperture(det.detect(frames[i]).points) for i in picks])
+    assert seen[:3].min() > 0.035 and seen[3:].max() < 0.02, seen  # it opens and it closes
+    below = int(ref.landmarks[mesh.CHIN, 1] + 0.4 * mesh.face_height(ref.landmarks))  # the head moves above it
+    if below < frames.shape[1] - 8:  # (a close-up's neck is out of the frame)
+        changed = np.abs(frames[:, below:].astype(int) - ref.image[below:]).max(axis=3) > 40  # beyond H.264's error
+        assert changed.mean(axis=(1, 2)).max() < 0.01  # nothing runs down the frame
+    if "bw_" in photo:  # grey stays grey (up to what H.264 adds to the photo's own tint)
+        chroma = lambda a: a.max(axis=-1).astype(int) - a.min(axis=-1)  # noqa: E731
+        assert np.percentile(chroma(frames), 99.9) <= np.percentile(chroma(ref.image), 99.9) + 4
+
+
+def test_a_broken_track_cannot_tear_the_frame(ref):
+    """A hand-edited track that sends the lower lip and chin 300 px down: the field is bounded, so the
+    frame keeps the face in place and nothing below the neck moves."""
+    silent = Audio.from_array(np.zeros(8000, np.float32))
+    track = audio_to_motion(silent, ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
+    track.blink[:] = 0
+    lower = [mesh.LOWER_LIP_INNER, mesh.LOWER_LIP_OUTER, mesh.CHIN, 14, 17, 18, 200, 199, 175]
+    track.landmarks[:, lower, 1] += 300
+    frame = list(WarpEngine().render([ref], track, GenerateRequest()))[-1]
+    h = mesh.face_height(ref.landmarks)
+    below = int(ref.landmarks[mesh.CHIN, 1] + 0.6 * h)
+    assert np.abs(frame[below:].astype(int) - ref.image[below:]).max() <= 2
+    changed = np.abs(frame.astype(int) - ref.image).max(axis=2) > 30
+    ys, _ = np.nonzero(changed)
+    assert ys.max() < ref.landmarks[mesh.CHIN, 1] + 0.3 * h

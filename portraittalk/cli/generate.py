@@ -63,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
         bar.close()
     for note in result.notes:
         print(note, file=sys.stderr)
+    for warning in result.quality.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.save_track:
         print(f"motion track: {result.track.save(args.save_track)}")
     took = time.perf_counter() - started

@@ -27,6 +27,7 @@ class Engine(ABC):
     """
 
     name: str = ""
+    still_background: bool = False  # the photo's pixels below the neck are kept as they are (the artifact check relies on it)
 
     @abstractmethod
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,

@@ -1,0 +1,207 @@
+"""The artifact detector: what a broken talking face looks like, measured on the rendered pixels.
+
+Each frame is compared with the reference photo around the mouth, with the photo's own landmarks
+as the yardstick (a broken motion track must not be able to excuse itself):
+
+* **column**: below the photo's chin, in a strip under the middle of the mouth, rows where most
+  pixels changed (a dark column or a stretched mouth running to the bottom of the frame);
+* **cavity area**: the new dark region grown from the mouth opening (pixels much darker than the
+  photo there and than its skin), against the face's size (a gaping mouth);
+* **teeth reach**: new bright, teeth-like pixels grown from the opening must stay inside the lips
+  (teeth hanging over the lower lip or the chin are fangs);
+* **interior colour**: the drawn interior may not be more colourful than the photo's face (a
+  black-and-white photo keeps a grey mouth);
+* **still change** (engines that keep the photo's background, e.g. warp): below the neck nothing
+  moves, so pixels there must stay the photo's.
+
+Costs well under a millisecond per frame (a region around the mouth, a quarter-resolution
+difference); the result is a :class:`Quality`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..face import mesh
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+COLUMN = 0.1  # face heights of mouth-wide rows below the chin that may change almost entirely
+CAVITY_AREA = 0.045  # the dark mouth opening's area may reach this share of the face height squared
+TEETH_REACH = 0.04  # face heights beyond the outer lip contour bright new pixels may reach
+COLOUR_EXCESS = 12.0  # levels of chroma the interior may have beyond the photo's face
+STILL_CHANGE = 0.02  # share of the still region (below the neck) that may change
+NEW = 25.0  # levels of change that make a pixel "new"
+
+
+@dataclass
+class Quality:
+    """The artifact check's verdict on one video."""
+
+    flagged: bool = False
+    warnings: list[str] = field(default_factory=list)  # one user-facing sentence per problem
+    scores: dict[str, float] = field(default_factory=dict)  # worst value of each measure, share of frames over its bar
+
+
+@dataclass
+class _Measure:
+    name: str
+    limit: float
+    warning: str  # {share} is replaced by the share of frames
+    values: list[float] = field(default_factory=list)
+
+    def bad(self) -> np.ndarray:
+        return np.asarray(self.values) > self.limit
+
+
+class ArtifactCheck:
+    """Feed it every rendered frame with the landmarks the frame was meant to have; ask :meth:`result`.
+
+    ``reference``: the (S, S, 3) photo crop the frames were made from; ``landmarks``: its (478, 2)
+    rest landmarks; ``still_background``: the engine keeps the photo's pixels below the neck.
+    """
+
+    def __init__(self, reference: np.ndarray, landmarks: np.ndarray, still_background: bool = True) -> None:
+        import cv2
+
+        lm = landmarks.astype(np.float64)
+        size = reference.shape[0]
+        self.face_h = h = max(float(mesh.face_height(lm)), 1.0)
+        outer = lm[mesh.lips_outer_loop()]
+        centre = outer.mean(axis=0)
+        gray = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY)
+        # Around the mouth: a box 0.2 face heights from its centre (no mouth opens farther).
+        r = 0.2 * h
+        self.box = (int(max(centre[0] - r, 0)), int(max(centre[1] - r, 0)),
+                    int(min(centre[0] + r + 1, size)), int(min(centre[1] + r + 1, size)))  # fmt: skip
+        x0, y0, x1, y1 = self.box
+        self.ref_mouth = gray[y0:y1, x0:x1].astype(np.int16)
+        # Below the chin, a strip of the mouth's middle 60 %, sampled every other pixel.
+        half_w = 0.3 * float(outer[:, 0].max() - outer[:, 0].min())
+        self.strip = (int(max(centre[0] - half_w, 0)), int(min(lm[mesh.CHIN, 1] + 0.1 * h, size)),
+                      int(min(centre[0] + half_w + 1, size)), size)  # fmt: skip
+        sx0, sy0, sx1, sy1 = self.strip
+        self.ref_strip = gray[sy0:sy1:2, sx0:sx1:2].astype(np.int16)
+        face = np.zeros(reference.shape[:2], np.uint8)
+        cv2.fillPoly(face, [np.round(lm[mesh.face_oval_loop()]).astype(np.int32)], 1)
+        lips = np.zeros_like(face)
+        cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
+        skin = (face > 0) & (cv2.dilate(lips, np.ones((7, 7), np.uint8)) == 0)
+        self.skin_luma = float(np.median(gray[skin])) if skin.any() else 128.0
+        chroma = reference.max(axis=2).astype(np.int16) - reference.min(axis=2)
+        colourful = [np.percentile(chroma[m], q) for m, q in ((face > 0, 95), (lips > 0, 90)) if m.any()]
+        self.face_chroma = float(max(colourful)) if colourful else 255.0  # the photo's face, its lips included
+        self.still = None
+        if still_background:  # below the neck (the warp engine moves nothing there), at a quarter of the size
+            small = (size + 3) // 4
+            rows = (np.arange(small) + 0.5) * size / small > lm[mesh.CHIN, 1] + 0.6 * h
+            if rows.sum() >= 2:
+                self.still = slice(int(np.argmax(rows)), small)
+                self.ref_small = cv2.resize(gray, (small, small), interpolation=cv2.INTER_AREA)[self.still].astype(np.int16)
+        self.measures = {
+            "column": _Measure("column", COLUMN, "a column below the mouth changes on {share} of the frames"),
+            "cavity_area": _Measure("cavity_area", CAVITY_AREA, "the mouth gapes wider than a mouth can open on "
+                                    "{share} of the frames"),
+            "teeth_reach": _Measure("teeth_reach", TEETH_REACH, "drawn teeth reach outside the lips on {share} "
+                                    "of the frames"),
+            "interior_colour": _Measure("interior_colour", COLOUR_EXCESS, "the mouth's interior is more colourful "
+                                        "than the photo on {share} of the frames"),
+        }  # fmt: skip
+        if self.still is not None:
+            self.measures["still_change"] = _Measure("still_change", STILL_CHANGE, "parts of the picture that "
+                                                     "should stay still changed on {share} of the frames")  # fmt: skip
+        self.frames = 0
+
+    def update(self, frame: np.ndarray, landmarks: np.ndarray) -> None:
+        """Measure one rendered frame; ``landmarks`` (478, 2) are where its face was meant to be."""
+        import cv2
+
+        self.frames += 1
+        sx0, sy0, sx1, sy1 = self.strip
+        column = 0.0
+        if self.ref_strip.size:
+            now = cv2.cvtColor(np.ascontiguousarray(frame[sy0:sy1:2, sx0:sx1:2]), cv2.COLOR_RGB2GRAY)
+            rows = (np.abs(now.astype(np.int16) - self.ref_strip) > NEW).mean(axis=1)
+            column = 2.0 * float((rows > 0.6).sum()) / self.face_h
+        self.measures["column"].values.append(column)
+        cavity, teeth, colour = self._mouth(frame, landmarks)
+        self.measures["cavity_area"].values.append(cavity)
+        self.measures["teeth_reach"].values.append(teeth)
+        self.measures["interior_colour"].values.append(colour)
+        if self.still is not None:
+            small = cv2.resize(frame, (self.ref_small.shape[1],) * 2, interpolation=cv2.INTER_AREA)[self.still]
+            now = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.int16)
+            self.measures["still_change"].values.append(float((np.abs(now - self.ref_small) > NEW).mean()))
+
+    def _mouth(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, float]:
+        """(dark opening's area / face height², teeth reach in face heights, interior's excess chroma)."""
+        import cv2
+
+        x0, y0, x1, y1 = self.box
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return 0.0, 0.0, 0.0
+        roi = frame[y0:y1, x0:x1]
+        luma = cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY).astype(np.int16)
+        delta = luma - self.ref_mouth
+        lm = landmarks.astype(np.float64) - [x0, y0]  # a broken track only moves the seed within the box
+        seed = np.zeros(luma.shape, np.uint8)
+        cv2.fillPoly(seed, [np.round(lm[mesh.lips_inner_loop()]).astype(np.int32)], 1)
+        lips = np.zeros_like(seed)
+        cv2.fillPoly(lips, [np.round(lm[mesh.lips_outer_loop()]).astype(np.int32)], 1)
+        lips = cv2.dilate(lips, np.ones((3, 3), np.uint8))
+        dark = (luma < min(0.5 * self.skin_luma, 90.0)) & (delta < -NEW)
+        bright = (luma > max(1.1 * self.skin_luma, 110.0)) & (delta > NEW)
+        cavity = float(_grown(dark, seed).sum()) / self.face_h**2
+        teeth = _reach_outside(bright, seed, lips) / self.face_h
+        colour = 0.0
+        inside = (seed > 0) & (np.abs(delta) > NEW)
+        if inside.sum() >= 8:
+            pixels = roi[inside].astype(np.int16)
+            chroma = pixels.max(axis=1) - pixels.min(axis=1)
+            colour = max(0.0, float(np.percentile(chroma, 75)) - self.face_chroma)
+        return cavity, teeth, colour
+
+    def result(self) -> Quality:
+        """The verdict: flagged when a measure is over its bar on at least 2 frames and 1 % of them."""
+        quality = Quality()
+        need = max(2, int(np.ceil(0.01 * self.frames)))
+        for m in self.measures.values():
+            if not m.values:
+                continue
+            bad = m.bad()
+            quality.scores[m.name] = round(float(np.max(m.values)), 4)
+            quality.scores[f"{m.name}_frames"] = round(float(bad.mean()), 4)
+            if bad.sum() >= need:
+                share = f"{bad.mean():.0%}" if bad.mean() >= 0.01 else f"{int(bad.sum())}"
+                quality.warnings.append(_sentence(m.warning.format(share=share)))
+        quality.flagged = bool(quality.warnings)
+        return quality
+
+
+def _sentence(problem: str) -> str:
+    return (f"{problem[0].upper()}{problem[1:]}; try a sharper, front-facing photo with the mouth clearly "
+            "visible, or a lower w1 (smaller mouth motion).")  # fmt: skip
+
+
+def _grown(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The parts of ``mask`` connected to ``seed``."""
+    import cv2
+
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(mask, bool)
+    lut = np.zeros(n, bool)
+    lut[labels[(seed > 0) & mask]] = True
+    lut[0] = False
+    return lut[labels]
+
+
+def _reach_outside(mask: np.ndarray, seed: np.ndarray, lips: np.ndarray) -> float:
+    """How far (px) the part of ``mask`` grown from the mouth reaches outside the lips."""
+    import cv2
+
+    grown = _grown(mask, seed) & (lips == 0)
+    if not grown.any():
+        return 0.0
+    dist = cv2.distanceTransform((lips == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    return float(dist[grown].max())

@@ -1,0 +1,110 @@
+"""The artifact check: clean renders pass; the broken renderings it exists for (a dark column from
+the lips to the bottom of the frame, fangs, a red mouth in a black-and-white photo) are flagged."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from portraittalk.config import GenerateRequest, MotionConfig
+from portraittalk.engines.warp import WarpEngine
+from portraittalk.face import mesh
+from portraittalk.face.reference import analyse_reference
+from portraittalk.media import Audio, load_audio, load_image
+from portraittalk.motion.controls import apply_controls
+from portraittalk.motion.offline import audio_to_motion
+from portraittalk.quality import ArtifactCheck
+
+from shared_inputs import PORTRAIT, SPEECH
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def clean():
+    """The astronaut speaking 2.5 s: the reference, the frames and where each face was drawn."""
+    ref = analyse_reference(load_image(PORTRAIT), "astronaut", size=SIZE)
+    audio = load_audio(SPEECH)
+    audio = Audio.from_array(audio.samples[: int(2.5 * audio.sample_rate)])
+    track = audio_to_motion(audio, ref.landmarks, (SIZE, SIZE))
+    request = GenerateRequest()
+    frames = list(WarpEngine().render([ref], track, request))
+    drawn = apply_controls(track, request.controls, request.render.smoothing_s).landmarks
+    return ref, frames, drawn
+
+
+def verdict(ref, frames, drawn):
+    check = ArtifactCheck(ref.image, ref.landmarks, still_background=True)
+    for frame, lm in zip(frames, drawn):
+        check.update(frame, lm)
+    return check.result()
+
+
+def test_a_clean_render_is_not_flagged(clean):
+    q = verdict(*clean)
+    assert not q.flagged and q.warnings == [], q
+    assert q.scores["column"] == 0.0 and q.scores["still_change"] < 0.02
+    assert 0.0 < q.scores["cavity_area"] < 0.045  # the mouth opens, within a mouth's size
+
+
+def _mouth(lm):
+    return lm[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0), float(mesh.face_height(lm))
+
+
+def test_a_dark_column_from_the_lips_down_is_flagged(clean):
+    ref, frames, drawn = clean
+    broken = []
+    for frame, lm in zip(frames, drawn):
+        (cx, cy), h = _mouth(lm)
+        f = frame.copy()
+        f[int(cy) :, int(cx - 0.12 * h) : int(cx + 0.12 * h)] = (70, 30, 34)  # the old engine's cavity colour
+        broken.append(f)
+    q = verdict(ref, broken, drawn)
+    assert q.flagged
+    assert q.scores["column_frames"] == 1.0 and q.scores["still_change_frames"] == 1.0
+    assert any("column below the mouth" in w for w in q.warnings)
+    for w in q.warnings:  # one sentence each: what looks wrong, then what to try
+        assert w[0].isupper() and w.endswith(".") and "; try " in w and w.count(".") == 1
+
+
+def test_fangs_over_the_lower_lip_are_flagged(clean):
+    ref, frames, drawn = clean
+    broken = []
+    for frame, lm in zip(frames, drawn):
+        (cx, _), h = _mouth(lm)
+        top = lm[mesh.UPPER_LIP_INNER, 1]
+        f = frame.copy()
+        for side in (-1, 1):  # two long canines hanging from the upper lip over the lower lip and chin
+            x = cx + side * 0.08 * h
+            tooth = np.array([[x - 0.02 * h, top], [x + 0.02 * h, top], [x, top + 0.17 * h]], np.int32)
+            cv2.fillConvexPoly(f, tooth, (245, 245, 240))
+        broken.append(f)
+    q = verdict(ref, broken, drawn)
+    assert q.flagged and q.scores["teeth_reach_frames"] > 0.9
+    assert any("teeth reach outside the lips" in w for w in q.warnings)
+    assert q.scores["column"] == 0.0  # fangs are not a column
+
+
+def test_a_coloured_mouth_in_a_black_and_white_photo_is_flagged():
+    grey = cv2.cvtColor(cv2.cvtColor(load_image(PORTRAIT), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    ref = analyse_reference(grey, "grey astronaut", size=SIZE)
+    audio = load_audio(SPEECH)
+    audio = Audio.from_array(audio.samples[: int(2.0 * audio.sample_rate)])
+    track = audio_to_motion(audio, ref.landmarks, (SIZE, SIZE), config=MotionConfig(head_sway=0.0))
+    frames = list(WarpEngine().render([ref], track, GenerateRequest()))
+    drawn = apply_controls(track, GenerateRequest().controls, GenerateRequest().render.smoothing_s).landmarks
+    q = verdict(ref, frames, drawn)
+    assert not q.flagged, q
+    # The engine keeps a black-and-white photo black and white, mouth included.
+    stack = np.stack(frames).astype(int)
+    assert np.abs(stack.max(axis=3) - stack.min(axis=3)).max() <= 3
+    red = []
+    for frame, lm in zip(frames, drawn):
+        f = frame.copy()
+        inner = np.round(lm[mesh.lips_inner_loop()]).astype(np.int32)
+        mask = np.zeros(f.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [inner], 1)
+        f[mask > 0] = (120, 30, 40)  # what the old engine drew
+        red.append(f)
+    q = verdict(ref, red, drawn)
+    assert q.flagged and any("more colourful than the photo" in w for w in q.warnings)
