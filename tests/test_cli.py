@@ -152,3 +152,27 @@ def test_usage_errors():
     assert r.returncode == 2 and "required" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(SPEECH), "--out", "/tmp/x.mp4", "--w1", "9")
     assert "w1 must be between 0 and 3" in _one_error_line(r)
+
+
+def test_a_flagged_video_gets_one_warning_line_each_and_exit_code_0(tmp_path):
+    """A hand-edited track that opens the jaw far wider than a mouth opens: the video is still written
+    (exit 0), and the artifact check says what looks wrong and what to try, one `warning:` line each."""
+    from portraittalk.config import MotionConfig
+    from portraittalk.face import mesh
+    from portraittalk.face.reference import analyse_reference
+    from portraittalk.media import load_audio, load_image
+    from portraittalk.motion.offline import audio_to_motion
+
+    ref = analyse_reference(load_image(PORTRAIT), "astronaut", size=128)
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (128, 128), config=MotionConfig(head_sway=0.0))
+    h = mesh.face_height(ref.landmarks)
+    lower = [i for i in range(468) if track.reference[i, 1] > track.reference[mesh.LOWER_LIP_INNER, 1] - 1]
+    track.landmarks[:, lower, 1] += 0.18 * h  # the jaw dropped by nearly a fifth of the face
+    path = track.save(tmp_path / "gaping.npz")
+    out = tmp_path / "gaping.mp4"
+    r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(SPEECH), "--out", str(out), "--size", "128",
+                "--track", str(path), "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: ")]
+    assert warnings and any("gapes wider than a mouth can open" in w for w in warnings), r.stderr
+    assert all("; try " in w for w in warnings) and out.is_file()
