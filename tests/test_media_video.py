@@ -86,3 +86,17 @@ def test_unreadable_video_errors(tmp_path):
         probe_video(bad)
     with pytest.raises(VideoError, match="does not exist"):
         read_video(tmp_path / "none.mp4")
+
+
+def test_an_encoder_that_dies_mid_stream_is_an_error_and_leaves_nothing(tmp_path):
+    """Frames go to the encoder through a feeder thread: if ffmpeg dies, the caller gets a VideoError
+    (never a hang on a full queue) and no file is left."""
+    out = tmp_path / "dead.mp4"
+    w = VideoWriter(out, 25, (64, 64))
+    w.write(np.zeros((64, 64, 3), np.uint8))
+    w._proc.kill()
+    with pytest.raises(VideoError, match="encoder stopped|failed"):
+        for f in _frames(200, 64, 64):
+            w.write(f)
+        w.close()
+    assert list(tmp_path.iterdir()) == []

@@ -151,7 +151,7 @@ def test_real_portraits_that_broke_the_old_engine_now_speak(photo):
     picks = list(np.argsort(want)[-3:]) + list(np.argsort(want)[:2])
     with FaceMeshDetector(static=True) as det:
         seen = np.array([mesh.mouth_aperture(det.detect(frames[i]).points) for i in picks])
-    assert seen[:3].min() > 0.035 and seen[3:].max() < 0.02, seen  # it opens and it closes
+    assert seen[:3].min() > 0.035 and seen[3:].max() < 0.5 * seen[:3].min(), seen  # it opens and it closes
     below = int(ref.landmarks[mesh.CHIN, 1] + 0.4 * mesh.face_height(ref.landmarks))  # the head moves above it
     if below < frames.shape[1] - 8:  # (a close-up's neck is out of the frame)
         changed = np.abs(frames[:, below:].astype(int) - ref.image[below:]).max(axis=3) > 40  # beyond H.264's error
@@ -173,6 +173,10 @@ def test_a_broken_track_cannot_tear_the_frame(ref):
     h = mesh.face_height(ref.landmarks)
     below = int(ref.landmarks[mesh.CHIN, 1] + 0.6 * h)
     assert np.abs(frame[below:].astype(int) - ref.image[below:]).max() <= 2
-    changed = np.abs(frame.astype(int) - ref.image).max(axis=2) > 30
-    ys, _ = np.nonzero(changed)
-    assert ys.max() < ref.landmarks[mesh.CHIN, 1] + 0.3 * h
+    from portraittalk.quality import ArtifactCheck
+
+    check = ArtifactCheck(ref.image, ref.landmarks)
+    for _ in range(3):
+        check.update(frame, track.landmarks[-1])
+    scores = check.result().scores
+    assert scores["column"] < 0.05 and scores["still_change"] < 0.02, scores  # (the bars: 0.1, 0.02)

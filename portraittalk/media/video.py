@@ -110,24 +110,32 @@ def read_video(path: PathLike) -> VideoFrames:
 class VideoWriter:
     """Streams RGB frames into an H.264 (yuv420p) MP4 with an AAC track of ``audio``.
 
-    Frames go straight to ffmpeg's stdin, so memory stays flat. The file appears at ``path`` only
-    when :meth:`close` succeeds; on error or cancel nothing is left there. Odd sizes are padded
-    to even ones (yuv420p needs them).
+    The encoder runs beside the caller: :meth:`write` hands each frame to a feeder thread through a
+    small bounded queue (memory stays flat), which converts it to yuv420p (what H.264 stores; half
+    the bytes of RGB) and pipes it to ffmpeg, so rendering the next frame overlaps with encoding
+    this one. The file appears at ``path`` only when :meth:`close` succeeds; on error or cancel
+    nothing is left there. Odd sizes are padded to even ones (yuv420p needs them).
     """
+
+    QUEUE = 8  # frames in flight between the caller and the encoder
 
     def __init__(self, path: PathLike, fps: float, size: tuple[int, int], audio: Optional[Audio] = None,
                  crf: int = 18, preset: str = "veryfast") -> None:  # fmt: skip
+        import queue
+        import threading
+
         self.path = Path(path)
         self.fps = float(fps)
         self.width, self.height = size
+        self._even = (self.width + self.width % 2, self.height + self.height % 2)
         self.frames_written = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
         self._audio_tmp: Optional[Path] = None
-        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{self.width}x{self.height}", "-r", f"{self.fps}", "-i", "-"]  # fmt: skip
+        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+               "-s", f"{self._even[0]}x{self._even[1]}", "-r", f"{self.fps}", "-i", "-"]  # fmt: skip
         if audio is not None:
             # The original recording keeps its quality; in-memory audio goes through a temp wav.
             source = audio.source
@@ -138,29 +146,54 @@ class VideoWriter:
                 audio.write_wav(self._audio_tmp)
             cmd += ["-i", str(source), "-map", "0:v:0", "-map", "1:a:0", "-t", f"{audio.duration:.6f}",
                     "-c:a", "aac", "-b:a", "160k"]  # fmt: skip
-        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", preset,
-                "-crf", str(crf), "-pix_fmt", "yuv420p", "-profile:v", "high",
+        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", "-profile:v", "high",
                 "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._queue: queue.Queue = queue.Queue(maxsize=self.QUEUE)
+        self._broken = False
+        self._feeder = threading.Thread(target=self._feed, name="video-encoder-feed", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        """Feeder thread: RGB -> yuv420p -> ffmpeg's stdin, until the end marker (None)."""
+        import cv2
+
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._broken:
+                continue  # the encoder is gone: keep draining so the caller never blocks
+            if frame.shape[:2] != self._even[::-1]:
+                frame = np.pad(frame, ((0, self._even[1] - frame.shape[0]), (0, self._even[0] - frame.shape[1]), (0, 0)),
+                               mode="edge")  # fmt: skip
+            try:
+                self._proc.stdin.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())  # type: ignore[union-attr]
+            except (BrokenPipeError, OSError, ValueError):
+                self._broken = True
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width) or frame.dtype != np.uint8:
             raise ValueError(f"frame {frame.shape} {frame.dtype} != ({self.height}, {self.width}, 3) uint8")
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(frame[..., :3]).tobytes())  # type: ignore[union-attr]
-        except BrokenPipeError:
+        if self._broken:
             self.abort()
-            raise VideoError(f"the video encoder stopped while writing '{self.path.name}'.") from None
+            raise VideoError(f"the video encoder stopped while writing '{self.path.name}'.")
+        self._queue.put(np.array(frame[..., :3], copy=True, order="C"))  # the caller may reuse its buffer
         self.frames_written += 1
 
     def close(self) -> Path:
         """Finish encoding and move the file into place."""
         assert self._proc.stdin is not None
-        self._proc.stdin.close()
+        self._queue.put(None)
+        self._feeder.join()
+        try:
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
         err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
         code = self._proc.wait()
         self._cleanup_audio()
-        if code != 0 or self.frames_written == 0:
+        if code != 0 or self.frames_written == 0 or self._broken:
             self._tmp.unlink(missing_ok=True)
             raise VideoError(f"encoding '{self.path.name}' failed: {err.strip()[-300:] or 'no frames'}")
         os.replace(self._tmp, self.path)
@@ -168,8 +201,12 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Stop encoding and remove everything written so far."""
+        self._broken = True
         if self._proc.poll() is None:
             self._proc.kill()
+        if self._feeder.is_alive():
+            self._queue.put(None)
+            self._feeder.join()
         self._proc.wait()
         self._tmp.unlink(missing_ok=True)
         self._cleanup_audio()

@@ -6,7 +6,6 @@ lets one saved track re-render with any controls and no audio analysis.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from ..config import Controls
 from ..face import mesh
@@ -20,10 +19,18 @@ def head_amplitude(w2: float) -> float:
 
 
 def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing along time (no lag); a no-op for tiny sigmas."""
+    """Zero-phase Gaussian smoothing along time (no lag; edges held, kernel cut at 4 sigma); a no-op
+    for tiny sigmas. Plain numpy: scipy.ndimage would add half a second to every start."""
     if sigma_frames < 0.3 or len(x) < 2:
         return x
-    return gaussian_filter1d(x, sigma_frames, axis=0, mode="nearest")
+    radius = int(4.0 * sigma_frames + 0.5)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(x[:1], radius, axis=0), x, np.repeat(x[-1:], radius, axis=0)])
+    out = np.zeros(x.shape, np.float64)
+    for i, w in enumerate(kernel):
+        out += w * padded[i : i + len(x)]
+    return out.astype(x.dtype)
 
 
 def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 from ..config import MotionConfig
 from ..media.audio import Audio
@@ -47,9 +46,16 @@ def bilabial_closure(feat: AcousticFeatures, fps: float) -> np.ndarray:
     """(T,) 1 = lips free, down to ~0.15: a nasal murmur (/m/) or a stop closure (/b/, /p/: a sharp
     dip between louder frames) presses them together."""
     closed = 1.0 - 0.85 * feat.nasal
-    local_max = maximum_filter1d(feat.loudness, size=max(3, int(round(fps * 0.12))) | 1)
+    local_max = _running_max(feat.loudness, max(3, int(round(fps * 0.12))) | 1)
     stop = (feat.loudness < 0.3 * local_max) & (local_max > 0.25)
     return np.where(stop, 0.2 * closed, closed).astype(np.float32)
+
+
+def _running_max(x: np.ndarray, size: int) -> np.ndarray:
+    """Maximum over a centred window of odd ``size`` (edges mirrored)."""
+    half = size // 2
+    padded = np.pad(x, half, mode="symmetric")
+    return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
 
 
 def pause_gate(loudness: np.ndarray, fps: float, min_pause_s: float = 0.3) -> np.ndarray:

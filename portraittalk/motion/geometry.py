@@ -286,6 +286,8 @@ def head_pivot(reference: np.ndarray) -> np.ndarray:
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:
-    """Inverse of (T, 2, 3) affine matrices."""
-    a = np.linalg.inv(m[:, :, :2])
-    return np.concatenate([a, -np.einsum("tij,tj->ti", a, m[:, :, 2])[:, :, None]], axis=2)
+    """Inverse of (T, 2, 3) affine matrices (closed form: no LAPACK call for a stack of 2x2s)."""
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    det = a * d - b * c
+    inv = np.stack([np.stack([d, -b], axis=1), np.stack([-c, a], axis=1)], axis=1) / det[:, None, None]
+    return np.concatenate([inv, -np.einsum("tij,tj->ti", inv, m[:, :, 2])[:, :, None]], axis=2)

@@ -89,7 +89,7 @@ class ArtifactCheck:
         skin = (face > 0) & (cv2.dilate(lips, np.ones((7, 7), np.uint8)) == 0)
         self.skin_luma = float(np.median(gray[skin])) if skin.any() else 128.0
         chroma = reference.max(axis=2).astype(np.int16) - reference.min(axis=2)
-        colourful = [np.percentile(chroma[m], q) for m, q in ((face > 0, 95), (lips > 0, 90)) if m.any()]
+        colourful = [np.percentile(chroma[m], q) for m, q in ((face > 0, 95), (lips > 0, 98)) if m.any()]
         self.face_chroma = float(max(colourful)) if colourful else 255.0  # the photo's face, its lips included
         self.still = None
         if still_background:  # below the neck (the warp engine moves nothing there), at a quarter of the size
@@ -154,8 +154,8 @@ class ArtifactCheck:
         cavity = float(_grown(dark, seed).sum()) / self.face_h**2
         teeth = _reach_outside(bright, seed, lips) / self.face_h
         colour = 0.0
-        inside = (seed > 0) & (np.abs(delta) > NEW)
-        if inside.sum() >= 8:
+        inside = (cv2.erode(seed, np.ones((3, 3), np.uint8)) > 0) & (np.abs(delta) > NEW)  # not the lips' edge
+        if inside.sum() >= max(8.0, 0.001 * self.face_h**2):  # an interior worth judging
             pixels = roi[inside].astype(np.int16)
             chroma = pixels.max(axis=1) - pixels.min(axis=1)
             colour = max(0.0, float(np.percentile(chroma, 75)) - self.face_chroma)

@@ -55,7 +55,7 @@ class WarpEngine(Engine):
         total = len(track)
         for t in range(total):
             frame = sources[0].warper.frame(t)
-            lm = track.landmarks[t]
+            lm = sources[0].warper.landmarks(t)  # the track's, bounded like the field
             for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:
                 mask = lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
                 frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)

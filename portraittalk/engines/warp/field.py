@@ -18,13 +18,12 @@ class FaceWarper:
     """Precomputed fields of one reference; ``frame(t)`` renders frame t of a track.
 
     The displacement field is smooth, so it is computed on a half-resolution grid and only the
-    final sampling map is upscaled: a quarter of the arithmetic for the same picture.
+    final sampling map is upscaled: a quarter of the arithmetic for the same picture. Outside the
+    moving window (the face's anchor rings and the head region) the field is zero, so only that
+    window is computed and resampled; the rest of the frame is the photo.
     """
 
     def __init__(self, reference: Reference, track: MotionTrack) -> None:
-        from scipy.sparse import csr_matrix
-        from scipy.spatial import Delaunay
-
         self.track = track
         self.image = reference.image
         self.size = size = reference.size
@@ -42,21 +41,13 @@ class FaceWarper:
         # Half-resolution grid: cell (i, j) sits at full-resolution pixel (2j + 0.5, 2i + 0.5).
         gy, gx = np.mgrid[0:half, 0:half].astype(np.float32)
         self.grid = np.stack([gx * 2 + 0.5, gy * 2 + 0.5], axis=-1)
-        # Sparse barycentric interpolation over the outer ring's bounding box only (zero outside).
+        # Barycentric interpolation over the outer ring's bounding box only (zero outside): each
+        # cell's three control points and weights.
         lo = np.clip(np.floor((rings[1].min(axis=0) - 0.5) / 2), 0, half - 1).astype(int)
         hi = np.clip(np.ceil((rings[1].max(axis=0) - 0.5) / 2), 0, half - 1).astype(int) + 1
         self.box = (lo[0], lo[1], hi[0], hi[1])
-        pix = self.grid[lo[1] : hi[1], lo[0] : hi[0]].reshape(-1, 2).astype(np.float64)
-        tri = Delaunay(ctrl)
         self.mouth_tris = _mouth_triangles(ref, self.face_height)
-        simplex = tri.find_simplex(pix)
-        inside = simplex >= 0
-        trans = tri.transform[simplex[inside]]
-        b = np.einsum("nij,nj->ni", trans[:, :2], pix[inside] - trans[:, 2])
-        bary = np.concatenate([b, 1 - b.sum(axis=1, keepdims=True)], axis=1)
-        rows = np.repeat(np.nonzero(inside)[0], 3)
-        cols = tri.simplices[simplex[inside]].ravel()
-        self.interp = csr_matrix((bary.ravel().astype(np.float32), (rows, cols)), shape=(len(pix), self.n_ctrl))
+        self.corners, self.weights = _barycentric_cells(ctrl, self.grid[lo[1] : hi[1], lo[0] : hi[0]])
         # Head region: the person, down to the top of the neck, softly.
         import cv2
 
@@ -67,66 +58,88 @@ class FaceWarper:
         heads = head_transform(track.head.astype(np.float64), head_pivot(ref))
         self.heads = heads.astype(np.float32)
         self.inv_heads = invert_affine(heads)
+        # The moving window (half-resolution cells, a cell of margin): everything else stays the photo.
+        x0, y0, x1, y1 = self.box
+        if self.head_box is not None:
+            x0, x1 = min(x0, self.head_box[1].start), max(x1, self.head_box[1].stop)
+            y0, y1 = min(y0, self.head_box[0].start), max(y1, self.head_box[0].stop)
+        self.win = (max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, half), min(y1 + 1, half))
+
+    def expression(self, t: int) -> np.ndarray:
+        """(478, 2) the expression displacements of frame t (head motion taken out), bounded: whatever
+        the track says, no point of the face travels farther than MAX_DISPLACEMENT face heights."""
+        inv = self.inv_heads[t].astype(np.float64)
+        disp = self.track.landmarks[t].astype(np.float64) @ inv[:, :2].T + inv[:, 2] - self.track.reference
+        norm = np.linalg.norm(disp, axis=1, keepdims=True)
+        return disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9))
+
+    def landmarks(self, t: int) -> np.ndarray:
+        """(478, 2) where the face's points are drawn in frame t (the track's, bounded)."""
+        head = self.heads[t].astype(np.float64)
+        return (self.track.reference + self.expression(t)) @ head[:, :2].T + head[:, 2]
 
     def forward_field(self, t: int) -> np.ndarray:
-        """(S/2, S/2, 2) displacement of the reference at the half-resolution grid in frame t."""
-        inv = self.inv_heads[t]
-        lm = self.track.landmarks[t, :FACE_POINTS].astype(np.float64)
+        """Displacement of the reference at the half-resolution grid cells of the moving window in frame t."""
         disp = np.zeros((self.n_ctrl, 2), np.float32)
-        disp[:FACE_POINTS] = lm @ inv[:, :2].T + inv[:, 2] - self.track.reference[:FACE_POINTS]
-        # A bounded field: whatever the track says, no point of the face travels farther than this.
-        norm = np.linalg.norm(disp, axis=1, keepdims=True)
-        limit = MAX_DISPLACEMENT * self.face_height
-        disp *= np.minimum(1.0, limit / np.maximum(norm, 1e-6))
+        disp[:FACE_POINTS] = self.expression(t)[:FACE_POINTS]
+        wx0, wy0, wx1, wy1 = self.win
         x0, y0, x1, y1 = self.box
-        field = np.zeros_like(self.grid)
-        field[y0:y1, x0:x1] = (self.interp @ disp).reshape(y1 - y0, x1 - x0, 2)
+        field = np.zeros((wy1 - wy0, wx1 - wx0, 2), np.float32)
+        moved = np.einsum("pk,pkc->pc", self.weights, disp[self.corners])
+        field[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = moved.reshape(y1 - y0, x1 - x0, 2)
         if self.head_box is not None:
             import cv2
 
             head = self.heads[t].copy()
             head[:, :2] -= np.eye(2, dtype=np.float32)  # displacement = (H - I) x
-            moved = self.grid[self.head_box] + field[self.head_box]
-            field[self.head_box] += self.alpha * cv2.transform(moved, head)
+            ys, xs = self.head_box
+            box = (slice(ys.start - wy0, ys.stop - wy0), slice(xs.start - wx0, xs.stop - wx0))
+            moved = self.grid[self.head_box] + field[box]
+            field[box] += self.alpha * cv2.transform(moved, head)
         return field
 
     def frame(self, t: int) -> np.ndarray:
         import cv2
 
+        wx0, wy0, wx1, wy1 = self.win
         fwd = self.forward_field(t)
+        grid = self.grid[wy0:wy1, wx0:wx1]
         # Backward map by fixed point: x = y - F(x), from x = y - F(y); three steps converge where the
-        # jaw makes the field steep (two left a seam along the chin).
-        src = self.grid - fwd
+        # jaw makes the field steep (two left a seam along the chin). Outside the window F is 0.
+        src = grid - fwd
+        shift = np.array([0.5 + 2 * wx0, 0.5 + 2 * wy0], np.float32)
         for _ in range(2):
-            idx = (src - 0.5) / 2.0  # full-resolution positions -> half-grid indices
-            src = self.grid - cv2.remap(fwd, idx[..., 0], idx[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        full = cv2.resize(src, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        self._exact_mouth(full, t)
-        return cv2.remap(self.image, full[..., 0], full[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            idx = (src - shift) / 2.0  # full-resolution positions -> window cell indices
+            src = grid - cv2.remap(fwd, idx[..., 0], idx[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        x0, y0 = 2 * wx0, 2 * wy0
+        x1, y1 = min(2 * wx1, self.size), min(2 * wy1, self.size)
+        full = cv2.resize(src, (2 * (wx1 - wx0), 2 * (wy1 - wy0)), interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        self._exact_mouth(full, t, (x0, y0))
+        out = self.image.copy()
+        out[y0:y1, x0:x1] = cv2.remap(self.image, full[..., 0], full[..., 1], cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        return out
 
-    def _exact_mouth(self, full: np.ndarray, t: int) -> None:
+    def _exact_mouth(self, full: np.ndarray, t: int, origin: tuple[int, int]) -> None:
         """Around the lips the field is steep (lips close over teeth, the jaw drops): there the
         smooth approximation is replaced by the exact piecewise-affine map of the mesh triangles."""
         import cv2
 
-        dst = self.track.landmarks[t].astype(np.float64)
+        dst = self.landmarks(t)
         src = self.track.reference.astype(np.float64)
-        head = self.heads[t].astype(np.float64)
-        moved = np.linalg.norm(dst - (src @ head[:, :2].T + head[:, 2]), axis=1)  # expression only
         d, s = dst[self.mouth_tris], src[self.mouth_tris]  # (K, 3, 2)
         e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
         s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
         ref_det = s1[:, 0] * s2[:, 1] - s1[:, 1] * s2[:, 0]
-        # Triangles turned inside out, squashed flat or moved beyond the bound keep the smooth field.
-        ok = ((np.abs(det) > 1e-6) & (det * ref_det > 0)
-              & (moved[self.mouth_tris] <= MAX_DISPLACEMENT * self.face_height).all(axis=1))  # fmt: skip
+        ok = (np.abs(det) > 1e-6) & (det * ref_det > 0)  # turned inside out or squashed flat: the smooth field
         if not ok.any():
             return
         d, s, det = d[ok], s[ok], det[ok]
         e1, e2 = e1[ok], e2[ok]
-        x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 1, self.size)
+        ox, oy = origin
+        x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), [ox, oy])
+        x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 1, [ox + full.shape[1], oy + full.shape[0]])
         if x1 <= x0 or y1 <= y0:
             return
         ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
@@ -140,8 +153,47 @@ class FaceWarper:
         maps[:, 2] = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
         ys, xs = np.nonzero(ids >= 0)
         k = ids[ys, xs]
-        px = np.stack([xs + x0, ys + y0, np.ones_like(xs)], axis=1).astype(np.float64)
-        full[ys + y0, xs + x0] = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+        ys, xs = ys + y0, xs + x0
+        px = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
+        full[ys - oy, xs - ox] = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+
+
+def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each cell centre (H, W, 2, a regular grid 2 px apart), the 3 points of the Delaunay
+    triangle holding it and its barycentric weights: (H*W, 3) indices and weights (zero weights
+    where no triangle holds it). OpenCV's Delaunay (Subdiv2D), so the warp path needs no scipy
+    (half a second of start-up); each triangle tests the cells of its bounding box, all at once."""
+    import cv2
+
+    size = float(np.ceil(points.max())) + 2
+    subdiv = cv2.Subdiv2D((-1, -1, int(size) + 2, int(size) + 2))
+    subdiv.insert([(float(x), float(y)) for x, y in points])
+    tris = subdiv.getTriangleList().reshape(-1, 3, 2).astype(np.float64)
+    tris = tris[((tris >= -1) & (tris <= size + 1)).all(axis=(1, 2))]  # drop the virtual outer vertices
+    # Triangle corners back to point indices (the nearest point: Subdiv2D keeps float32 copies).
+    index = ((tris.reshape(-1, 2)[:, None] - points[None]) ** 2).sum(axis=2).argmin(axis=1).reshape(-1, 3)
+    h, w = cells.shape[:2]
+    grid = (tris - cells[0, 0]) / 2.0  # corners in cell units
+    lo = np.clip(np.floor(grid.min(axis=1)).astype(np.int64), 0, [w, h])
+    hi = np.clip(np.ceil(grid.max(axis=1)).astype(np.int64) + 1, 0, [w, h])
+    span = np.maximum(hi - lo, 0)
+    count = span[:, 0] * span[:, 1]
+    k = np.repeat(np.arange(len(tris)), count)
+    pos = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    cx, cy = lo[k, 0] + pos % span[k, 0], lo[k, 1] + pos // span[k, 0]
+    a, b, c = (points[index[k, i]] for i in range(3))
+    v0, v1, v2 = b - a, c - a, cells[cy, cx].astype(np.float64) - a
+    det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    wb = (v2[:, 0] * v1[:, 1] - v2[:, 1] * v1[:, 0]) / det
+    wc = (v0[:, 0] * v2[:, 1] - v0[:, 1] * v2[:, 0]) / det
+    inside = (wb >= -1e-7) & (wc >= -1e-7) & (wb + wc <= 1 + 1e-7)
+    cell = (cy * w + cx)[inside]
+    corners = np.zeros((h * w, 3), np.int64)
+    weights = np.zeros((h * w, 3), np.float32)
+    corners[cell] = index[k[inside]]
+    weights[cell] = np.stack([1 - wb - wc, wb, wc], axis=1)[inside]
+    return corners, weights
 
 
 def _mouth_triangles(ref: np.ndarray, face_h: float) -> np.ndarray:

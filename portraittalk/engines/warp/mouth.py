@@ -87,8 +87,8 @@ def _poly_mask(size: int, points: np.ndarray) -> np.ndarray:
 
 def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """Teeth lit like the photo: an ivory white tinted by the photo's colour cast (its skin's), as
-    bright as the photo's eye whites (the brighter, less coloured part of the eyes) allow, about as
-    bright as the skin or a little brighter, never glowing in a dim photo."""
+    bright as the photo's eye whites (the brighter, less coloured part of the eyes) allow, a little
+    brighter than the skin, never glowing in a dim photo."""
     size = img.shape[0]
     eyes = np.zeros((size, size), bool)
     for name in ("LEFT_EYE", "RIGHT_EYE"):
@@ -102,7 +102,7 @@ def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarr
         white = luma[(luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))]
         if len(white) >= 6:
             white_luma = float(np.median(white))
-    target = float(np.clip(0.92 * white_luma, 0.95 * skin_luma, min(1.35 * skin_luma + 30.0, 235.0)))
+    target = float(np.clip(0.92 * white_luma, 1.1 * skin_luma, min(1.45 * skin_luma + 30.0, 240.0)))
     cast = (skin / skin_luma) ** 0.3  # a little of the light's colour
     ivory = np.array([1.03, 1.0, 0.93]) * cast
     return np.clip(ivory * target / _luma(ivory), 0, 255)
