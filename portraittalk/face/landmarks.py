@@ -38,7 +38,9 @@ class FaceMeshDetector:
     """
 
     def __init__(self, static: bool = True, max_faces: int = 4, min_confidence: float = 0.5) -> None:
-        import mediapipe as mp
+        from .mediapipe_import import mediapipe
+
+        mp = mediapipe()
 
         self.static = static
         self._mesh = mp.solutions.face_mesh.FaceMesh(
@@ -96,9 +98,9 @@ class FaceMeshDetector:
 
     def _strict_mesh(self):
         if self._strict is None:
-            import mediapipe as mp
+            from .mediapipe_import import mediapipe
 
-            self._strict = mp.solutions.face_mesh.FaceMesh(
+            self._strict = mediapipe().solutions.face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.7
             )
         return self._strict
@@ -116,8 +118,10 @@ class FaceMeshDetector:
         """Small or distant faces: MediaPipe's full-range detector on overlapping tiles, then
         FaceMesh on an upscaled crop around each detection."""
         import cv2
-        import mediapipe as mp
 
+        from .mediapipe_import import mediapipe
+
+        mp = mediapipe()
         h, w = image.shape[:2]
         tile = int(min(max(h, w), 640))
         step = tile // 2

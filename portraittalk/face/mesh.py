@@ -27,7 +27,9 @@ RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
 @functools.lru_cache(maxsize=None)
 def connections(name: str) -> np.ndarray:
     """Edges (E, 2) of a MediaPipe connection set, e.g. ``"LIPS"``, ``"FACE_OVAL"``, ``"TESSELATION"``."""
-    from mediapipe.python.solutions import face_mesh_connections as fmc
+    from .mediapipe_import import mediapipe
+
+    fmc = mediapipe().solutions.face_mesh_connections
 
     edges = getattr(fmc, f"FACEMESH_{name}")
     return np.array(sorted(edges), dtype=np.int32)

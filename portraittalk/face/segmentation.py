@@ -24,9 +24,9 @@ def person_mask(image: np.ndarray, backend: str = "auto", weights: Optional[Weig
 def _selfie_segmenter() -> tuple[object, threading.Lock]:
     """One MediaPipe graph for the process (building one costs more than running it); graphs are
     not thread-safe, hence the lock."""
-    import mediapipe as mp
+    from .mediapipe_import import mediapipe
 
-    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0), threading.Lock()
+    return mediapipe().solutions.selfie_segmentation.SelfieSegmentation(model_selection=0), threading.Lock()
 
 
 def _mediapipe_mask(image: np.ndarray) -> np.ndarray:

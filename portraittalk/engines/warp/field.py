@@ -11,23 +11,27 @@ from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, head_p
 from ...motion.track import MotionTrack
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
+STEP = 4  # pixels between the smooth field's cells
+CENTRE = (STEP - 1) / 2  # a cell's centre within its block
+FEATHER = 6.0  # pixels over which the exact map takes over from the grid's
 MAX_DISPLACEMENT = 0.2  # of the face height: no expression moves a point farther (the jaw at full opening: ~0.1)
 
 
 class FaceWarper:
     """Precomputed fields of one reference; ``frame(t)`` renders frame t of a track.
 
-    The displacement field is smooth, so it is computed on a half-resolution grid and only the
-    final sampling map is upscaled: a quarter of the arithmetic for the same picture. Outside the
-    moving window (the face's anchor rings and the head region) the field is zero, so only that
-    window is computed and resampled; the rest of the frame is the photo.
+    The displacement field is smooth, so it is computed on a grid of cells ``STEP`` pixels apart
+    and only the final sampling map is upscaled; where it is steep (the lips, the jaw, the lids)
+    the exact piecewise-affine map of the mesh's triangles replaces it. Outside the moving window
+    (the face's anchor rings and the head region) the field is zero, so only that window is
+    computed and resampled; the rest of the frame is the photo.
     """
 
     def __init__(self, reference: Reference, track: MotionTrack) -> None:
         self.track = track
         self.image = reference.image
         self.size = size = reference.size
-        half = (size + 1) // 2
+        cells = -(-size // STEP)
         ref = track.reference.astype(np.float64)
         self.face_height = float(mesh.face_height(ref))
         # Control points: the face + two rings of still anchors around it + the crop border.
@@ -37,33 +41,35 @@ class FaceWarper:
         border = np.array([[x, y] for x in np.linspace(0, size - 1, 9) for y in (0, size - 1)]
                           + [[x, y] for y in np.linspace(0, size - 1, 9)[1:-1] for x in (0, size - 1)])  # fmt: skip
         ctrl = np.concatenate([ref[:FACE_POINTS], *rings, border])
-        self.n_ctrl = len(ctrl)
-        # Half-resolution grid: cell (i, j) sits at full-resolution pixel (2j + 0.5, 2i + 0.5).
-        gy, gx = np.mgrid[0:half, 0:half].astype(np.float32)
-        self.grid = np.stack([gx * 2 + 0.5, gy * 2 + 0.5], axis=-1)
+        # The grid: cell (i, j) sits at the centre of its STEP x STEP block of full-resolution pixels.
+        gy, gx = np.mgrid[0:cells, 0:cells].astype(np.float32)
+        self.grid = np.stack([gx * STEP + CENTRE, gy * STEP + CENTRE], axis=-1)
         # Barycentric interpolation over the outer ring's bounding box only (zero outside): each
         # cell's three control points and weights.
-        lo = np.clip(np.floor((rings[1].min(axis=0) - 0.5) / 2), 0, half - 1).astype(int)
-        hi = np.clip(np.ceil((rings[1].max(axis=0) - 0.5) / 2), 0, half - 1).astype(int) + 1
+        lo = np.clip(np.floor((rings[1].min(axis=0) - CENTRE) / STEP), 0, cells - 1).astype(int)
+        hi = np.clip(np.ceil((rings[1].max(axis=0) - CENTRE) / STEP), 0, cells - 1).astype(int) + 1
         self.box = (lo[0], lo[1], hi[0], hi[1])
-        self.mouth_tris = _mouth_triangles(ref, self.face_height)
-        self.corners, self.weights = _barycentric_cells(ctrl, self.grid[lo[1] : hi[1], lo[0] : hi[0]])
+        self.mouth_tris, self.eye_tris = _exact_triangles(ref, self.face_height)
+        corners, weights = _barycentric_cells(ctrl, self.grid[lo[1] : hi[1], lo[0] : hi[0]])
+        self.active = np.nonzero((corners < FACE_POINTS).any(axis=1) & (np.abs(weights).sum(axis=1) > 0))[0]
+        self.corners = np.minimum(corners[self.active], FACE_POINTS).astype(np.int32)  # anchors -> a still slot
+        self.weights = weights[self.active]
         # Head region: the person, down to the top of the neck, softly.
         import cv2
 
-        alpha = cv2.resize(_head_alpha(reference, ref, size), (half, half), interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(_head_alpha(reference, ref, size), (cells, cells), interpolation=cv2.INTER_AREA)
         ys, xs = np.nonzero(alpha > 1e-3)
         self.head_box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else None
         self.alpha = alpha[self.head_box][..., None] if len(ys) else None
         heads = head_transform(track.head.astype(np.float64), head_pivot(ref))
         self.heads = heads.astype(np.float32)
         self.inv_heads = invert_affine(heads)
-        # The moving window (half-resolution cells, a cell of margin): everything else stays the photo.
+        # The moving window (in cells, a cell of margin): everything else stays the photo.
         x0, y0, x1, y1 = self.box
         if self.head_box is not None:
             x0, x1 = min(x0, self.head_box[1].start), max(x1, self.head_box[1].stop)
             y0, y1 = min(y0, self.head_box[0].start), max(y1, self.head_box[0].stop)
-        self.win = (max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, half), min(y1 + 1, half))
+        self.win = (max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, cells), min(y1 + 1, cells))
 
     def expression(self, t: int) -> np.ndarray:
         """(478, 2) the expression displacements of frame t (head motion taken out), bounded: whatever
@@ -79,13 +85,16 @@ class FaceWarper:
         return (self.track.reference + self.expression(t)) @ head[:, :2].T + head[:, 2]
 
     def forward_field(self, t: int) -> np.ndarray:
-        """Displacement of the reference at the half-resolution grid cells of the moving window in frame t."""
-        disp = np.zeros((self.n_ctrl, 2), np.float32)
+        """Displacement of the reference at the grid cells of the moving window in frame t."""
+        # Only cells with a face point among their corners move (anchors all share one still slot).
+        disp = np.zeros((FACE_POINTS + 1, 2), np.float32)
         disp[:FACE_POINTS] = self.expression(t)[:FACE_POINTS]
+        moved = np.zeros(((self.box[3] - self.box[1]) * (self.box[2] - self.box[0]), 2), np.float32)
+        moved[self.active, 0] = np.einsum("pk,pk->p", self.weights, np.take(disp[:, 0], self.corners))
+        moved[self.active, 1] = np.einsum("pk,pk->p", self.weights, np.take(disp[:, 1], self.corners))
         wx0, wy0, wx1, wy1 = self.win
         x0, y0, x1, y1 = self.box
         field = np.zeros((wy1 - wy0, wx1 - wx0, 2), np.float32)
-        moved = np.einsum("pk,pkc->pc", self.weights, disp[self.corners])
         field[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0] = moved.reshape(y1 - y0, x1 - x0, 2)
         if self.head_box is not None:
             import cv2
@@ -107,27 +116,29 @@ class FaceWarper:
         # Backward map by fixed point: x = y - F(x), from x = y - F(y); three steps converge where the
         # jaw makes the field steep (two left a seam along the chin). Outside the window F is 0.
         src = grid - fwd
-        shift = np.array([0.5 + 2 * wx0, 0.5 + 2 * wy0], np.float32)
+        shift = np.array([CENTRE + STEP * wx0, CENTRE + STEP * wy0], np.float32)
         for _ in range(2):
-            idx = (src - shift) / 2.0  # full-resolution positions -> window cell indices
-            src = grid - cv2.remap(fwd, idx[..., 0], idx[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        x0, y0 = 2 * wx0, 2 * wy0
-        x1, y1 = min(2 * wx1, self.size), min(2 * wy1, self.size)
-        full = cv2.resize(src, (2 * (wx1 - wx0), 2 * (wy1 - wy0)), interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+            idx = (src - shift) * np.float32(1.0 / STEP)  # full-resolution positions -> window cell indices
+            src = grid - cv2.remap(fwd, idx, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        x0, y0 = STEP * wx0, STEP * wy0
+        x1, y1 = min(STEP * wx1, self.size), min(STEP * wy1, self.size)
+        full = cv2.resize(src, (STEP * (wx1 - wx0), STEP * (wy1 - wy0)), interpolation=cv2.INTER_LINEAR)
+        full = full[: y1 - y0, : x1 - x0]
         self._exact_mouth(full, t, (x0, y0))
         out = self.image.copy()
-        out[y0:y1, x0:x1] = cv2.remap(self.image, full[..., 0], full[..., 1], cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        out[y0:y1, x0:x1] = cv2.remap(self.image, full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return out
 
     def _exact_mouth(self, full: np.ndarray, t: int, origin: tuple[int, int]) -> None:
-        """Around the lips the field is steep (lips close over teeth, the jaw drops): there the
-        smooth approximation is replaced by the exact piecewise-affine map of the mesh triangles."""
+        """Around the lips and the lids the field is steep (lips close over teeth, the jaw drops,
+        eyes blink): there the smooth approximation is replaced by the exact piecewise-affine map
+        of the mesh triangles."""
         import cv2
 
         dst = self.landmarks(t)
         src = self.track.reference.astype(np.float64)
-        d, s = dst[self.mouth_tris], src[self.mouth_tris]  # (K, 3, 2)
+        tris = self.mouth_tris if self.track.blink[t] < 0.02 else np.concatenate([self.mouth_tris, self.eye_tris])
+        d, s = dst[tris], src[tris]  # (K, 3, 2): the lids only while they move
         e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
         s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
@@ -151,15 +162,21 @@ class FaceWarper:
         maps = np.zeros((len(d), 3, 2))
         maps[:, :2] = lin.transpose(0, 2, 1)
         maps[:, 2] = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
-        ys, xs = np.nonzero(ids >= 0)
+        covered = (ids >= 0).astype(np.uint8)
+        ys, xs = np.nonzero(covered)
         k = ids[ys, xs]
-        ys, xs = ys + y0, xs + x0
-        px = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
-        full[ys - oy, xs - ox] = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+        # Feathered in over a few pixels from the region's edge: the grid's smooth map differs a
+        # little from the exact one, and a hard switch shows as a line across the cheeks.
+        ramp = np.clip(cv2.distanceTransform(np.pad(covered, 1), cv2.DIST_L2, 3)[1:-1, 1:-1] / FEATHER, 0.0, 1.0)
+        weight = ramp[ys, xs, None].astype(np.float32)
+        ys, xs = ys + y0 - oy, xs + x0 - ox
+        px = np.stack([xs + ox, ys + oy, np.ones_like(xs)], axis=1).astype(np.float64)
+        exact = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+        full[ys, xs] = full[ys, xs] * (1.0 - weight) + exact * weight
 
 
 def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each cell centre (H, W, 2, a regular grid 2 px apart), the 3 points of the Delaunay
+    """For each cell centre (H, W, 2, a regular grid STEP px apart), the 3 points of the Delaunay
     triangle holding it and its barycentric weights: (H*W, 3) indices and weights (zero weights
     where no triangle holds it). OpenCV's Delaunay (Subdiv2D), so the warp path needs no scipy
     (half a second of start-up); each triangle tests the cells of its bounding box, all at once."""
@@ -173,7 +190,7 @@ def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarra
     # Triangle corners back to point indices (the nearest point: Subdiv2D keeps float32 copies).
     index = ((tris.reshape(-1, 2)[:, None] - points[None]) ** 2).sum(axis=2).argmin(axis=1).reshape(-1, 3)
     h, w = cells.shape[:2]
-    grid = (tris - cells[0, 0]) / 2.0  # corners in cell units
+    grid = (tris - cells[0, 0]) / STEP  # corners in cell units
     lo = np.clip(np.floor(grid.min(axis=1)).astype(np.int64), 0, [w, h])
     hi = np.clip(np.ceil(grid.max(axis=1)).astype(np.int64) + 1, 0, [w, h])
     span = np.maximum(hi - lo, 0)
@@ -196,21 +213,26 @@ def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarra
     return corners, weights
 
 
-def _mouth_triangles(ref: np.ndarray, face_h: float) -> np.ndarray:
-    """The face mesh's own triangles around the mouth (lips, chin), plus a ladder of
-    triangles across the mouth opening between paired upper and lower inner-lip points. The mesh's
-    topology, unlike a triangulation of the photo's points, never bridges the lips with slivers."""
+def _exact_triangles(ref: np.ndarray, face_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the field is too steep for the grid: the face mesh's own triangles around the mouth
+    (lips, chin just below) plus a ladder of triangles across the mouth opening between paired
+    upper and lower inner-lip points; and those around the eyes (for blinks). The mesh's topology,
+    unlike a triangulation of the photo's points, never bridges the lips with slivers."""
     tris = mesh_triangles()
-    mouth = ref[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0)
     centre = ref[tris].mean(axis=1)
-    off = centre - mouth  # the chin too: the jaw moves it, and there the field is steep
-    near = (np.abs(off[:, 0]) < 0.28 * face_h) & (off[:, 1] > -0.17 * face_h) & (off[:, 1] < 0.32 * face_h)
-    up, lo = UPPER_LIP_INNER_SET, LOWER_LIP_INNER_SET
+    mouth = ref[[mesh.UPPER_LIP_OUTER, mesh.LOWER_LIP_OUTER]].mean(axis=0)
+    near = (np.abs(centre - mouth) < [0.28 * face_h, 0.17 * face_h]).all(axis=1)
+    eyes = np.zeros(len(tris), bool)
+    for eye in (mesh.connections("LEFT_EYE"), mesh.connections("RIGHT_EYE")):
+        points = ref[np.unique(eye)]
+        lo, hi = points.min(axis=0) - 0.03 * face_h, points.max(axis=0) + 0.03 * face_h
+        eyes |= ((centre > lo) & (centre < hi)).all(axis=1)
+    up, lo_lip = UPPER_LIP_INNER_SET, LOWER_LIP_INNER_SET
     corner_r, corner_l = mesh.lips_inner_loop()[0], mesh.lips_inner_loop()[10]  # 78, 308
-    ladder = [(corner_r, up[0], lo[0]), (corner_l, up[-1], lo[-1])]
+    ladder = [(corner_r, up[0], lo_lip[0]), (corner_l, up[-1], lo_lip[-1])]
     for i in range(len(up) - 1):
-        ladder += [(up[i], up[i + 1], lo[i + 1]), (up[i], lo[i + 1], lo[i])]
-    return np.concatenate([tris[near], np.array(ladder, np.int32)])
+        ladder += [(up[i], up[i + 1], lo_lip[i + 1]), (up[i], lo_lip[i + 1], lo_lip[i])]
+    return np.concatenate([tris[near], np.array(ladder, np.int32)]), tris[eyes & ~near]
 
 
 def _head_alpha(reference: Reference, ref: np.ndarray, size: int) -> np.ndarray:
