@@ -180,3 +180,11 @@ def test_a_broken_track_cannot_tear_the_frame(ref):
         check.update(frame, track.landmarks[-1])
     scores = check.result().scores
     assert scores["column"] < 0.05 and scores["still_change"] < 0.02, scores  # (the bars: 0.1, 0.02)
+
+
+def test_a_tight_crop_renders(ref):
+    """A tight crop puts the warp's anchor rings outside the frame: still a frame, still a face."""
+    tight = analyse_reference(load_image(PORTRAIT), "tight", size=256, margin=0.2)
+    track = audio_to_motion(load_audio(SPEECH), tight.landmarks, (256, 256))
+    frames = list(WarpEngine().render([tight], track, GenerateRequest()))
+    assert len(frames) == len(track) and frames[0].shape == (256, 256, 3)

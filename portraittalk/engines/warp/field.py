@@ -182,11 +182,12 @@ def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarra
     (half a second of start-up); each triangle tests the cells of its bounding box, all at once."""
     import cv2
 
-    size = float(np.ceil(points.max())) + 2
-    subdiv = cv2.Subdiv2D((-1, -1, int(size) + 2, int(size) + 2))
+    first = np.floor(points.min(axis=0)).astype(int) - 2  # anchor rings may lie outside the frame
+    last = np.ceil(points.max(axis=0)).astype(int) + 2
+    subdiv = cv2.Subdiv2D((int(first[0]), int(first[1]), int(last[0] - first[0]), int(last[1] - first[1])))
     subdiv.insert([(float(x), float(y)) for x, y in points])
     tris = subdiv.getTriangleList().reshape(-1, 3, 2).astype(np.float64)
-    tris = tris[((tris >= -1) & (tris <= size + 1)).all(axis=(1, 2))]  # drop the virtual outer vertices
+    tris = tris[((tris >= first) & (tris <= last)).all(axis=(1, 2))]  # drop the virtual outer vertices
     # Triangle corners back to point indices (the nearest point: Subdiv2D keeps float32 copies).
     index = ((tris.reshape(-1, 2)[:, None] - points[None]) ** 2).sum(axis=2).argmin(axis=1).reshape(-1, 3)
     h, w = cells.shape[:2]
