@@ -188,3 +188,28 @@ def test_a_tight_crop_renders(ref):
     track = audio_to_motion(load_audio(SPEECH), tight.landmarks, (256, 256))
     frames = list(WarpEngine().render([tight], track, GenerateRequest()))
     assert len(frames) == len(track) and frames[0].shape == (256, 256, 3)
+
+
+def test_the_drawn_mouth_stays_inside_the_lips_and_shows_its_cavity(ref):
+    """The interior is cut by the outer lip contour even when a track's inner lip crosses it, and
+    the teeth never fill the opening: below them the cavity stays dark."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    style = MouthStyle.of(ref)
+    h = float(mesh.face_height(ref.landmarks))
+    lm = ref.landmarks.astype(np.float64).copy()
+    lower = [i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1]
+    lm[lower, 1] += 0.08 * h  # a wide opening, chin and lips together
+    lm[mesh.LOWER_LIP_INNER, 1] += 0.06 * h  # the inner lip poking out through the outer one
+    frame = paint_mouth(ref.image.copy(), lm, h, None, 0.0, style)
+    changed = np.abs(frame.astype(int) - ref.image).max(axis=2) > 10
+    outer = np.zeros(changed.shape, np.uint8)
+    import cv2
+
+    cv2.fillPoly(outer, [np.round(lm[mesh.lips_outer_loop()]).astype(np.int32)], 1)
+    assert changed.any() and not (changed & (cv2.dilate(outer, np.ones((5, 5), np.uint8)) == 0)).any()
+    x = int(round(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()))
+    top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_OUTER, 1]
+    column = frame[int(top) : int(bottom), x].astype(float) @ [0.299, 0.587, 0.114]
+    teeth_rows = column > 0.6 * style.teeth @ [0.299, 0.587, 0.114]
+    assert teeth_rows[: len(column) // 4].any() and teeth_rows.mean() < 0.6  # teeth at the top, then dark
