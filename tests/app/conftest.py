@@ -69,3 +69,19 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
 
     sf.write(d / "long.wav", np.zeros(int(16000 * (ServeLimits().max_audio_seconds + 3)), np.float32), 16000)
     return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def ground_truth(tmp_path_factory) -> dict[str, Path]:
+    """A real talking-head clip with its own sound (from the fit set), and what a user makes of it to
+    get a result to compare with it: its first frame as the portrait and its sound as the speech."""
+    from portraittalk.media import load_audio, read_video
+    from portraittalk.media.image import save_image
+
+    d = tmp_path_factory.mktemp("ground-truth")
+    clip = ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_mead_w023.mp4"
+    for _, frame in read_video(clip):
+        save_image(d / "first_frame.png", frame)
+        break
+    load_audio(clip).write_wav(d / "speech.wav")
+    return {"video": clip, "portrait": d / "first_frame.png", "speech": d / "speech.wav"}
