@@ -41,10 +41,11 @@ GROUND_TRUTH = """A **ground truth** is a real video of the same person saying t
 whose first frame and sound you used). The numbers say how close the result comes to it; the last column says
 how to read each one."""
 
-# On a narrow screen the result column sits under the inputs: after Generate, bring the progress
-# (drawn on the result video) into view, and the video again when it arrives.
-SHOW_RESULT = """() => { const el = document.querySelector('#result-video');
-  if (el && window.innerWidth < 900) el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
+# After Generate, bring the progress (drawn on the result video) into view, and the video again when
+# it arrives: on a phone the result sits under the inputs. Nothing moves when it is already in view.
+SHOW_RESULT = """() => { const el = document.querySelector('#result-video'); if (!el) return;
+  const r = el.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > innerHeight) el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
 
 # (portraits, speech, prompt); an example with a prompt is offered only where the diffusion engine runs.
 EXAMPLES = [(["portraits/astronaut.png"], "speech/en_mbp.wav", ""),
@@ -181,8 +182,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
         gen = run.click(h.generate, gen_inputs, [video, download, seed_used, settings, note, last],
                         api_name="generate", concurrency_id="render", concurrency_limit=1,
                         show_progress_on=[video])  # fmt: skip
-        gen.success(None, js=SHOW_RESULT, queue=False)
         video.change(h.result_shown, video, [download, seed_used], api_visibility="private", queue=False)
+        video.change(None, js=SHOW_RESULT, queue=False)  # a result from Generate or from an example
         cancel.click(h.cancel, None, note, cancels=[gen], api_visibility="private", queue=False)
         random_seed.click(h.random_seed, None, seed, api_visibility="private", queue=False)
         references.change(h.references_changed, references, [references, thumbs], api_visibility="private",
