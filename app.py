@@ -139,7 +139,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                                              height=240)  # fmt: skip
                             evaluate = gr.Button("Compute metrics")
                             metrics = gr.Dataframe(headers=["metric", "value", "how to read it"], label="Metrics",
-                                                   interactive=False, wrap=True, elem_id="metrics",
+                                                   interactive=False, wrap=True, elem_id="metrics", max_height=1200,
                                                    column_widths=["130px", "80px", "380px"])  # fmt: skip
                             curves = gr.LinePlot(x="time_s", y="value", color="curve", label="Per-frame curves",
                                                  x_title="time (s)", y_title="score (1 = same)", y_lim=[0, 1],

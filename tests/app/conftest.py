@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def free_port() -> int:
@@ -44,6 +46,35 @@ def app_url(app_module, app_outputs):
     app_module.launch(demo, port=port, max_file_size=limits.max_file_size, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, for the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_app(browser, app_url):
+    """``open_app(width, height)``: a new page of the launched app, once its Generate button is there;
+    closed after the test."""
+    pages = []
+
+    def open_page(width: int = 1280, height: int = 800):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        pages.append(page)
+        page.goto(app_url)
+        page.wait_for_selector("#generate-btn", timeout=60_000)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,31 +10,17 @@ from portraittalk.ui.manager import shared_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 VIDEO_STATE = """() => { const v = document.querySelector('#result-video video');
                          return v ? {src: v.currentSrc || v.src, ready: v.readyState, duration: v.duration} : null }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
-def test_generate_in_the_browser(browser, app_url):
+def test_generate_in_the_browser(open_app):
     """Generate with two portraits, then the motion view (the layout, the metrics panel and the Status
     tab at two screen sizes: test_layout.py)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(
         [str(ROOT / "assets/portraits/astronaut.png"), str(ROOT / "assets/portraits/man.jpg")])
     page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
@@ -64,14 +50,11 @@ def test_generate_in_the_browser(browser, app_url):
     page.wait_for_function("() => { const v = document.querySelector('#motion-video video');"
                            " return v && v.readyState >= 1 && v.duration > 5 }", timeout=60_000)  # fmt: skip
     page.screenshot(path=str(ARTIFACTS / "app-motion-1280.png"))
-    page.close()
 
 
 @pytest.mark.browser
-def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_inputs):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+def test_bad_input_shows_a_clear_message_and_no_traceback(open_app, bad_inputs):
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(str(bad_inputs["rocket"]))
     page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
     page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
@@ -82,11 +65,10 @@ def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body
     page.screenshot(path=str(ARTIFACTS / "app-error-1280.png"))
-    page.close()
 
 
 @pytest.mark.browser
-def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
+def test_cancel_stops_the_job(open_app, app_outputs, tmp_path):
     """Cancel mid-render: no video, a note that says so, and no file (not even a partial one) left."""
     import numpy as np
     import soundfile as sf
@@ -101,9 +83,7 @@ def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
     while any(p.name.startswith(".") for p in app_outputs.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.2)  # let files still being written by earlier tests (motion view) settle
     before = set(app_outputs.iterdir())
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(str(ROOT / "assets/portraits/astronaut.png"))
     page.locator("#audio input[type=file]").set_input_files(str(long_speech))
     page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
@@ -120,4 +100,3 @@ def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
     assert not lock.locked()
     assert page.evaluate(VIDEO_STATE) is None
     assert set(app_outputs.iterdir()) - before == set()  # the cancelled job left nothing
-    page.close()
