@@ -124,7 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "diffusion": {"resolution": 64, "batch_size": 4, "micro_batch": 2, "lr": 1e-3, "mixed_precision": "no",
                       "epochs_identity": 1, "epochs_animate": 1, "epochs_joint": 1, "adapters": "tiny"},
         "motion": {"architecture": "tiny", "window": 16, "window_stride": 4, "batch_size": 16, "micro_batch": 16,
-                   "lr": 3e-3, "epochs": 20, "kl_anneal_steps": 100},
+                   "lr": 1e-3, "epochs": 20, "kl_anneal_steps": 100},
     },
 }  # fmt: skip
 
@@ -172,8 +172,10 @@ def load_config(spec: Union[str, Path, None]) -> TrainConfig:
         raise InputError(f"training config '{text}' is neither a preset ({', '.join(PRESETS)}) nor a file.")
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
-
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise InputError(f"TOML configs need Python 3.11 or newer; write '{path.name}' as JSON.") from None
             values = tomllib.loads(path.read_text())
         else:
             values = json.loads(path.read_text())
