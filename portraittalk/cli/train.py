@@ -37,9 +37,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     result = train(args.stage, args.data, weights_from(args), args.output, config, args.max_steps, args.resume,
                    explicit_config=args.config is not None, progress=not args.quiet)  # fmt: skip
-    import os
-
-    if int(os.environ.get("RANK", "0")) == 0:
+    if result.main_process:
         engine = "--engine diffusion " if args.stage != "audio2motion" else ""
         print(f"trained {args.stage} to step {result.step}/{result.total_steps} (last loss {result.last_loss:.4g}) "
               f"in {result.seconds:.0f} s; weights in {result.run}")

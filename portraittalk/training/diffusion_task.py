@@ -137,27 +137,35 @@ class DiffusionTask:
         latent = vae.encode(images.to(self.device, self.weight_dtype)).latent_dist.mean
         return latent.float() * vae.config.scaling_factor
 
-    def loss(self, model: nn.Module, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        """Eq. (1) (``mask``) or Eq. (3) (``eps``) on one micro-batch, with CFG condition dropout."""
+    def draws(self, seed: int, latent_shape: Sequence[int]) -> tuple[float, int, torch.Tensor]:
+        """A sample's random draws from its seed: (dropout uniform, timestep, noise)."""
+        g = loss_generator(seed)
+        u = float(torch.rand((), generator=g))
+        t = int(torch.randint(len(self.alphas), (), generator=g))
+        return u, t, torch.randn(tuple(latent_shape), generator=g)
+
+    def inputs(self, batch: dict) -> tuple[dict, torch.Tensor]:
+        """(the model's keyword inputs, the regression target) for one micro-batch: Eq. (1) on the
+        corrupted frame (``mask``) or Eq. (3) (``eps``), with CFG condition dropout."""
         s = self.settings
-        gens = [loss_generator(seed) for seed in batch["seed"].tolist()]
-        u = torch.stack([torch.rand((), generator=g) for g in gens])
-        t = torch.stack([torch.randint(len(self.alphas), (), generator=g) for g in gens]).to(self.device)
-        drop_text = (u < s.drop_text) | ((u >= s.drop_text + s.drop_face) & (u < s.drop_text + s.drop_face + s.drop_both))
-        drop_face = (u >= s.drop_text) & (u < s.drop_text + s.drop_face + s.drop_both)
-        text = self._text(["" if d else p for p, d in zip(batch["prompt"], drop_text.tolist())])
-        face = batch["face"].float() * (~drop_face).to(self.device, torch.float32)[:, None]
         clean = self._encode(batch["image"])
         masked = self._encode(batch["masked"]) if self.objective == "mask" else clean
-        noise = torch.stack([torch.randn(clean.shape[1:], generator=g) for g in gens])
-        noisy, target = masked_diffusion_target(clean, masked, self.alphas, t, noise=noise)
-        extra = {}
+        u, t, noise = zip(*(self.draws(seed, clean.shape[1:]) for seed in batch["seed"].tolist()))
+        u, t = torch.tensor(u), torch.tensor(t, device=self.device)
+        both = (u >= s.drop_text + s.drop_face) & (u < s.drop_text + s.drop_face + s.drop_both)
+        drop_text = (u < s.drop_text) | both
+        drop_face = ((u >= s.drop_text) & (u < s.drop_text + s.drop_face)) | both
+        text = self._text(["" if d else p for p, d in zip(batch["prompt"], drop_text.tolist())])
+        face = batch["face"].float() * (~drop_face).to(self.device, torch.float32)[:, None]
+        noisy, target = masked_diffusion_target(clean, masked, self.alphas, t, noise=torch.stack(noise))
+        kwargs = {"sample": noisy, "timestep": t, "text": text, "face": face}
         if self.model.denoiser.animatenet is not None:
-            extra = {"structure": batch["structure"], "contour": batch["contour"],
-                     "previous": self._encode(batch["previous"])}  # fmt: skip
-        pred = model(noisy, t, text, face, **extra)
-        loss = F.mse_loss(pred.float(), target.float())
-        return loss, {}
+            kwargs.update(structure=batch["structure"], contour=batch["contour"], previous=self._encode(batch["previous"]))
+        return kwargs, target
+
+    def loss(self, model: nn.Module, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        kwargs, target = self.inputs(batch)
+        return F.mse_loss(model(**kwargs).float(), target.float()), {}
 
     def export(self, folder: Path) -> None:
         """Write the ``portraittalk`` component (the registry layout ``load_models`` reads)."""

@@ -72,19 +72,22 @@ class RunFolder:
                                  "(the saved one is used) or start a new run.")  # fmt: skip
         else:
             if existing.is_file():
-                raise InputError(f"{root} already holds a training run; pass --resume to continue it, or choose "
-                                 "another --output.")  # fmt: skip
-            if root.exists() and any(root.iterdir()):
+                if cls(root, {}).latest_checkpoint() is not None:
+                    raise InputError(f"{root} already holds a training run; pass --resume to continue it, or "
+                                     "choose another --output.")  # fmt: skip
+                # a run that stopped before its first checkpoint (e.g. missing weights) starts over
+            elif root.exists() and any(root.iterdir()):
                 raise InputError(f"--output {root} exists and is not empty; choose a new folder.")
             info = {"format": RUN_FORMAT, "stage": stage, "component": _trained_component(stage),
                     "base": str(base.root), "data": str(Path(data).resolve()), "config": config.to_dict(),
                     "step": 0, "started": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
         return cls(root, info)
 
-    def create(self, base: Weights) -> None:
-        """Write training.json (a new run) and link the base components."""
+    def create(self, base: Weights, resume: bool) -> None:
+        """Write training.json (a new run; a resumed one keeps its own) and link the base components."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if not (self.root / RUN_FILE).is_file():
+        if not resume:
+            shutil.rmtree(self.logs, ignore_errors=True)  # curves of a start that never checkpointed
             self.save_info()
         self.link_base(base)
 

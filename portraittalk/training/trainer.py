@@ -38,6 +38,7 @@ class TrainResult:
     total_steps: int
     last_loss: float
     seconds: float
+    main_process: bool = True  # False on the other processes of a distributed run
 
 
 def build_task(stage: str, config: TrainConfig, weights: Weights, data: TalkingHeadData):
@@ -84,6 +85,8 @@ class Trainer:
         if max_steps is not None and max_steps < 1:
             raise InputError("--max-steps must be at least 1.")
         self.data = TalkingHeadData.open(Path(data))
+        if stage in DIFFUSION_STAGES:
+            weights.require("sd15")  # before anything is written
         self.run = RunFolder.plan(Path(output), stage, weights, self.data.root, config, resume, explicit_config)
         self.config = config = self.run.config if resume else config
         self.stage = stage
@@ -100,7 +103,7 @@ class Trainer:
         self.accumulation = accumulation = self._accumulation(section.batch_size, section.micro_batch,
                                                               self.accelerator.num_processes)  # fmt: skip
         if self.accelerator.is_main_process:
-            self.run.create(weights)
+            self.run.create(weights, resume)
         self.accelerator.wait_for_everyone()
         set_seed(config.seed)
         self.task = build_task(stage, config, weights, self.data)
@@ -227,7 +230,8 @@ class Trainer:
                 self.checkpoint()
         bar.close()
         acc.end_training()
-        return TrainResult(self.run.root, self.stage, self.step, self.total_steps, last, time.perf_counter() - started)
+        return TrainResult(self.run.root, self.stage, self.step, self.total_steps, last, time.perf_counter() - started,
+                           acc.is_main_process)  # fmt: skip
 
     def _epoch_end(self, pending: list[dict]) -> bool:
         """True when ``pending`` ends an epoch (a short last accumulation, as accelerate's sync rule)."""

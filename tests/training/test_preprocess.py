@@ -76,6 +76,17 @@ def test_resample_picks_the_nearest_frame():
     assert list(resample(((i / 25, i) for i in range(10)), 25.0, 25.0)) == list(range(10))
 
 
+def test_short_gaps_without_a_face_are_interpolated_long_ones_are_not():
+    from portraittalk.training.preprocess import _fill_gaps
+
+    points = np.arange(20, dtype=np.float32)[:, None, None] * np.ones((1, 478, 2), np.float32)
+    points[3:5] = np.nan  # 2 frames: filled
+    points[10:17] = np.nan  # 7 frames: longer than max_gap, left out
+    filled = _fill_gaps(points, max_gap=5)
+    assert np.allclose(filled[3:5, 0, 0], [3, 4]) and np.isnan(filled[10:17]).all()
+    assert np.array_equal(filled[~np.isnan(points[:, 0, 0])], points[~np.isnan(points[:, 0, 0])])
+
+
 def test_rerun_skips_finished_work_and_a_failure_midway_leaves_nothing(videos, data_dir, tmp_path, monkeypatch):
     data = tmp_path / "DATA"
     shutil.copytree(data_dir, data)

@@ -68,6 +68,32 @@ def test_each_stage_learns_a_fixed_batch_and_leaves_frozen_parts_bitwise(stage, 
     assert len(changed) > 0.9 * len(start), sorted(set(start) - set(changed))[:5]
 
 
+def test_stage_one_regresses_eq1_and_drops_conditions_for_cfg(data_dir, tiny_weights, tmp_path):
+    config = preset("tiny")
+    config = replace(config, diffusion=replace(config.diffusion, drop_text=0.25, drop_face=0.25, drop_both=0.25))
+    trainer = Trainer("identity", data_dir, Weights(tiny_weights), tmp_path / "run", config, progress=False)
+    task = trainer.task
+    batch = next(iter(torch.utils.data.DataLoader(trainer.dataset, batch_size=16, shuffle=True,
+                                                  generator=torch.Generator().manual_seed(0))))  # fmt: skip
+    kwargs, target = task.inputs(batch)
+    clean, masked = task._encode(batch["image"]), task._encode(batch["masked"])
+    a = task.alphas[kwargs["timestep"]].view(-1, 1, 1, 1)
+    eps = torch.stack([task.draws(seed, clean.shape[1:])[2] for seed in batch["seed"].tolist()])
+    # Eq. (1): the network sees the noised *corrupted* latent and regresses the noise that leads an
+    # epsilon sampler back to the *clean* one.
+    assert not torch.allclose(masked, clean, atol=1e-2)
+    assert torch.allclose(kwargs["sample"], a.sqrt() * masked + (1 - a).sqrt() * eps, atol=1e-5)
+    assert torch.allclose((kwargs["sample"] - (1 - a).sqrt() * target) / a.sqrt(), clean, atol=1e-3)
+    # CFG dropout: an empty prompt and/or a zero face embedding, each combination present.
+    empty = task._text([""])[0]
+    no_text = [torch.equal(kwargs["text"][i], empty) for i in range(16)]
+    no_face = [bool((kwargs["face"][i] == 0).all()) for i in range(16)]
+    combos = set(zip(no_text, no_face))
+    assert combos == {(False, False), (True, False), (False, True), (True, True)}, combos
+    kept = [i for i in range(16) if not no_face[i]]
+    assert torch.equal(kwargs["face"][kept], batch["face"][kept].float())
+
+
 def _denoiser_outputs(identitynet, animatenet, embed: int = 128) -> torch.Tensor:
     from portraittalk.engines.diffusion.denoiser import Denoiser
 
@@ -181,6 +207,26 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(data_d
     assert resumed.keys() == uninterrupted.keys()
     worst = max(float((resumed[k] - uninterrupted[k]).abs().max()) for k in resumed)
     assert worst < 1e-6
+
+
+def test_a_start_that_fails_before_its_first_checkpoint_can_start_again(data_dir, tiny_weights, tmp_path,
+                                                                           monkeypatch):  # fmt: skip
+    import portraittalk.training.trainer as trainer_module
+    from portraittalk.errors import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="Stable Diffusion 1.5 base"):
+        train("identity", data_dir, Weights(tmp_path / "nothing"), tmp_path / "run", preset("tiny"), 1, progress=False)
+    assert not (tmp_path / "run").exists()  # refused before writing anything
+
+    def broken(*args, **kwargs):
+        raise InputError("the data does not fit")
+
+    monkeypatch.setattr(trainer_module, "build_task", broken)
+    with pytest.raises(InputError, match="does not fit"):
+        train("audio2motion", data_dir, Weights(tiny_weights), tmp_path / "run", preset("tiny"), 1, progress=False)
+    monkeypatch.undo()
+    result = train("audio2motion", data_dir, Weights(tiny_weights), tmp_path / "run", preset("tiny"), 1, progress=False)
+    assert result.step == 1 and (tmp_path / "run" / "checkpoints" / "step-0000001").is_dir()
 
 
 def test_two_processes_on_gloo_give_the_one_process_gradients(data_dir, tiny_weights, tmp_path):
