@@ -49,7 +49,7 @@ def test_frames_stream_as_they_are_produced(engine):
 def test_seeded_renders_repeat_and_settings_matter(engine):
     first = _render(engine)
     assert all(np.array_equal(a, b) for a, b in zip(first, _render(engine)))
-    for other in ({"scheduler": "ddim"}, {"guidance_scale": 1.0}, {"identity_scale": 0.0}):
+    for other in ({"scheduler": "ddim"}, {"guidance_scale": 1.0}, {"identity_scale": 0.0}, {"conditioning_scale": 0.0}):
         assert not np.array_equal(_render(engine, **other)[0], first[0]), other
 
 
@@ -207,12 +207,15 @@ def test_frame_t_uses_landmarks_t_and_the_latent_and_contour_of_frame_t_minus_1(
 
     ref = references[0]
     track = stub_track(ref, frames=3, size=(64, 64))  # the face moves 1 px a frame
-    request = GenerateRequest(prompt="a portrait", seed=3).updated(steps=2, denoise_strength=0.6)
+    request = GenerateRequest(prompt="a portrait", seed=3).updated(steps=2, denoise_strength=0.6, w1=0.5)
     calls = _spy(monkeypatch, PortraitTalkFramePipeline, "__call__")
-    frames = list(engine.render([ref], track, request))
+    progress = []
+    frames = list(engine.render([ref], track, request, lambda *a: progress.append(a)))
+    assert progress[-1] == ("rendering", 6, 6)  # steps every pixel skips count too
     pipe, style = engine.pipe, engine.models.animatenet.config.drawing_style
+    # w1-w3 are attention scales here: motion, drawing and warp frames are those of the default controls
     landmarks = apply_controls(track, Controls(), request.render.smoothing_s).landmarks
-    warp = list(WarpEngine().render([ref], track, request))
+    warp = list(WarpEngine().render([ref], track, GenerateRequest()))
     assert len(calls) == 3 and not np.array_equal(landmarks[0], landmarks[2])
     for t, (args, out) in enumerate(calls):
         assert np.array_equal(args["structure"], draw_condition(landmarks[t], (64, 64), style=style)), t
@@ -231,6 +234,8 @@ def test_frame_t_uses_landmarks_t_and_the_latent_and_contour_of_frame_t_minus_1(
 
 
 def test_every_reference_reaches_the_face_tokens_in_order(engine, monkeypatch):
+    import torch
+
     from portraittalk.engines.diffusion.pipeline import PortraitTalkFramePipeline
 
     refs = [stub_reference(0), stub_reference(1), stub_reference(2)]
@@ -239,4 +244,18 @@ def test_every_reference_reaches_the_face_tokens_in_order(engine, monkeypatch):
     (args, (tokens, uncond)), = calls
     assert np.array_equal(args["embeddings"], np.stack([r.vector for r in refs])) and args["mode"] == "blend"
     proj = engine.models.identitynet.face_projection
-    assert tokens.shape == uncond.shape == (1, proj.num_tokens, proj.cross_attention_dim)
+    embeds = torch.from_numpy(args["embeddings"])[None]
+    with torch.no_grad():  # the conditional half is the references, the unconditional one a zero embedding
+        assert torch.allclose(tokens, proj.tokens(embeds, "blend"), atol=1e-6)
+        assert torch.allclose(uncond, proj.tokens(torch.zeros_like(embeds), "blend"), atol=1e-6)
+
+
+def test_prompt_embeddings_are_the_prompts(engine):
+    import torch
+
+    tokenizer, encoder = engine.models.tokenizer, engine.models.text_encoder
+    prompt, negative = engine.pipe.encode_prompt("a portrait, grey hair", "blurry")
+    with torch.no_grad():
+        for text, states in (("a portrait, grey hair", prompt), ("blurry", negative)):
+            ids = tokenizer([text], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            assert torch.equal(states, encoder(ids)[0])

@@ -127,6 +127,7 @@ def test_the_mouth_gets_more_strength_than_the_rest(references):
     region = mouth_region(points, 512, 64)
     lips = np.round(points[np.unique(mesh.connections("LIPS"))] / 8).astype(int)
     assert region[lips[:, 1], lips[:, 0]].min() > 0.5  # the lips are in it
+    assert strength[lips[:, 1], lips[:, 0]].min() > 0.7  # and get more freedom than the rest
     assert strength.max() == pytest.approx(0.6 + 0.4 * MOUTH_EXTRA) and strength.min() == 0.6
     eyes = np.round(points[[mesh.LEFT_IRIS_CENTER, mesh.RIGHT_IRIS_CENTER]] / 8).astype(int)
     assert (strength[eyes[:, 1], eyes[:, 0]] == 0.6).all()  # the eyes are not
