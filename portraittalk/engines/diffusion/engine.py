@@ -108,9 +108,10 @@ class DiffusionEngine(Engine):
 
     def _describe(self) -> tuple[str, ...]:
         """What the user should know about these weights (shown as the generation's notes)."""
-        notes = [f"{part}: imported from {record['source']} ({record['kind']}"
-                 + (f", {record['variant']}, {record['tokens_per_face']} tokens per face" if "variant" in record else "")
-                 + ")" for part, record in self.models.imported.items()]  # fmt: skip
+        notes = []
+        for part, record in self.models.imported.items():
+            detail = f", {record['variant']}, {record['tokens_per_face']} tokens per face" if "variant" in record else ""
+            notes.append(f"{part}: imported from {record['source']} ({record['kind']}{detail})")
         if self.models.animatenet is None:
             notes.append("no AnimateNet in the weights: the lips and the head follow the warp engine's frames "
                          "(denoise_strength), w1-w3 have no effect.")  # fmt: skip
