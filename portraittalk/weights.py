@@ -54,8 +54,9 @@ COMPONENTS: tuple[Component, ...] = (
     Component("controlnet-face", "downloads/controlnet-mediapipe-face",
               "ControlNetMediaPipeFace (SD1.5, LAION-Face mesh): imported into portraittalk/ as AnimateNet",
               "CrucibleAI/ControlNetMediaPipeFace",
-              ("diffusion_sd15/config.json", "diffusion_sd15/diffusion_pytorch_model.safetensors"),
-              ("diffusion_sd15/config.json", "diffusion_sd15/diffusion_pytorch_model.safetensors"),
+              ("diffusion_sd15/config.json", "diffusion_sd15/diffusion_pytorch_model.safetensors|"
+               "diffusion_sd15/diffusion_pytorch_model.fp16.safetensors"),
+              ("diffusion_sd15/config.json", "diffusion_sd15/*.safetensors"),
               "diffusion engine (imported)", import_as="controlnet", import_path="diffusion_sd15"),
     Component("audio2motion", "audio2motion", "audio-to-motion VAE (GeneFace++ style) checkpoint",
               "", ("config.json", "model.safetensors"), (), "diffusion engine (warp uses the offline model)",

@@ -52,9 +52,10 @@ def save_faceid(state: dict, path: Path) -> Path:
     return path
 
 
-def write_controlnet(folder: Path, unet, seed: int = 0, **config) -> Path:
+def write_controlnet(folder: Path, unet, seed: int = 0, variant: str | None = None, **config) -> Path:
     """A diffusers ControlNet folder for ``unet`` with every weight (zero convs too) non-zero;
-    ``config`` overrides (e.g. another text width) make one for another base."""
+    ``config`` overrides (e.g. another text width) make one for another base; ``variant="fp16"``
+    saves only ``diffusion_pytorch_model.fp16.safetensors`` in half precision."""
     from diffusers import ControlNetModel
 
     torch.manual_seed(seed)
@@ -66,5 +67,7 @@ def write_controlnet(folder: Path, unet, seed: int = 0, **config) -> Path:
     with torch.no_grad():
         for p in controlnet.parameters():
             p.add_(torch.randn(p.shape) * 0.02)
-    controlnet.save_pretrained(folder, safe_serialization=True)
+    if variant == "fp16":
+        controlnet = controlnet.half()
+    controlnet.save_pretrained(folder, safe_serialization=True, variant=variant)
     return folder

@@ -199,9 +199,14 @@ def test_an_import_keeps_the_other_part(unet, base_only, tmp_path):
     from portraittalk.engines.diffusion.importer import import_controlnet, import_ip_adapter_faceid
 
     weights = Weights(base_only)
-    import_controlnet(write_controlnet(tmp_path / "cn", unet), weights)
+    folder = write_controlnet(tmp_path / "cn", unet, variant="fp16")  # only the .fp16.safetensors file
+    import_controlnet(folder, weights)
     animatenet = base_only / "portraittalk" / "animatenet" / "diffusion_pytorch_model.safetensors"
     inode = animatenet.stat().st_ino
+    from safetensors import safe_open
+
+    with safe_open(str(animatenet), "pt") as f:  # kept in the source's precision
+        assert f.get_slice("controlnet.conv_in.weight").get_dtype() == "F16"
     assert not weights.present("portraittalk")  # no IdentityNet yet
     import_ip_adapter_faceid(save_faceid(faceid_state(unet), tmp_path / "p.bin"), weights)
     assert weights.present("portraittalk") and animatenet.stat().st_ino == inode  # linked, not copied

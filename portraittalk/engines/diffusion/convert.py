@@ -19,7 +19,6 @@ import torch
 
 from ...errors import InputError
 
-VARIANTS = ("faceid", "faceid-portrait")
 ARCFACE_DIM = 512
 LORA_TARGETS = {"to_q_lora": "to_q", "to_k_lora": "to_k", "to_v_lora": "to_v", "to_out_lora": "to_out.0"}
 BASES_BY_WIDTH = {768: "Stable Diffusion 1.x", 1024: "Stable Diffusion 2.x", 2048: "SDXL"}

@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 
@@ -67,8 +67,10 @@ def import_controlnet(folder: Path, weights: Weights, conditioning_scale: float 
     check_controlnet_config(config, unet.config, folder.name)
     if not 0.0 <= conditioning_scale <= 3.0:
         raise InputError(f"the conditioning scale must be between 0 and 3 (got {conditioning_scale:g}).")
+    variant = _variant(folder)
     try:
-        controlnet = ControlNetModel.from_pretrained(folder, local_files_only=True, torch_dtype=_source_dtype(folder))
+        controlnet = ControlNetModel.from_pretrained(folder, local_files_only=True, variant=variant,
+                                                     torch_dtype=_source_dtype(folder, variant))  # fmt: skip
     except (OSError, ValueError, RuntimeError) as exc:  # missing, truncated or mismatched weight files
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise InputError(f"cannot load the ControlNet in {folder} ({reason}); the weight file is missing, "
@@ -165,9 +167,15 @@ def _base_unet(weights: Weights) -> torch.nn.Module:
         return UNet2DConditionModel.from_config(config)
 
 
-def _source_dtype(folder: Path) -> torch.dtype:
+def _variant(folder: Path) -> Optional[str]:
+    """``"fp16"`` when the folder holds only the half-precision file (``diffusion_pytorch_model.fp16.safetensors``)."""
+    plain = any((folder / f"diffusion_pytorch_model.{ext}").is_file() for ext in ("safetensors", "bin"))
+    return "fp16" if not plain and (folder / "diffusion_pytorch_model.fp16.safetensors").is_file() else None
+
+
+def _source_dtype(folder: Path, variant: Optional[str]) -> torch.dtype:
     """The dtype the ControlNet was saved in (kept as it is: fp16 sources stay half the size)."""
-    file = folder / "diffusion_pytorch_model.safetensors"
+    file = folder / ("diffusion_pytorch_model.fp16.safetensors" if variant else "diffusion_pytorch_model.safetensors")
     if file.is_file():
         from safetensors import safe_open
 
