@@ -159,6 +159,7 @@ class PortraitTalk:
         progress("audio → motion", 1, 1)
 
         engine = self._engine(engine_name, request.runtime)
+        notes.extend(engine.notes)
         out_path = Path(output) if output is not None else _temp_output()
         primary = refs[0]
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)

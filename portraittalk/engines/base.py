@@ -27,6 +27,7 @@ class Engine(ABC):
     """
 
     name: str = ""
+    notes: tuple[str, ...] = ()  # what the user should know about how this engine will render (result.notes)
 
     @abstractmethod
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
