@@ -20,8 +20,8 @@ ENGINES = tuple(name for name in ENGINE_CHOICES if name != "auto")  # ("warp", "
 # engine animates the photo itself: nothing of the diffusion sampler, the prompt or the model loading
 # reaches it. The app and the result's notes say so (tests/app/test_engine_settings.py checks it).
 IGNORED_SETTINGS: dict[str, tuple[str, ...]] = {
-    "warp": ("prompt", "negative_prompt", "steps", "guidance_scale", "scheduler", "identity_scale", "identity_mode",
-             "device", "dtype", "cpu_offload"),
+    "warp": ("prompt", "negative_prompt") + tuple(name for name, spec in FLAT.items()
+                                                  if spec.section in ("sampling", "runtime")),
     "diffusion": (),
 }
 
