@@ -24,6 +24,9 @@ def another_value(name: str):
         return not spec.default
     if spec.type is str:
         return "an oil painting, warm light" if name != "device" else "cpu"
+    if spec.type is float:  # half way to a bound
+        bound = spec.maximum if spec.maximum is not None and spec.maximum > spec.default else spec.minimum
+        return (spec.default + bound) / 2
     step = spec.multiple_of or 1
     return spec.default + step if spec.maximum is None or spec.default + step <= spec.maximum else spec.default - step
 
