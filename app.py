@@ -19,11 +19,38 @@ OUTPUTS = ROOT / "outputs" / "app"
 CSS = """
 #engine label[data-testid$="(unavailable)-radio-label"] { opacity: .45; pointer-events: none; }
 footer { display: none !important; }
+#intro h1 { margin: 0 0 .1em; font-size: 1.6em; }
+#intro p { margin: 0; }
+#references [data-testid=upload-icon], #audio [data-testid=upload-icon] { display: none; }
+#references [data-testid=upload-text], #audio [data-testid=upload-text] {
+  flex-direction: row; flex-wrap: wrap; justify-content: center; gap: .3em; padding-top: 1.6em; }
+.gradio-container { overflow: clip !important; }  /* hidden would make the page's own box the sticky frame */
+#actions { position: sticky; bottom: 0; z-index: 20; padding: 6px 0; background: var(--body-background-fill); }
+#audio .upload-container { min-height: 0 !important; height: 96px !important; }
+#examples table { display: block; max-width: 100%; overflow-x: auto; }  /* scrolls inside its box if too wide */
+#examples img { max-height: 72px; width: auto; }
+#curves-legend .curve-key { display: inline-block; white-space: nowrap; margin: 0 1.2em .2em 0;
+                            font-size: var(--text-sm); }
 """
 
 INTRO = """# PortraitTalk
-Reference portraits + a speech recording (+ an optional prompt) → a video of that person speaking.
-Add 1–8 photos of one person, add speech, press **Generate**."""
+Photos of one person + speech (+ an optional prompt) → a video of them speaking. Add 1–8 photos and speech,
+press **Generate**."""
+
+GROUND_TRUTH = """A **ground truth** is a real video of the same person saying the same speech (for example the clip
+whose first frame and sound you used). The numbers say how close the result comes to it; the last column says
+how to read each one."""
+
+# After Generate, bring the progress (drawn on the result video) into view, and the video again when
+# it arrives: on a phone the result sits under the inputs. Nothing moves when it is already in view.
+SHOW_RESULT = """() => { const el = document.querySelector('#result-video'); if (!el) return;
+  const r = el.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > innerHeight) el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
+
+# (portraits, speech, prompt); an example with a prompt is offered only where the diffusion engine runs.
+EXAMPLES = [(["portraits/astronaut.png"], "speech/en_mbp.wav", ""),
+            (["portraits/man.jpg"], "speech/en_voice2.wav", ""),
+            (["portraits/astronaut.png"], "speech/es_sentence.wav", "oil painting")]  # fmt: skip
 
 
 def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPUTS):
@@ -31,22 +58,26 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     import gradio as gr
 
     from portraittalk.config import ENGINE_CHOICES, FLAT
-    from portraittalk.ui.handlers import Handlers, ServeLimits
+    from portraittalk.ui.handlers import ENGINE_DEPENDENT, Handlers, ServeLimits
     from portraittalk.ui.manager import WEIGHTS_HEADERS, shared_manager
-    from portraittalk.ui.widgets import setting_slider
+    from portraittalk.ui.views import CURVE_COLORS, curve_legend
+    from portraittalk.ui.widgets import engine_info, setting_slider
 
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(output_root.parent / "app-examples"))
     limits = limits or ServeLimits()
     h = Handlers(manager or shared_manager(), limits, output_root)
     engines = h.manager.engine_status()
+    diffusion_ok = engines["diffusion"][0]
     engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name)
                       for name in ENGINE_CHOICES]  # fmt: skip
-    engine_info = "; ".join(f"{n}: {why}" for n, (ok, why) in engines.items() if not ok) or "all engines available"
-    diffusion_ok, diffusion_why = engines.get("diffusion", (False, "unknown engine"))
+    engine_help = ("auto = diffusion on a GPU, else warp" if diffusion_ok else
+                   "Only warp runs here: the diffusion engine is not installed on this server (the Status tab says "
+                   "what it needs).")  # fmt: skip
+    in_use = h.manager.engine_in_use(FLAT["engine"].default)
     slider = setting_slider
 
     with gr.Blocks(title="PortraitTalk", delete_cache=(1800, 2 * 3600)) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="intro")
         last = gr.State(None)
         with gr.Tabs():
             with gr.Tab("Generate"):
@@ -54,29 +85,21 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                     with gr.Column(scale=5, min_width=300):
                         references = gr.File(label=f"Reference portraits (1–{limits.max_references})",
                                              file_count="multiple", file_types=["image"], elem_id="references",
-                                             height=130)
-                        thumbs = gr.Gallery(show_label=False, columns=7, fit_columns=False, height=118, object_fit="cover",
-                                            interactive=False, elem_id="thumbnails", allow_preview=False)
+                                             height=100)  # fmt: skip
+                        thumbs = gr.Gallery(show_label=False, columns=8, fit_columns=False, height=100,
+                                            object_fit="cover", interactive=False, elem_id="thumbnails",
+                                            allow_preview=False, visible=False)  # fmt: skip
                         audio = gr.Audio(label=f"Speech (up to {limits.max_audio_seconds:.0f} s)",
                                          sources=["upload", "microphone"], type="filepath", elem_id="audio")
-                        prompt = gr.Textbox(label="Prompt", placeholder="e.g. oil painting, warm light", lines=1)
-                        with gr.Row():
-                            run = gr.Button("Generate", variant="primary", elem_id="generate-btn", scale=3)
-                            cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-btn", scale=1)
-                        engine = gr.Radio(engine_choices, value=FLAT["engine"].default, label="Engine", info=engine_info,
-                                          elem_id="engine")
-                        with gr.Accordion("More controls: negative prompt, w1–w3, identity, seed, size, fps",
-                                          open=False):
-                            negative = gr.Textbox(FLAT["negative_prompt"].default, label="Negative prompt", lines=1)
-                            w1 = slider("w1", "w1 · structure", 0.05)
-                            w2 = slider("w2", "w2 · head placement", 0.05)
-                            w3 = slider("w3", "w3 · temporal", 0.05)
-                            identity_mode = gr.Radio([("concatenate", "concat"), ("blend", "blend")],
-                                                     value=FLAT["identity_mode"].default,
-                                                     label="Identity mode (several references)")  # fmt: skip
-                            with gr.Row():
-                                steps = slider("steps", "Diffusion steps", 1, info=None)
-                                guidance = slider("guidance_scale", "Guidance", 0.5, info=None)
+                        prompt = gr.Textbox(label="Prompt", placeholder="e.g. oil painting, warm light", lines=1,
+                                            info=engine_info("prompt", in_use), elem_id="prompt")  # fmt: skip
+                        with gr.Row(elem_id="actions"):  # sticks to the bottom of the screen while scrolled above
+                            run = gr.Button("Generate", variant="primary", elem_id="generate-btn", scale=3,
+                                            min_width=150)  # fmt: skip
+                            cancel = gr.Button("Cancel", variant="stop", elem_id="cancel-btn", scale=1, min_width=90)
+                        engine = gr.Radio(engine_choices, value=FLAT["engine"].default, label="Engine", info=engine_help,
+                                          elem_id="engine")  # fmt: skip
+                        with gr.Accordion("More controls: seed, size, fps, w1–w3, diffusion settings", open=False):
                             with gr.Row(equal_height=True):
                                 seed = gr.Number(FLAT["seed"].default, label="Seed", precision=0, minimum=0)
                                 random_seed = gr.Button("🎲 Random", size="sm", scale=0, min_width=100)
@@ -84,43 +107,59 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                                 size = slider("size", "Output size (px)", 64, minimum=256, maximum=1024, info=None)
                                 fps = slider("fps", "Frames per second", 1, minimum=10, info=None)
                             full_frame = gr.Checkbox(FLAT["full_frame"].default, label="Whole photo (paste the face back)")
+                            w1 = slider("w1", "w1 · structure", 0.05)
+                            w2 = slider("w2", "w2 · head placement", 0.05)
+                            w3 = slider("w3", "w3 · temporal", 0.05)
+                            negative = gr.Textbox(FLAT["negative_prompt"].default, label="Negative prompt", lines=1,
+                                                  info=engine_info("negative_prompt", in_use))  # fmt: skip
+                            identity_mode = gr.Radio([("concatenate", "concat"), ("blend", "blend")],
+                                                     value=FLAT["identity_mode"].default,
+                                                     label="Identity mode (several references)",
+                                                     info=engine_info("identity_mode", in_use))  # fmt: skip
+                            with gr.Row():
+                                steps = slider("steps", "Diffusion steps", 1, info=engine_info("steps", in_use))
+                                guidance = slider("guidance_scale", "Guidance", 0.5,
+                                                  info=engine_info("guidance_scale", in_use))  # fmt: skip
                     with gr.Column(scale=6, min_width=300):
-                        video = gr.Video(label="Result", interactive=False, elem_id="result-video", height=420,
+                        video = gr.Video(label="Result", interactive=False, elem_id="result-video", height=400,
                                          buttons=["download"])
-                        note = gr.Markdown(label="engine_note", elem_id="engine-note")
+                        # The note under the result: engine, ignored settings, and (to come) a quality warning.
+                        note = gr.Markdown(elem_id="engine-note")
                         with gr.Row():
-                            download = gr.DownloadButton("Download MP4", variant="secondary", scale=2)
-                            seed_used = gr.Number(label="Seed used", interactive=False, precision=0, scale=1)
+                            download = gr.DownloadButton("Download MP4", variant="secondary", scale=2,
+                                                         interactive=False, elem_id="download")  # fmt: skip
+                            seed_used = gr.Number(label="Seed used", interactive=False, precision=0, scale=1,
+                                                  visible=False)  # fmt: skip
                         with gr.Accordion("Settings used", open=False):
                             settings = gr.JSON(label="Settings used", show_label=False)
-                        with gr.Accordion("Evaluate against a ground-truth video (ADFD)", open=False):
-                            truth = gr.Video(label="Ground-truth video", sources=["upload"], elem_id="truth")
+                        with gr.Accordion("Compare with a ground-truth video (ADFD and other metrics)", open=False,
+                                          elem_id="adfd"):  # fmt: skip
+                            gr.Markdown(GROUND_TRUTH, elem_id="ground-truth-help")
+                            truth = gr.Video(label="Ground-truth video", sources=["upload"], elem_id="truth",
+                                             height=240)  # fmt: skip
                             evaluate = gr.Button("Compute metrics")
-                            metrics = gr.Dataframe(headers=["metric", "value", "note"], label="Metrics",
-                                                   interactive=False, wrap=True, elem_id="metrics")
+                            metrics = gr.Dataframe(headers=["metric", "value", "how to read it"], label="Metrics",
+                                                   interactive=False, wrap=True, elem_id="metrics", max_height=1200,
+                                                   column_widths=["130px", "80px", "380px"])  # fmt: skip
                             curves = gr.LinePlot(x="time_s", y="value", color="curve", label="Per-frame curves",
-                                                 x_title="time (s)", y_lim=[0, 1], height=260, elem_id="curves")
-                gr.Examples(
-                    examples=[[[str(ASSETS / "portraits/astronaut.png")], str(ASSETS / "speech/en_mbp.wav"), ""],
-                              [[str(ASSETS / "portraits/man.jpg")], str(ASSETS / "speech/en_voice2.wav"), ""],
-                              [[str(ASSETS / "portraits/astronaut.png")], str(ASSETS / "speech/es_sentence.wav"),
-                               "oil painting"]],
-                    inputs=[references, audio, prompt], outputs=[video, download, seed_used, settings, note],
-                    fn=h.example, cache_examples=True, cache_mode="lazy",
-                )  # fmt: skip
+                                                 x_title="time (s)", y_title="score (1 = same)", y_lim=[0, 1],
+                                                 color_map=CURVE_COLORS, colors_in_legend=[], elem_id="curves")
+                            gr.HTML(curve_legend(), elem_id="curves-legend")
+                preview = gr.Image(type="filepath", label="Portrait", visible=False)  # the examples' thumbnail column
+                examples = [[str(ASSETS / refs[0]), [str(ASSETS / r) for r in refs], str(ASSETS / speech), text]
+                            for refs, speech, text in EXAMPLES if diffusion_ok or not text]  # fmt: skip
+                gr.Examples(examples=examples, inputs=[preview, references, audio, prompt],
+                            outputs=[video, download, seed_used, settings, note], fn=h.example,
+                            visible_columns=[0, 2, 3] if diffusion_ok else [0, 2], cache_examples=True,
+                            cache_mode="lazy", elem_id="examples")  # fmt: skip
             with gr.Tab("Motion"):
                 gr.Markdown("The landmark track (MotionTrack) of the last result, drawn over its frames.")
                 motion_btn = gr.Button("Draw the landmark track")
                 motion_video = gr.Video(label="Landmark track", interactive=False, elem_id="motion-video", height=480)
-            with gr.Tab("Conflict explorer"):
+            with gr.Tab("Conflict explorer", visible=diffusion_ok):
                 gr.Markdown("First frames for each prompt × identity scale: where the prompt and the "
                             "identity pull apart.")  # fmt: skip
-                if not diffusion_ok:
-                    gr.Markdown(f"**Needs the diffusion engine, which is unavailable here:** {diffusion_why}\n\n"
-                                f"{h.manager.how_to_get()}\n\nPut them in the server's weights folder (or point "
-                                "`PORTRAITTALK_WEIGHTS` at a folder that has them) and restart the app.",
-                                elem_id="conflict-help")
-                with gr.Row(visible=diffusion_ok):
+                with gr.Row():
                     with gr.Column(min_width=280):
                         c_ref = gr.Image(label="Reference portrait", type="filepath")
                         c_prompts = gr.Textbox(label="Prompts (one per line)", lines=4,
@@ -134,17 +173,25 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
             with gr.Tab("Status"):
                 status_md = gr.Markdown(elem_id="status")
                 weights = gr.Dataframe(headers=WEIGHTS_HEADERS, label="Weights", interactive=False, wrap=True,
-                                       column_widths=["120px", "80px", "360px", "260px", "320px", "320px"],
-                                       elem_id="weights")
+                                       column_widths=["120px", "80px", "320px", "240px", "420px"], elem_id="weights")
                 refresh = gr.Button("Refresh", size="sm")
 
         gen_inputs = [references, audio, prompt, negative, engine, w1, w2, w3, identity_mode, steps, guidance,
                       seed, size, fps, full_frame]
+        run.click(None, js=SHOW_RESULT, queue=False)
         gen = run.click(h.generate, gen_inputs, [video, download, seed_used, settings, note, last],
-                        api_name="generate", concurrency_id="render", concurrency_limit=1)
+                        api_name="generate", concurrency_id="render", concurrency_limit=1,
+                        show_progress_on=[video])  # fmt: skip
+        video.change(h.result_shown, video, [download, seed_used], api_visibility="private", queue=False)
+        video.change(None, js=SHOW_RESULT, queue=False)  # a result from Generate or from an example
         cancel.click(h.cancel, None, note, cancels=[gen], api_visibility="private", queue=False)
         random_seed.click(h.random_seed, None, seed, api_visibility="private", queue=False)
-        references.change(h.thumbnails, references, thumbs, api_visibility="private", queue=False)
+        references.change(h.references_changed, references, [references, thumbs], api_visibility="private",
+                          show_progress="hidden")  # fmt: skip
+        dependent = {"prompt": prompt, "negative_prompt": negative, "identity_mode": identity_mode, "steps": steps,
+                     "guidance_scale": guidance}  # fmt: skip
+        engine.change(h.setting_infos, engine, [dependent[name] for name in ENGINE_DEPENDENT],
+                      api_visibility="private", queue=False)  # fmt: skip
         evaluate.click(h.evaluate, [video, truth, references], [metrics, curves], api_name="evaluate")
         motion_btn.click(h.motion, last, motion_video, api_visibility="private", concurrency_id="render")
         c_run.click(h.conflicts, [c_ref, c_prompts, c_scales, c_seed, c_steps], c_grid, api_visibility="private",

@@ -149,6 +149,11 @@ class SamplingConfig(_Section):
     identity_scale: float = setting(0.6, "lambda of the decoupled face cross-attention", minimum=0.0, maximum=3.0)
     identity_mode: str = setting("concat", "several references: concatenate their face tokens, or blend their "
                                  "embeddings", choices=("concat", "blend"))  # fmt: skip
+    conditioning_scale: float = setting(1.0, "AnimateNet's (the landmark ControlNet's) strength, x the scale recorded "
+                                        "with the weights (0 = off)", minimum=0.0, maximum=3.0)  # fmt: skip
+    denoise_strength: float = setting(0.6, "how much of each frame diffusion redraws over the warp engine's frame "
+                                      "(the mouth gets more); 1 = no warp frame, each frame from noise", minimum=0.0,
+                                      maximum=1.0)  # fmt: skip
 
 
 @dataclass(frozen=True)

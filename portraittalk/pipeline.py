@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import Controls, GenerateRequest, Limits, RuntimeConfig
 from .engines.base import Engine, ProgressFn, no_progress
-from .engines.registry import build_engine, choose_engine, engine_status
+from .engines.registry import build_engine, choose_engine, engine_status, ignored_note
 from .errors import CancelledError, InputError
 from .face.reference import Reference, analyse_reference
 from .media import Audio, VideoWriter, load_audio, load_image, read_video
@@ -144,7 +144,8 @@ class PortraitTalk:
             raise InputError(f"at most {self.limits.max_references} reference images are accepted "
                              f"(got {len(references)}).")  # fmt: skip
         engine_name, reason = choose_engine(request.engine, self.weights, request.runtime)
-        notes = [f"engine: {engine_name} ({reason})"]
+        ignored = ignored_note(engine_name, request)
+        notes = [f"engine: {engine_name} ({reason})"] + ([ignored] if ignored else [])
         log.info(notes[0])
 
         if not isinstance(audio, Audio):
@@ -161,6 +162,7 @@ class PortraitTalk:
         progress("audio → motion", 1, 1)
 
         engine = self._engine(engine_name, request.runtime)
+        notes.extend(engine.notes)
         out_path = Path(output) if output is not None else _temp_output()
         primary = refs[0]
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)

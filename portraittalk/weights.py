@@ -26,6 +26,8 @@ class Component:
     allow_patterns: tuple[str, ...] = ()
     used_by: str = ""
     how_to_get: str = ""  # for components without a public source
+    import_as: str = ""  # a public checkpoint that `weights download` imports into portraittalk/ (`weights import KIND`)
+    import_path: str = ""  # the file or folder to import, relative to the component's folder
 
     @property
     def how(self) -> str:
@@ -40,16 +42,30 @@ COMPONENTS: tuple[Component, ...] = (
               ("unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
                "text_encoder/model.safetensors", "tokenizer/*", "scheduler/*", "*/config.json", "model_index.json"),
               "diffusion engine"),
-    Component("portraittalk", "portraittalk", "PortraitTalk adapters: face projection, face K/V, AnimateNet",
-              "", ("config.json", "identitynet.safetensors", "animatenet"), (), "diffusion engine",
-              "no public release yet: train them (training stages in docs/diffusion.md; a `portraittalk train` "
-              "command is still to come), or `portraittalk weights make-tiny` for a random test set"),
+    Component("portraittalk", "portraittalk", "PortraitTalk adapters: face projection, face K/V, AnimateNet (optional)",
+              "", ("config.json", "identitynet.safetensors"), (), "diffusion engine",
+              "import the public checkpoints with `portraittalk weights download ip-adapter-faceid controlnet-face` "
+              "(or `portraittalk weights import ...`), or train them (docs/diffusion.md)"),
+    Component("ip-adapter-faceid", "downloads/ip-adapter-faceid",
+              "IP-Adapter-FaceID-Portrait (SD1.5): imported into portraittalk/ as IdentityNet's face adapter",
+              "h94/IP-Adapter-FaceID", ("ip-adapter-faceid-portrait-v11_sd15.bin",),
+              ("ip-adapter-faceid-portrait-v11_sd15.bin",), "diffusion engine (imported)",
+              import_as="ip-adapter-faceid", import_path="ip-adapter-faceid-portrait-v11_sd15.bin"),
+    Component("controlnet-face", "downloads/controlnet-mediapipe-face",
+              "ControlNetMediaPipeFace (SD1.5, LAION-Face mesh): imported into portraittalk/ as AnimateNet",
+              "CrucibleAI/ControlNetMediaPipeFace",
+              ("diffusion_sd15/config.json", "diffusion_sd15/diffusion_pytorch_model.safetensors|"
+               "diffusion_sd15/diffusion_pytorch_model.fp16.safetensors"),
+              ("diffusion_sd15/config.json", "diffusion_sd15/*.safetensors"),
+              "diffusion engine (imported)", import_as="controlnet", import_path="diffusion_sd15"),
     Component("audio2motion", "audio2motion", "audio-to-motion VAE (GeneFace++ style) checkpoint",
-              "", ("config.json", "model.safetensors"), (), "diffusion engine (warp uses the offline model)",
-              "no public release yet: train it (docs/diffusion.md); the warp engine uses the offline model"),
-    Component("insightface", "insightface", "ArcFace face recogniser (identity tokens, identity metric)",
-              "public-data/insightface", ("models/buffalo_l/w600k_r50.onnx|models/antelopev2/glintr100.onnx",),
-              ("models/buffalo_l/*",), "diffusion engine, metrics (dlib is the offline fallback)"),
+              "", ("config.json", "model.safetensors"), (), "audio -> motion (motion_model auto or learned)",
+              "no public release yet: train it with `portraittalk train --stage audio2motion` (docs/training.md); "
+              "without it the offline motion model is used"),
+    Component("insightface", "insightface", "ArcFace face recogniser (buffalo_l / antelopev2 ONNX): identity tokens, "
+              "identity metric", "public-data/insightface",
+              ("models/buffalo_l/w600k_r50.onnx|models/antelopev2/glintr100.onnx",), ("models/buffalo_l/*",),
+              "diffusion engine (IP-Adapter-FaceID needs it), metrics (dlib is the offline fallback)"),
     Component("hubert", "hubert-large-ls960-ft", "HuBERT-large speech features (1024-d, 50 Hz)",
               "facebook/hubert-large-ls960-ft", ("config.json", "model.safetensors|pytorch_model.bin"),
               ("config.json", "*.safetensors", "preprocessor_config.json"), "audio-to-motion (log-mel otherwise)"),

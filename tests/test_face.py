@@ -143,13 +143,12 @@ def test_identity_insightface_loads_from_weights(tmp_path, monkeypatch, astronau
         identity_encoder.cache_clear()
 
 
-def test_rembg_mask_loads_from_weights(tmp_path, monkeypatch, astronaut):
+def test_rembg_mask_loads_from_weights(tmp_path, astronaut):
     """With a model in weights/rembg, the person mask comes from rembg, offline; a broken file says so."""
     from portraittalk.errors import MissingWeightsError
 
     from portraittalk.weights import Weights
 
-    monkeypatch.setenv("U2NET_HOME", str(tmp_path / "unused"))
     write_tiny_segmenter(tmp_path / "rembg" / "u2net_human_seg.onnx")
     mask = person_mask(astronaut, weights=Weights(tmp_path))
     assert mask.shape == astronaut.shape[:2] and 0.0 <= mask.min() and mask.max() <= 1.0

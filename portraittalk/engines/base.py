@@ -28,6 +28,7 @@ class Engine(ABC):
 
     name: str = ""
     still_background: bool = False  # the photo's pixels below the neck are kept as they are (the artifact check relies on it)
+    notes: tuple[str, ...] = ()  # what the user should know about how this engine will render (result.notes)
 
     @abstractmethod
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,

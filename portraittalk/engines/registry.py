@@ -5,9 +5,9 @@ and torch is only imported to look for a GPU when the diffusion weights are pres
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
-from ..config import ENGINE_CHOICES, RuntimeConfig
+from ..config import ENGINE_CHOICES, FLAT, GenerateRequest, RuntimeConfig
 from ..errors import EngineUnavailableError, InputError
 from ..weights import Weights
 
@@ -15,6 +15,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from .base import Engine
 
 ENGINES = tuple(name for name in ENGINE_CHOICES if name != "auto")  # ("warp", "diffusion")
+
+# The settings (flat names) each engine never reads; every other setting changes its video. The warp
+# engine animates the photo itself: nothing of the diffusion sampler, the prompt or the model loading
+# reaches it. The app and the result's notes say so (tests/app/test_engine_settings.py checks it).
+IGNORED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "warp": ("prompt", "negative_prompt") + tuple(name for name, spec in FLAT.items()
+                                                  if spec.section in ("sampling", "runtime")),
+    "diffusion": (),
+}
+
+
+def ignored_changes(engine: str, request: GenerateRequest) -> list[str]:
+    """The settings of ``request`` that differ from their default but that ``engine`` ignores."""
+    return [name for name in IGNORED_SETTINGS[engine] if FLAT[name].get(request) != FLAT[name].default]
+
+
+def ignored_note(engine: str, request: GenerateRequest) -> Optional[str]:
+    """One line for the result's notes when the user set something ``engine`` ignores, else None."""
+    names = ignored_changes(engine, request)
+    if not names:
+        return None
+    users = [e for e in ENGINES if e != engine and not set(names) & set(IGNORED_SETTINGS[e])]
+    used_by = f" (only the {users[0]} engine uses {'it' if len(names) == 1 else 'them'})" if len(users) == 1 else ""
+    return f"ignored by the {engine} engine: {', '.join(names)}{used_by}"
 
 
 def engine_status(weights: Weights) -> dict[str, tuple[bool, str]]:

@@ -80,18 +80,29 @@ class DlibEncoder:
 class InsightFaceEncoder:
     """insightface's ArcFace recogniser (buffalo_l ``w600k_r50.onnx`` or antelopev2 ``glintr100.onnx``).
 
-    Faces are aligned with insightface's ``norm_crop`` on the 5 keypoints taken from MediaPipe; the
-    embedding is L2-normalised (IP-Adapter-FaceID's ``normed_embedding``).
+    The ONNX file in ``weights/`` runs in an onnxruntime CPU session of our own (insightface's model
+    zoo, which may fetch models, is not involved); insightface's ``ArcFaceONNX`` wraps it for the
+    exact preprocessing. Faces are aligned with insightface's ``norm_crop`` on the 5 keypoints taken
+    from MediaPipe; the embedding is L2-normalised (IP-Adapter-FaceID's ``normed_embedding``).
     """
 
     name = "insightface"
+    dim = 512
 
     def __init__(self, model_file: Path) -> None:
-        from insightface.model_zoo import get_model
+        import onnxruntime
+        from insightface.model_zoo.arcface_onnx import ArcFaceONNX
 
-        self._model = get_model(str(model_file), providers=["CPUExecutionProvider"])
-        self._model.prepare(ctx_id=-1)
-        self.dim = int(self._model.session.get_outputs()[0].shape[-1])
+        try:
+            session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
+            self._model = ArcFaceONNX(str(model_file), session=session)
+        except Exception as exc:  # onnx / onnxruntime raise many types for a damaged file
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise MissingWeightsError(f"the ArcFace model {model_file} could not be loaded ({reason}); fetch it "
+                                      "again with `portraittalk weights download insightface`.") from None  # fmt: skip
+        if tuple(self._model.input_size) != (112, 112) or self._model.output_shape[-1] != self.dim:
+            raise MissingWeightsError(f"{model_file} is not an ArcFace recogniser (it maps {self._model.input_size} "
+                                      f"images to {self._model.output_shape[-1]} values, not 112x112 to 512).")  # fmt: skip
 
     def embed(self, image: np.ndarray, landmarks: np.ndarray) -> IdentityEmbedding:
         from insightface.utils.face_align import norm_crop

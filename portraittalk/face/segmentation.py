@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import threading
 
 from typing import Optional
@@ -48,22 +47,19 @@ def _rembg_mask(image: np.ndarray, weights: Optional[Weights]) -> np.ndarray:
             "the rembg model is not in the weights folder; run `portraittalk weights download rembg` "
             "or use the MediaPipe background mask."
         )
-    folder = str(weights.path("rembg"))
-    if folder not in _REMBG_SESSIONS:
-        os.environ["U2NET_HOME"] = folder
-        # The file is there: rembg must use it as is, never compare it to a hash and re-fetch it.
-        os.environ.setdefault("MODEL_CHECKSUM_DISABLED", "1")
+    model = str(weights.path("rembg") / "u2net_human_seg.onnx")
+    if model not in _REMBG_SESSIONS:
         from rembg import new_session
 
-        try:
-            _REMBG_SESSIONS[folder] = new_session("u2net_human_seg")
-        except Exception as exc:  # onnxruntime and pooch raise many types for a bad file
+        try:  # rembg's "custom" session opens exactly this file: no download, no checksum, no environment
+            _REMBG_SESSIONS[model] = new_session("u2net_custom", model_path=model, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises many types for a bad file
             raise MissingWeightsError(
-                f"the rembg model in {folder} could not be loaded ({str(exc)[:160]}); fetch it again with "
-                "`portraittalk weights download rembg`, or remove it to use the MediaPipe mask."
+                f"the rembg model in {weights.path('rembg')} could not be loaded ({str(exc)[:160]}); fetch it again "
+                "with `portraittalk weights download rembg`, or remove it to use the MediaPipe mask."
             ) from None
     from PIL import Image
     from rembg import remove
 
-    mask = remove(Image.fromarray(image), session=_REMBG_SESSIONS[folder], only_mask=True)
+    mask = remove(Image.fromarray(image), session=_REMBG_SESSIONS[model], only_mask=True)
     return np.asarray(mask, dtype=np.float32) / 255.0

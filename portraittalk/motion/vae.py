@@ -105,11 +105,14 @@ class Audio2Motion(nn.Module):
             x = block(x, cond)
         return self.dec_out(x).transpose(1, 2).reshape(z.shape[0], -1, NUM_POINTS, 2)
 
-    def forward(self, features: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: (reconstruction, mean, log-variance)."""
+    def forward(self, features: torch.Tensor, motion: torch.Tensor, noise: Optional[torch.Tensor] = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Training pass: (reconstruction, mean, log-variance). ``noise`` (B, latent, T/4) is the
+        reparameterisation draw (default: fresh), so a trainer can make it a function of the sample."""
         cond = self.condition(features)
         mean, logvar = self.encode(motion, cond)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        eps = torch.randn_like(mean) if noise is None else noise.to(mean)
+        z = mean + eps * torch.exp(0.5 * logvar)
         return self.decode(z, cond), mean, logvar
 
     @torch.no_grad()
@@ -135,13 +138,63 @@ class Audio2Motion(nn.Module):
 
 
 @functools.lru_cache(maxsize=2)
-def _load(folder: str) -> Audio2Motion:
+def _load(folder: str, version: int) -> Audio2Motion:
     return Audio2Motion.from_pretrained(folder)
 
 
 def load_audio2motion(weights: Weights) -> Audio2Motion:
-    """The ``audio2motion`` component (cached), or :class:`MissingWeightsError`."""
-    return _load(str(weights.require("audio2motion")))
+    """The ``audio2motion`` component (cached until its file changes, e.g. a training run's new
+    export), or :class:`MissingWeightsError`."""
+    folder = weights.require("audio2motion")
+    return _load(str(folder), (folder / "model.safetensors").stat().st_mtime_ns)
+
+
+# The stable points that carry the head pose but not the speech: eye corners, nose bridge, forehead.
+_RIGID = np.array([33, 133, 263, 362, 6, 168, 197, 195, 5, 4, 1, 10, 151, 9, 8])
+
+
+def similarity_to(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(..., 2, 3) least-squares similarity transforms (Umeyama) taking (..., N, 2) ``source`` onto ``target``."""
+    mu_s, mu_t = source.mean(axis=-2, keepdims=True), target.mean(axis=-2, keepdims=True)
+    s, t = source - mu_s, target - mu_t
+    cov = np.swapaxes(t, -1, -2) @ s / source.shape[-2]
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u @ vt))
+    flip = np.stack([np.ones_like(d), d], axis=-1)
+    rot = u @ (flip[..., :, None] * vt)
+    scale = (sig * flip).sum(axis=-1) / np.maximum((s**2).sum(axis=(-1, -2)) / source.shape[-2], 1e-12)
+    lin = scale[..., None, None] * rot
+    shift = mu_t[..., 0, :] - (lin @ mu_s[..., 0, :, None])[..., 0]
+    return np.concatenate([lin, shift[..., None]], axis=-1)
+
+
+def landmarks_to_motion(landmarks: np.ndarray, found: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The model's training target from a tracked clip: ((T, 478, 2) motion, (478, 2) rest pose).
+
+    Every frame is aligned onto the clip's median face by a similarity fitted on points that do
+    not move with speech (eyes, nose, forehead), in an upright frame with unit face height; the
+    rest pose is the mean of the 10 % of frames with the most closed mouth. Motion = aligned
+    frame − rest pose, in face heights: what :func:`predict_motion` returns (before the roll).
+    Frames where ``found`` is false come out as NaN.
+    """
+    from ..motion.geometry import FaceFrame
+
+    points = np.asarray(landmarks, np.float64)
+    found = ~np.isnan(points[:, 0, 0]) if found is None else np.asarray(found, bool)
+    if not found.any():
+        raise ValueError("no frame of the clip has landmarks")
+    median = np.median(points[found], axis=0)
+    canon = FaceFrame.of(median).local(median)
+    mats = similarity_to(points[found][:, _RIGID], np.broadcast_to(canon[_RIGID], (int(found.sum()), len(_RIGID), 2)))
+    aligned = np.einsum("tij,tnj->tni", mats[:, :, :2], points[found]) + mats[:, None, :, 2]
+    from ..face.mesh import mouth_aperture
+
+    aperture = mouth_aperture(aligned)
+    closed = aperture <= np.quantile(aperture, 0.1)
+    rest = aligned[closed].mean(axis=0)
+    motion = np.full(points.shape, np.nan)
+    motion[found] = aligned - rest
+    return motion.astype(np.float32), rest.astype(np.float32)
 
 
 def _roll(landmarks: np.ndarray) -> float:

@@ -1,1 +1,3 @@
-"""Training pieces for the paper's three stages (parameter groups, losses); no torch at import."""
+"""Training PortraitTalk (docs/training.md): ``preprocess`` videos into clips, the per-stage data
+sets, the three diffusion stages and audio-to-motion as tasks, and the accelerate ``trainer``.
+Nothing heavy is imported with the package itself."""

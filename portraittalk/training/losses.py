@@ -44,11 +44,12 @@ def corrupt(images: torch.Tensor, mask: torch.Tensor, generator: Optional[torch.
 
 
 def masked_diffusion_target(clean: torch.Tensor, masked: torch.Tensor, alphas_cumprod: torch.Tensor,
-                            timesteps: torch.Tensor, generator: Optional[torch.Generator] = None
-                            ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """(noisy masked latent z_m_t, target eps*) for latents ``clean`` (z_0) and ``masked`` (z_m)."""
+                            timesteps: torch.Tensor, generator: Optional[torch.Generator] = None,
+                            noise: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(noisy masked latent z_m_t, target eps*) for latents ``clean`` (z_0) and ``masked`` (z_m);
+    ``noise`` is eps (default: drawn from ``generator``)."""
     a = alphas_cumprod.to(clean.device)[timesteps].float().view(-1, 1, 1, 1)
-    eps = torch.randn(clean.shape, generator=generator).to(clean)
+    eps = (torch.randn(clean.shape, generator=generator) if noise is None else noise).to(clean)
     noisy = a.sqrt() * masked + (1 - a).sqrt() * eps
     target = (noisy - a.sqrt() * clean) / (1 - a).sqrt()
     return noisy, target

@@ -2,7 +2,8 @@
 
 Every :class:`PortraitTalkError` becomes a ``gr.Error`` carrying its (HTML-escaped) message;
 anything else is logged with its traceback on the server and shown as one generic sentence,
-so no stack trace ever reaches the page.
+so no stack trace ever reaches the page. No server path reaches it either: every message from
+the package goes through the manager's :meth:`~.manager.ModelManager.public`.
 """
 from __future__ import annotations
 
@@ -18,17 +19,20 @@ import gradio as gr
 import numpy as np
 
 from ..config import GenerateRequest, Limits
-from ..errors import InputError, PortraitTalkError
-from ..media import Audio, load_audio
+from ..errors import ImageError, InputError, PortraitTalkError
+from ..media import Audio, load_audio, load_image
 from ..media.audio import SAMPLE_RATE
 from ..motion.controls import apply_controls
 from .jobs import JobControl, OutputFolder
 from .manager import ModelManager
 from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
+from .widgets import engine_info
 
 log = logging.getLogger("portraittalk.app")
 
 DEFAULTS = GenerateRequest()
+# The settings with a widget whose help line says whether the engine in use ignores them.
+ENGINE_DEPENDENT = ("prompt", "negative_prompt", "identity_mode", "steps", "guidance_scale")
 CONFLICT_TILE = 256  # px; first frames only, so small renders keep the grid quick
 
 
@@ -45,8 +49,9 @@ class ServeLimits:
     max_conflict_cells: int = 16
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Turn package errors into ``gr.Error`` and hide every other error's details from the page."""
+def user_errors(fn: Callable, public: Callable[[str], str] = str) -> Callable:
+    """Turn package errors into ``gr.Error`` (their text through ``public``) and hide every other
+    error's details from the page."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -55,15 +60,18 @@ def user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except PortraitTalkError as exc:
-            message = str(exc)
-            message = message[:1].upper() + message[1:]  # package messages are written to follow "error: "
-            raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
+            raise gr.Error(html.escape(sentence(public(str(exc))), quote=False), print_exception=False) from None
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error("Something went wrong inside PortraitTalk; the server log has the details.",
                            print_exception=False) from None  # fmt: skip
 
     return wrapper
+
+
+def sentence(message: str) -> str:
+    """A package message (written to follow "error: ") as a sentence on its own."""
+    return message[:1].upper() + message[1:]
 
 
 def _gpu(fn: Callable) -> Callable:
@@ -87,11 +95,12 @@ class Handlers:
         self.limits = limits
         self.jobs = JobControl(limits.job_time_limit_s)
         self.outputs = OutputFolder(output_root, limits.output_max_age_s)
-        self.generate = user_errors(_gpu(self._generate))  # the app's inputs map onto GenerateRequest
-        self.example = user_errors(self._example)
-        self.evaluate = user_errors(self._evaluate)
-        self.motion = user_errors(self._motion)
-        self.conflicts = user_errors(_gpu(self._conflicts))
+        public = manager.public
+        self.generate = user_errors(_gpu(self._generate), public)  # the app's inputs map onto GenerateRequest
+        self.example = user_errors(self._example, public)
+        self.evaluate = user_errors(self._evaluate, public)
+        self.motion = user_errors(self._motion, public)
+        self.conflicts = user_errors(_gpu(self._conflicts), public)
 
     # -- generate -------------------------------------------------------------------------------
     def _references(self, references: Optional[Sequence[str]]) -> list[str]:
@@ -139,19 +148,26 @@ class Handlers:
         finally:
             self.jobs.finish(session, flag)
         video = str(result.video_path)
+        public = self.manager.public
+        reason, notes = public(result.engine_reason), [public(n) for n in result.notes]
         shown = {**result.settings, "engine": result.engine, "engine_requested": settings.engine,
-                 "engine_reason": result.engine_reason, "references": len(refs), "notes": list(result.notes)}  # fmt: skip
-        note = f"Rendered with **{result.engine}**: {html.escape(result.engine_reason, quote=False)}"
-        note += "".join(f"\n- {html.escape(n, quote=False)}" for n in result.notes if not n.startswith("engine:"))
+                 "engine_reason": reason, "references": len(refs), "notes": notes}  # fmt: skip
+        # The note under the result: the engine and why, then the package's notes (settings the
+        # engine ignored, reference warnings). A quality warning about the result belongs here too.
+        if settings.engine == "auto" and result.engine == "warp" and not self.manager.engine_status()["diffusion"][0]:
+            reason = "the diffusion engine is not installed on this server (the Status tab says what it needs)"
+        note = f"Rendered with **{result.engine}**: {html.escape(reason, quote=False)}"
+        note += "".join(f"\n- {html.escape(sentence(n), quote=False)}" for n in notes if not n.startswith("engine:"))
         rendered = apply_controls(result.track, settings.controls, settings.render.smoothing_s)
         state = {"video": video, "track": rendered, "audio": speech, "reference": refs[0],
                  "size": settings.render.size, "crop_margin": settings.render.crop_margin,
                  "full_frame": settings.render.full_frame}  # fmt: skip
         return video, video, result.seed, shown, note, state
 
-    def _example(self, references: list[str], audio: str, prompt: Optional[str] = None,
+    def _example(self, thumbnail: Optional[str], references: list[str], audio: str, prompt: Optional[str] = None,
                  request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:  # fmt: skip
-        """Examples pass only their own columns; the rest stays at its default."""
+        """Examples pass only their own columns (a thumbnail to show, the references, the speech, the
+        prompt); the rest stays at its default."""
         return self.generate(references, audio, prompt, request=request, progress=progress)[:5]
 
     def cancel(self, request: gr.Request = None) -> Any:
@@ -164,8 +180,31 @@ class Handlers:
     def random_seed() -> int:
         return random.randrange(2**31)
 
-    def thumbnails(self, references: Optional[list[str]]) -> list[str]:
-        return [str(r) for r in (references or [])][: self.limits.max_references]
+    @staticmethod
+    def result_shown(video: Optional[str]) -> tuple[Any, Any]:
+        """The Download button works and the seed shows only while there is a result."""
+        return gr.DownloadButton(interactive=bool(video)), gr.Number(visible=bool(video))
+
+    def setting_infos(self, engine: str) -> list[Any]:
+        """New help lines for the :data:`ENGINE_DEPENDENT` widgets when the Engine choice changes."""
+        in_use = self.manager.engine_in_use(engine or "auto")
+        return [gr.update(info=engine_info(name, in_use)) for name in ENGINE_DEPENDENT]
+
+    def references_changed(self, references: Optional[list[str]]) -> tuple[Any, Any]:
+        """(references, thumbnails): an image that cannot be decoded is taken out of the list at
+        once, with the package's message, instead of showing a broken thumbnail until Generate."""
+        kept, problems = [], []
+        for path in [str(r) for r in (references or [])]:
+            try:
+                load_image(path, max_pixels=Limits.max_image_pixels)
+                kept.append(path)
+            except ImageError as exc:
+                problems.append(sentence(self.manager.public(str(exc))))
+        thumbnails = gr.Gallery(kept[: self.limits.max_references], visible=bool(kept))
+        if problems:
+            gr.Warning(html.escape(" ".join(problems), quote=False) + " It was taken out of the list.")
+            return kept, thumbnails
+        return gr.skip(), thumbnails
 
     # -- evaluate -------------------------------------------------------------------------------
     def _evaluate(self, generated: Optional[str], ground_truth: Optional[str],
@@ -181,7 +220,7 @@ class Handlers:
             raise InputError("upload the ground-truth video of the same speech to compare against.")
         reference = Path(references[0]) if references else None
         result = evaluate(Path(generated), Path(ground_truth), reference=reference, learned=False)
-        return metrics_table(result), pd.DataFrame(metric_curves(result))
+        return metrics_table(result, self.manager.public), pd.DataFrame(metric_curves(result))
 
     # -- motion view ----------------------------------------------------------------------------
     def _motion(self, state: Optional[dict]) -> str:

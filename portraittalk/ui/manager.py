@@ -6,8 +6,10 @@ import threading
 from typing import Any, Optional
 
 from ..config import RuntimeConfig
-from ..engines.registry import engine_status
+from ..engines.registry import choose_engine, engine_status
+from ..errors import EngineUnavailableError
 from ..weights import COMPONENTS, Weights
+from .public import public_text
 
 
 class ModelManager:
@@ -41,9 +43,20 @@ class ModelManager:
                     self._pt = PortraitTalk(self.weights, GenerateRequest(runtime=self.runtime))
         return self._pt
 
+    def public(self, text: str) -> str:
+        """``text`` as the page may show it: no server paths (see :mod:`.public`)."""
+        return public_text(text, self.weights.root)
+
     def engine_status(self) -> dict[str, tuple[bool, str]]:
-        """``{"warp": (True, why), "diffusion": (False, why)}``."""
-        return engine_status(self.weights)
+        """``{"warp": (True, why), "diffusion": (False, why)}``, the reasons as the page may show them."""
+        return {name: (ok, self.public(why)) for name, (ok, why) in engine_status(self.weights).items()}
+
+    def engine_in_use(self, requested: str) -> str:
+        """The engine a generation asking for ``requested`` (auto, warp, diffusion) renders with."""
+        try:
+            return choose_engine(requested, self.weights, self.runtime)[0]
+        except EngineUnavailableError:  # asked for by name: the generation itself says why it cannot run
+            return requested
 
     def device_info(self) -> dict[str, str]:
         """Where and in what precision the engines run (torch is imported here, not at start-up)."""
@@ -56,28 +69,35 @@ class ModelManager:
         return {"device": shown, "dtype": dtype_name(self.runtime.dtype, device), "torch": torch.__version__}
 
     def status_markdown(self) -> str:
-        """The status panel's text: device, dtype, and each engine's availability with the reason."""
+        """The status panel's text: device, dtype, each engine's availability with the reason, and
+        what the diffusion engine's absence hides."""
         info = self.device_info()
         lines = [f"**Device:** {info['device']} · **dtype:** {info['dtype']} · **torch:** {info['torch']}", ""]
-        for name, (ok, why) in self.engine_status().items():
+        engines = self.engine_status()
+        for name, (ok, why) in engines.items():
             lines.append(f"- **{name}**: {'available' if ok else 'unavailable'} — {why}")
+        if not engines["diffusion"][0]:
+            lines += ["", "What the diffusion engine needs and this server lacks:", self.how_to_get(), "",
+                      CONFLICT_HIDDEN]  # fmt: skip
         return "\n".join(lines)
 
     def how_to_get(self, used_by: str = "diffusion engine") -> str:
-        """Markdown list: each missing component that ``used_by`` needs, and the command that gets it."""
+        """Markdown list: each missing component that ``used_by`` needs, and how to get it."""
         lines = []
         for c in COMPONENTS:
             if c.used_by == used_by and not self.weights.present(c.name):
-                lines.append(f"- **{c.name}** ({c.purpose}): {c.how}")
+                lines.append(f"- **{c.name}** ({c.purpose}): {self.public(c.how)}")
         return "\n".join(lines)
 
     def weights_table(self) -> list[list[str]]:
-        """Rows for the weights table (name, present, purpose, used by, source, path)."""
-        return [[r["name"], r["present"], r["purpose"], r["used_by"], r["source"], r["path"]]
-                for r in self.weights.status_rows()]  # fmt: skip
+        """Rows for the weights table (name, present, what it is, used by, how to get); no paths."""
+        return [[c.name, "yes" if self.weights.present(c.name) else "no", c.purpose, c.used_by, self.public(c.how)]
+                for c in COMPONENTS]  # fmt: skip
 
 
-WEIGHTS_HEADERS = ["component", "present", "purpose", "used by", "source / how to get", "path"]
+WEIGHTS_HEADERS = ["component", "present", "what it is", "used by", "how to get it"]
+CONFLICT_HIDDEN = ("The **Conflict explorer** tab is hidden: it compares prompts against identity, and only the "
+                   "diffusion engine follows a prompt.")  # fmt: skip
 
 
 @functools.lru_cache(maxsize=None)

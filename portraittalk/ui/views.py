@@ -56,33 +56,62 @@ def label_grid(tiles: Sequence[Sequence[np.ndarray]], rows: Sequence[str], cols:
     return grid
 
 
-def metrics_table(result: Any) -> list[list[Any]]:
-    """[metric, value, note] rows of an :class:`~portraittalk.metrics.evaluate.EvalResult`."""
+# How to read each number, in the words of a creator; docs/metrics.md has the definitions, and the
+# measurements these sentences quote (ADFD's noise floor, dlib's scale for two different people).
+READING = {
+    "ADFD": "higher is better (1 = the same face motion). Even a re-encoded copy of the same video scores "
+            "0.87–0.99, depending on size and motion; the right motion 3 frames late scores about 0.5–0.6",
+    "S (spatial)": "higher is better: where the face landmarks are (1 = the same places)",
+    "C (motion)": "higher is better: which way they move from frame to frame (1 = the same way, 0.5 = unrelated)",
+    "LMD mouth (px)": "lower is better: mean distance of the lip points, in the ground truth's pixels",
+    "LMD face (px)": "lower is better: the same over all face points",
+    "PSNR (dB)": "higher is better: how close the pixels are (100 = identical frames)",
+    "SSIM": "higher is better: how close the image structure is (1 = identical frames)",
+    "identity similarity": "higher is better: how much the face looks like the first reference",
+}
+DLIB_SCALE = ("two different people score 0.77–0.89; it tells who the face is, not whether the picture is "
+              "clean")  # fmt: skip
+
+
+def metrics_table(result: Any, public: Callable[[str], str] = str) -> list[list[Any]]:
+    """[metric, value, how to read it] rows of an :class:`~portraittalk.metrics.evaluate.EvalResult`;
+    ``public`` cleans the package's notes for the page."""
     def num(v: Optional[float]) -> Optional[float]:
         return None if v is None or not np.isfinite(v) else round(float(v), 4)
 
     a, lmd, ident = result.adfd, result.lmd, result.identity
-    rows = [["ADFD", num(a.adfd), f"(w1·S)×(w2·C), {a.frames} frames"],
-            ["S (spatial)", num(a.spatial), "1 = same landmark positions"],
-            ["C (motion)", num(a.motion), "1 = same motion directions"],
-            ["LMD mouth (px)", num(lmd.mouth_px), "lower is better"],
-            ["LMD face (px)", num(lmd.face_px), "lower is better"],
-            ["PSNR (dB)", num(float(np.mean(result.psnr))), ""],
-            ["SSIM", num(float(np.mean(result.ssim))), ""],
-            ["identity similarity", num(ident.get("value")),
-             ident.get("backend", "") if ident.get("available") else ident.get("reason", "")]]
-    rows += [["note", None, n] for n in result.notes]
+    values = {"ADFD": a.adfd, "S (spatial)": a.spatial, "C (motion)": a.motion, "LMD mouth (px)": lmd.mouth_px,
+              "LMD face (px)": lmd.face_px, "PSNR (dB)": float(np.mean(result.psnr)),
+              "SSIM": float(np.mean(result.ssim)), "identity similarity": ident.get("value")}  # fmt: skip
+    rows = [[name, num(value), READING[name]] for name, value in values.items()]
+    rows[0][2] += f" ({a.frames} frames compared)"
+    if not ident.get("available"):
+        rows[-1][2] = public(ident.get("reason", ""))
+    elif ident.get("backend") == "dlib":
+        rows[-1][2] += f" (dlib: {DLIB_SCALE})"
+    rows += [["note", None, public(n)] for n in result.notes]
     return rows
 
 
+CURVES = {"S": "S: landmark positions", "C": "C: motion directions", "SSIM": "SSIM: image structure"}
+CURVE_COLORS = dict(zip(CURVES.values(), ("#4c78a8", "#f58518", "#e45756")))
+
+
+def curve_legend() -> str:
+    """The curves' legend as HTML that wraps on a narrow screen (the plot's own runs off the side)."""
+    return "".join(f'<span class="curve-key"><b style="color:{color}">━━</b> {name}</span>'
+                   for name, color in CURVE_COLORS.items())  # fmt: skip
+
+
 def metric_curves(result: Any) -> dict[str, list]:
-    """Long-format per-frame curves (time, value, curve) of S_t, C_t and SSIM, all in [0, 1]."""
+    """Long-format per-frame curves (time, value, curve) of S_t, C_t and SSIM, all in [0, 1]; each
+    curve's name says what it follows, for the plot's legend."""
     times = np.asarray(result.times, np.float64)
     out: dict[str, list] = {"time_s": [], "value": [], "curve": []}
-    for name, curve in (("S", result.adfd.spatial_curve), ("C", result.adfd.motion_curve), ("SSIM", result.ssim)):
+    for key, curve in (("S", result.adfd.spatial_curve), ("C", result.adfd.motion_curve), ("SSIM", result.ssim)):
         for t, v in zip(times, np.asarray(curve, np.float64)):
             if np.isfinite(v):
                 out["time_s"].append(round(float(t), 4))
                 out["value"].append(float(v))
-                out["curve"].append(name)
+                out["curve"].append(CURVES[key])
     return out

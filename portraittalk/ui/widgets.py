@@ -7,16 +7,26 @@ from typing import Any, Optional
 import gradio as gr
 
 from ..config import FLAT, GenerateRequest
+from ..engines.registry import IGNORED_SETTINGS
 from ..errors import InputError
 
 
 class SettingSlider(gr.Slider):
-    """Gradio's slider (same signature, same look) that checks a value with the package's own rule,
-    so a value sent through the API gets the package's message, naming the setting. Made by
-    :func:`setting_slider`."""
+    """Gradio's slider (same look) that checks a value with the package's own rule, so a value sent
+    through the API gets the package's message, naming the setting. Made by :func:`setting_slider`.
+
+    ``setting`` is a constructor argument because Gradio rebuilds a component from its constructor
+    arguments when an event updates it (a new help line): an attribute set afterwards would be lost.
+    """
 
     is_template = True  # rendered by Gradio's own slider
-    setting = ""
+
+    def __init__(self, setting: str = "", **kwargs: Any) -> None:
+        self.setting = setting
+        super().__init__(**kwargs)
+
+    def get_config(self, cls: Optional[type] = None) -> dict[str, Any]:
+        return super().get_config(cls or gr.Slider)  # the page knows a slider's properties, not ``setting``
 
     def preprocess(self, payload: Any) -> Any:
         try:
@@ -32,8 +42,19 @@ def setting_slider(setting: str, label: str, step: float, minimum: Optional[floa
     """A slider whose default, range and help come from ``portraittalk.config``; ``minimum``/``maximum``
     may narrow the range the page offers (never widen it), ``info=None`` drops the help line."""
     spec = FLAT[setting]
-    slider = SettingSlider(spec.minimum if minimum is None else minimum, spec.maximum if maximum is None else maximum,
-                           spec.default, step=step, label=label, info=spec.help if info == "" else info,
-                           **kwargs)  # fmt: skip
-    slider.setting = setting
-    return slider
+    return SettingSlider(setting=setting, minimum=spec.minimum if minimum is None else minimum,
+                         maximum=spec.maximum if maximum is None else maximum, value=spec.default, step=step,
+                         label=label, info=spec.help if info == "" else info, **kwargs)  # fmt: skip
+
+
+# What each engine does with a photo, for the help line of a setting it ignores.
+RENDERS = {"warp": "it animates your photo as it is", "diffusion": "it paints every frame with Stable Diffusion"}
+
+
+def engine_info(setting: str, engine: str) -> str:
+    """The help line under a setting's widget while ``engine`` renders: that the engine ignores the
+    setting (``portraittalk.engines.registry.IGNORED_SETTINGS``), else the setting's own help."""
+    if setting in IGNORED_SETTINGS.get(engine, ()):
+        return f"Ignored by the {engine} engine: {RENDERS[engine]}."
+    help_text = FLAT[setting].help
+    return help_text[:1].upper() + help_text[1:]

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def free_port() -> int:
@@ -47,6 +49,35 @@ def app_url(app_module, app_outputs):
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, for the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_app(browser, app_url):
+    """``open_app(width, height)``: a new page of the launched app, once its Generate button is there;
+    closed after the test."""
+    pages = []
+
+    def open_page(width: int = 1280, height: int = 800):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        pages.append(page)
+        page.goto(app_url)
+        page.wait_for_selector("#generate-btn", timeout=60_000)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
+
+
+@pytest.fixture(scope="session")
 def client(app_url):
     from gradio_client import Client
 
@@ -69,3 +100,19 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
 
     sf.write(d / "long.wav", np.zeros(int(16000 * (ServeLimits().max_audio_seconds + 3)), np.float32), 16000)
     return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def ground_truth(tmp_path_factory) -> dict[str, Path]:
+    """A real talking-head clip with its own sound (from the fit set), and what a user makes of it to
+    get a result to compare with it: its first frame as the portrait and its sound as the speech."""
+    from portraittalk.media import load_audio, read_video
+    from portraittalk.media.image import save_image
+
+    d = tmp_path_factory.mktemp("ground-truth")
+    clip = ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_mead_w023.mp4"
+    for _, frame in read_video(clip):
+        save_image(d / "first_frame.png", frame)
+        break
+    load_audio(clip).write_wav(d / "speech.wav")
+    return {"video": clip, "portrait": d / "first_frame.png", "speech": d / "speech.wav"}

@@ -8,6 +8,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from portraittalk.media import load_audio, probe_video
+from portraittalk.ui.views import CURVES
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 PORTRAIT = ASSETS / "portraits" / "astronaut.png"
@@ -37,7 +38,8 @@ def test_generate_returns_playable_mp4_with_audio_of_the_speech_length(generated
     assert probe_video(download).frame_count == info.frame_count
     assert seed == 0
     assert settings["engine"] == "warp" and settings["controls"] == {"w1": 1.0, "w2": 1.0, "w3": 1.0}
-    assert "warp" in note
+    assert note.startswith("Rendered with **warp**: the diffusion engine is not installed on this server")
+    assert str(ASSETS.parent) not in str(settings) + note
 
 
 def test_generate_honours_settings_and_several_references(client):
@@ -48,6 +50,7 @@ def test_generate_honours_settings_and_several_references(client):
     assert (info.width, info.fps, seed) == (256, 20.0, 7)
     assert settings["references"] == 2 and settings["controls"]["w1"] == 1.5 and settings["prompt"] == "smiling"
     assert settings["render"]["size"] == 256 and settings["seed"] == 7
+    assert "ignored by the warp engine: prompt (only the diffusion engine uses it)" in settings["notes"]
 
 
 @pytest.mark.parametrize("setting,value,message", [
@@ -73,7 +76,7 @@ def test_evaluate_returns_metrics_and_curves(client, generated):
     assert values["ADFD"] == pytest.approx(values["S (spatial)"] * values["C (motion)"], abs=1e-3)
     assert values["LMD mouth (px)"] >= 0 and values["PSNR (dB)"] > 10 and 0 < values["SSIM"] <= 1
     assert values["identity similarity"] is not None
-    assert {"S", "C", "SSIM"} <= {row[2] for row in curves["data"]}
+    assert set(CURVES.values()) == {row[2] for row in curves["data"]}
 
 
 @pytest.mark.parametrize("case, refs, audio, message", [
@@ -98,10 +101,12 @@ def test_too_many_references_are_refused(client):
         client.predict(references=refs, audio=handle_file(str(SPEECH)), api_name="/generate")
 
 
-def test_unavailable_engine_says_why(client):
-    with pytest.raises(AppError, match="diffusion engine cannot run: .*portraittalk weights download sd15"):
+def test_unavailable_engine_says_why_without_server_paths(client):
+    with pytest.raises(AppError, match="diffusion engine cannot run: .*portraittalk weights download sd15") as err:
         client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)),
                        engine="diffusion", api_name="/generate")  # fmt: skip
+    assert "expected in the server's weights folder" in str(err.value)
+    assert str(ASSETS.parent) not in str(err.value)
 
 
 def test_a_full_queue_is_refused_with_a_message(app_module, tmp_path):

@@ -10,30 +10,17 @@ from portraittalk.ui.manager import shared_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 VIDEO_STATE = """() => { const v = document.querySelector('#result-video video');
                          return v ? {src: v.currentSrc || v.src, ready: v.readyState, duration: v.duration} : null }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
-def test_generate_in_the_browser(browser, app_url, talking_clip):
-    """Generate with two portraits, then: metrics against a ground truth, motion view, the other tabs."""
+def test_generate_in_the_browser(open_app):
+    """Generate with two portraits, then the motion view (the layout, the metrics panel and the Status
+    tab at two screen sizes: test_layout.py)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(
         [str(ROOT / "assets/portraits/astronaut.png"), str(ROOT / "assets/portraits/man.jpg")])
     page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
@@ -58,43 +45,16 @@ def test_generate_in_the_browser(browser, app_url, talking_clip):
     page.wait_for_timeout(300)
     page.screenshot(path=str(ARTIFACTS / "app-result-1280.png"))
 
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / "app-result-390-full.png"), full_page=True)
-
-    page.set_viewport_size({"width": 1280, "height": 800})
-    page.get_by_text("Evaluate against a ground-truth video (ADFD)").click()
-    page.locator("#truth input[type=file]").set_input_files(str(talking_clip))
-    page.wait_for_selector("#truth video", state="attached", timeout=30_000)
-    page.get_by_role("button", name="Compute metrics").click()
-    page.wait_for_function("() => /ADFD\\s+0\\.\\d+/.test(document.querySelector('#metrics').innerText)",
-                           timeout=90_000)  # fmt: skip
-    page.wait_for_selector("#curves canvas, #curves svg", timeout=30_000)
-    page.locator("#curves").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "app-metrics-1280.png"))
-
     page.get_by_role("tab", name="Motion").click()
     page.get_by_role("button", name="Draw the landmark track").click()
     page.wait_for_function("() => { const v = document.querySelector('#motion-video video');"
                            " return v && v.readyState >= 1 && v.duration > 5 }", timeout=60_000)  # fmt: skip
     page.screenshot(path=str(ARTIFACTS / "app-motion-1280.png"))
 
-    page.get_by_role("tab", name="Conflict explorer").click()
-    help_text = page.locator("#conflict-help").inner_text()
-    assert "Needs the diffusion engine" in help_text and "portraittalk weights download sd15" in help_text
-    page.screenshot(path=str(ARTIFACTS / "app-conflict-1280.png"))
-    page.get_by_role("tab", name="Status").click()
-    page.wait_for_function("() => document.querySelector('#weights').innerText.includes('sd15')", timeout=30_000)
-    assert "warp" in page.locator("#status").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "app-status-1280.png"), full_page=True)
-    page.close()
-
 
 @pytest.mark.browser
-def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_inputs):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+def test_bad_input_shows_a_clear_message_and_no_traceback(open_app, bad_inputs):
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(str(bad_inputs["rocket"]))
     page.locator("#audio input[type=file]").set_input_files(str(ROOT / "assets/speech/en_mbp.wav"))
     page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
@@ -105,11 +65,10 @@ def test_bad_input_shows_a_clear_message_and_no_traceback(browser, app_url, bad_
     body = page.locator("body").inner_text()
     assert "Traceback" not in body and 'File "' not in body
     page.screenshot(path=str(ARTIFACTS / "app-error-1280.png"))
-    page.close()
 
 
 @pytest.mark.browser
-def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
+def test_cancel_stops_the_job(open_app, app_outputs, tmp_path):
     """Cancel mid-render: no video, a note that says so, and no file (not even a partial one) left."""
     import numpy as np
     import soundfile as sf
@@ -124,9 +83,7 @@ def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
     while any(p.name.startswith(".") for p in app_outputs.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.2)  # let files still being written by earlier tests (motion view) settle
     before = set(app_outputs.iterdir())
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(app_url)
-    page.wait_for_selector("#generate-btn", timeout=60_000)
+    page = open_app(1280, 800)
     page.locator("#references input[type=file]").set_input_files(str(ROOT / "assets/portraits/astronaut.png"))
     page.locator("#audio input[type=file]").set_input_files(str(long_speech))
     page.wait_for_selector("#audio audio", state="attached", timeout=30_000)
@@ -143,4 +100,3 @@ def test_cancel_stops_the_job(browser, app_url, app_outputs, tmp_path):
     assert not lock.locked()
     assert page.evaluate(VIDEO_STATE) is None
     assert set(app_outputs.iterdir()) - before == set()  # the cancelled job left nothing
-    page.close()

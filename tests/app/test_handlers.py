@@ -133,3 +133,68 @@ def test_generate_endpoint_parameters_are_the_request_settings():
     for name in settings:
         if name != "prompt":  # None: the prompt box may be left empty
             assert params[name].default == FLAT[name].default, name
+
+
+def test_public_text_names_the_weights_folder_in_words_and_cuts_other_paths_to_their_name(tmp_path):
+    from portraittalk.ui.public import public_text
+
+    weights = tmp_path / "weights"
+    shown = public_text(f"Stable Diffusion 1.5 base is missing (expected in {weights}/sd15); run `portraittalk "
+                        f"weights download sd15`. Could not read /tmp/gradio/3f2a/rocket.png or {weights}.", weights)
+    assert shown == ("Stable Diffusion 1.5 base is missing (expected in the server's weights folder); run "
+                     "`portraittalk weights download sd15`. Could not read rocket.png or the server's weights folder.")
+    kept = "w1/w2 at 1.0, docs/metrics.md, https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert public_text(kept, weights) == kept
+
+
+def test_status_and_weights_table_show_no_server_path(tmp_path):
+    from portraittalk.weights import Weights
+
+    manager = ModelManager(Weights(tmp_path / "weights"))
+    text = manager.status_markdown() + str(manager.weights_table()) + str(manager.engine_status())
+    assert str(tmp_path) not in text and "/" + tmp_path.parts[1] not in text
+    assert "server's weights folder" in manager.engine_status()["diffusion"][1]
+    assert "portraittalk weights download sd15" in text and "Conflict explorer" in text
+
+
+def test_a_setting_slider_keeps_its_setting_when_gradio_rebuilds_it():
+    """An event that changes a slider's help line makes Gradio rebuild it from its constructor arguments;
+    the rebuilt one still checks its own setting (it once checked '' and refused every value)."""
+    from portraittalk.ui.widgets import SettingSlider, setting_slider
+
+    slider = setting_slider("steps", "Diffusion steps", 1, render=False)
+    rebuilt = SettingSlider(**{**slider.constructor_args, "info": "Ignored by the warp engine.", "render": False})
+    assert rebuilt.setting == "steps" and rebuilt.preprocess(30) == 30
+    with pytest.raises(gr.Error, match=r"Steps must be between 1 and 200 \(got 0\)"):
+        rebuilt.preprocess(0)
+    assert set(slider.get_config()) == set(gr.Slider(render=False).get_config())
+
+
+def test_an_unreadable_reference_leaves_the_list_with_its_message(tmp_path, bad_inputs):
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    with pytest.warns(UserWarning, match="'corrupt.png' is not an image we can read"):
+        kept, thumbnails = h.references_changed([str(PORTRAIT), str(bad_inputs["corrupt"])])
+    assert kept == [str(PORTRAIT)] and thumbnails.visible
+    skip, thumbnails = h.references_changed([str(PORTRAIT)])
+    assert skip == gr.skip() and thumbnails.visible
+    assert h.references_changed([])[1].visible is False
+
+
+def test_the_metrics_table_says_how_to_read_each_number(tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from portraittalk.ui.views import metrics_table
+
+    result = SimpleNamespace(
+        adfd=SimpleNamespace(adfd=0.6, spatial=0.9, motion=0.66, frames=66),
+        lmd=SimpleNamespace(mouth_px=6.0, face_px=3.8), psnr=np.array([30.0]), ssim=np.array([0.9]),
+        identity={"value": 0.98, "available": True, "backend": "dlib"},
+        notes=[f"no face in frame 3 of {tmp_path}/x.mp4"])
+    rows = metrics_table(result, lambda text: text.replace(str(tmp_path) + "/", ""))
+    reading = {row[0]: row[2] for row in rows}
+    assert all(("higher is better" in r) != ("lower is better" in r) for name, r in reading.items() if name != "note")
+    assert "0.87–0.99" in reading["ADFD"] and "0.77–0.89" in reading["identity similarity"]
+    assert "·" not in "".join(reading.values())  # no formulas: they stay in docs/metrics.md
+    assert reading["note"] == "no face in frame 3 of x.mp4"

@@ -51,6 +51,18 @@ def inputs(batch: int = 2, seed: int = 1) -> dict:
             "previous_latent": torch.randn(batch, 4, 8, 8, generator=g)}  # fmt: skip
 
 
+@pytest.fixture(scope="session")
+def references():
+    """Two real portraits analysed at the tiny model's resolution (64 px crops): what the warp
+    engine (the stability method's first frames) needs."""
+    from portraittalk.face.reference import analyse_reference
+    from portraittalk.media import load_image
+
+    from shared_inputs import PORTRAIT, SECOND_PORTRAIT
+
+    return [analyse_reference(load_image(p), p.stem, size=64) for p in (PORTRAIT, SECOND_PORTRAIT)]
+
+
 @dataclass
 class StubReference:
     """What the engine reads from a Reference, without face analysis."""

@@ -18,9 +18,11 @@ def engine(tiny_dir):
 
 
 def _render(engine, refs=None, track=None, progress=None, **sampling):
+    """Stub references have no photo for the warp engine: they render from noise (denoise_strength 1)."""
     refs = refs or [stub_reference()]
     track = track or stub_track(refs[0])
-    req = GenerateRequest(prompt="a portrait", sampling=SamplingConfig(**{"steps": 2, **sampling}), seed=3)
+    req = GenerateRequest(prompt="a portrait", sampling=SamplingConfig(**{"steps": 2, "denoise_strength": 1.0,
+                                                                          **sampling}), seed=3)  # fmt: skip
     return list(engine.render(refs, track, req, progress or (lambda *a: None)))
 
 
@@ -38,7 +40,7 @@ def test_frames_have_the_track_size_and_come_one_per_landmark_frame(engine):
 def test_frames_stream_as_they_are_produced(engine):
     ref = stub_reference()
     seen = []
-    req = GenerateRequest(sampling=SamplingConfig(steps=2))
+    req = GenerateRequest(sampling=SamplingConfig(steps=2, denoise_strength=1.0))
     it = engine.render([ref], stub_track(ref, frames=3), req, lambda *a: seen.append(a[1]))
     next(it)
     assert seen == [1, 2]  # the first frame arrives before the second is sampled
@@ -47,14 +49,14 @@ def test_frames_stream_as_they_are_produced(engine):
 def test_seeded_renders_repeat_and_settings_matter(engine):
     first = _render(engine)
     assert all(np.array_equal(a, b) for a, b in zip(first, _render(engine)))
-    for other in ({"scheduler": "ddim"}, {"guidance_scale": 1.0}, {"identity_scale": 0.0}):
+    for other in ({"scheduler": "ddim"}, {"guidance_scale": 1.0}, {"identity_scale": 0.0}, {"conditioning_scale": 0.0}):
         assert not np.array_equal(_render(engine, **other)[0], first[0]), other
 
 
 def test_negative_prompt_and_controls_change_the_output(engine):
     ref = stub_reference()
     track = stub_track(ref, frames=1)
-    base = GenerateRequest(prompt="a portrait", sampling=SamplingConfig(steps=2))
+    base = GenerateRequest(prompt="a portrait", sampling=SamplingConfig(steps=2, denoise_strength=1.0))
     a = next(engine.render([ref], track, base))
     b = next(engine.render([ref], track, base.updated(negative_prompt="blurry")))
     c = next(engine.render([ref], track, base.updated(w1=0.0, w2=0.0, w3=0.0)))
@@ -115,15 +117,19 @@ def test_importing_the_package_does_not_import_torch():
 
 
 def test_offload_hooks_give_the_same_frames(tiny_dir, monkeypatch):
-    """The accelerate hook chain (text encoder -> denoiser -> VAE), exercised with the CPU as the
-    execution device since offloading only switches itself on with a GPU."""
+    """diffusers' ``enable_model_cpu_offload`` chain (text encoder -> denoiser -> VAE), exercised with
+    the CPU as the execution device since offloading only switches itself on with a GPU. Equal up to
+    float rounding (the hooked forward differs by ~1e-6 in the noise prediction)."""
     from portraittalk.engines.diffusion import DiffusionEngine
 
     track = stub_track(stub_reference(), frames=2)
     plain = _render(DiffusionEngine.from_pretrained(Weights(tiny_dir), RuntimeConfig(device="cpu")), track=track)
     monkeypatch.setattr(DiffusionEngine, "_offload", property(lambda self: True))
     offloaded = DiffusionEngine.from_pretrained(Weights(tiny_dir), RuntimeConfig(device="cpu", cpu_offload=True))
-    assert all(np.array_equal(a, b) for a, b in zip(plain, _render(offloaded, track=track)))
+    pipe = offloaded.pipe
+    assert all(hasattr(m, "_hf_hook") for m in (pipe.text_encoder, pipe.denoiser, pipe.vae))
+    again = _render(offloaded, track=track)
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in zip(plain, again))
 
 
 def test_identity_backend_follows_the_trained_projection():
@@ -166,3 +172,90 @@ def test_a_changed_load_time_setting_rebuilds_the_engine_and_sampling_settings_d
     rebuilt = pt._engines["diffusion"][1]
     assert rebuilt is not first and rebuilt.runtime.dtype == "fp16" and rebuilt.dtype == torch.float32
     assert result.settings["runtime"]["dtype"] == "fp16"
+
+
+def _spy(monkeypatch, cls, method: str) -> list:
+    """Record the bound arguments and the result of every call of ``cls.method``."""
+    import inspect
+
+    calls = []
+    original = getattr(cls, method)
+    signature = inspect.signature(original)
+
+    def spy(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls.append((signature.bind(self, *args, **kwargs).arguments, result))
+        return result
+
+    monkeypatch.setattr(cls, method, spy)
+    return calls
+
+
+def test_frame_t_uses_landmarks_t_and_the_latent_and_contour_of_frame_t_minus_1(engine, references, monkeypatch):
+    """Spies on the frame pipeline: what each frame is conditioned on, against values computed
+    here with the same public functions (and the warp engine's own frames as the SDEdit start)."""
+    import torch
+
+    from portraittalk.config import Controls
+    from portraittalk.engines.diffusion.pipeline import PortraitTalkFramePipeline
+    from portraittalk.engines.diffusion.stability import strength_map
+    from portraittalk.engines.warp import WarpEngine
+    from portraittalk.face.contour import head_contour
+    from portraittalk.face.draw import draw_condition
+    from portraittalk.face.segmentation import person_mask
+    from portraittalk.motion.controls import apply_controls
+
+    ref = references[0]
+    track = stub_track(ref, frames=3, size=(64, 64))  # the face moves 1 px a frame
+    request = GenerateRequest(prompt="a portrait", seed=3).updated(steps=2, denoise_strength=0.6, w1=0.5)
+    calls = _spy(monkeypatch, PortraitTalkFramePipeline, "__call__")
+    progress = []
+    frames = list(engine.render([ref], track, request, lambda *a: progress.append(a)))
+    assert progress[-1] == ("rendering", 6, 6)  # steps every pixel skips count too
+    pipe, style = engine.pipe, engine.models.animatenet.config.drawing_style
+    # w1-w3 are attention scales here: motion, drawing and warp frames are those of the default controls
+    landmarks = apply_controls(track, Controls(), request.render.smoothing_s).landmarks
+    warp = list(WarpEngine().render([ref], track, GenerateRequest()))
+    assert len(calls) == 3 and not np.array_equal(landmarks[0], landmarks[2])
+    for t, (args, out) in enumerate(calls):
+        assert np.array_equal(args["structure"], draw_condition(landmarks[t], (64, 64), style=style)), t
+        assert np.array_equal(args["strength"], strength_map(landmarks[t], 64, 8, 0.6)), t
+        assert torch.equal(args["init_latents"], pipe.encode_image(warp[t])), t
+        if t == 0:
+            assert torch.equal(args["previous_latents"], pipe.encode_image(ref.image))
+            assert np.array_equal(args["contour"], ref.head_contour())
+        else:
+            before = calls[t - 1][1]
+            assert torch.equal(args["previous_latents"], before.latents), t
+            image = before.images[0]
+            assert np.array_equal(args["contour"], head_contour(image, landmarks[t - 1], person_mask(image))), t
+        assert np.array_equal(frames[t], out.images[0])
+    assert not np.array_equal(calls[1][0]["contour"], calls[0][0]["contour"])
+
+
+def test_every_reference_reaches_the_face_tokens_in_order(engine, monkeypatch):
+    import torch
+
+    from portraittalk.engines.diffusion.pipeline import PortraitTalkFramePipeline
+
+    refs = [stub_reference(0), stub_reference(1), stub_reference(2)]
+    calls = _spy(monkeypatch, PortraitTalkFramePipeline, "encode_face")
+    _render(engine, refs, stub_track(refs[0], frames=1), identity_mode="blend")
+    (args, (tokens, uncond)), = calls
+    assert np.array_equal(args["embeddings"], np.stack([r.vector for r in refs])) and args["mode"] == "blend"
+    proj = engine.models.identitynet.face_projection
+    embeds = torch.from_numpy(args["embeddings"])[None]
+    with torch.no_grad():  # the conditional half is the references, the unconditional one a zero embedding
+        assert torch.allclose(tokens, proj.tokens(embeds, "blend"), atol=1e-6)
+        assert torch.allclose(uncond, proj.tokens(torch.zeros_like(embeds), "blend"), atol=1e-6)
+
+
+def test_prompt_embeddings_are_the_prompts(engine):
+    import torch
+
+    tokenizer, encoder = engine.models.tokenizer, engine.models.text_encoder
+    prompt, negative = engine.pipe.encode_prompt("a portrait, grey hair", "blurry")
+    with torch.no_grad():
+        for text, states in (("a portrait, grey hair", prompt), ("blurry", negative)):
+            ids = tokenizer([text], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            assert torch.equal(states, encoder(ids)[0])

@@ -69,14 +69,30 @@ def test_processors_accept_kwargs_on_every_layer(tiny_nets):
             assert isinstance(proc, cross if name.endswith("attn2.processor") else PlainAttnProcessor), name
 
 
-def test_several_references_concat_and_blend(tiny_nets):
+def _tokens_by_hand(proj, embedding: torch.Tensor) -> torch.Tensor:
+    """IP-Adapter-FaceID's MLPProjModel written out for one (D,) embedding: (K, C) tokens."""
+    import math
+
+    v = embedding / embedding.norm()
+    first = proj.inputs[str(embedding.shape[0])]
+    h = first.weight @ v + first.bias
+    h = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))  # exact GELU
+    x = (proj.proj.weight @ h + proj.proj.bias).view(proj.num_tokens, proj.cross_attention_dim)
+    x = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + proj.norm.eps)
+    return x * proj.norm.weight + proj.norm.bias
+
+
+def test_concat_and_blend_against_hand_computed_tokens(tiny_nets):
     _, identitynet, _ = tiny_nets
     proj = identitynet.face_projection
-    embeds = torch.randn(2, 3, 512)
-    assert proj.tokens(embeds, "concat").shape == (2, 3 * proj.num_tokens, proj.cross_attention_dim)
-    assert proj.tokens(embeds, "blend").shape == (2, proj.num_tokens, proj.cross_attention_dim)
-    same = embeds[:, :1].expand(-1, 3, -1)
-    assert torch.allclose(proj.tokens(same, "blend"), proj(embeds[:, 0]), atol=1e-6)
+    embeds = torch.randn(2, 3, 512, generator=torch.Generator().manual_seed(4)) * torch.tensor([1.0, 3.0, 0.2])[:, None]
+    with torch.no_grad():
+        concat, blend = proj.tokens(embeds, "concat"), proj.tokens(embeds, "blend")
+        for b in range(2):  # concat: each face's tokens, in reference order
+            expected = torch.cat([_tokens_by_hand(proj, embeds[b, r]) for r in range(3)])
+            assert torch.allclose(concat[b], expected, atol=1e-5)
+            unit = embeds[b] / embeds[b].norm(dim=-1, keepdim=True)  # blend: every reference counts the same
+            assert torch.allclose(blend[b], _tokens_by_hand(proj, unit.mean(0)), atol=1e-5)
     zero = proj(torch.zeros(1, 128))  # the unconditional branch: finite, not an omitted argument
     assert torch.isfinite(zero).all()
     from portraittalk.errors import InputError

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("motion", "warp", "diffusion")
+AREAS = ("motion", "warp", "diffusion", "training")
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,10 @@ def run_mutant(m: Mutant, files: list[str], timeout: float) -> dict:
             return {"name": m.name, "status": "killed", "detail": f"timed out after {timeout:.0f} s",
                     "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        summary = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln or " error" in ln]
         status = "survived" if proc.returncode == 0 else "killed"
-        return {"name": m.name, "status": status, "detail": lines[0][:200] if lines else proc.stdout.strip()[-200:],
+        detail = lines[0] if lines else (summary[-1] if summary else proc.stdout.strip()[-200:])
+        return {"name": m.name, "status": status, "detail": detail.strip()[:200],
                 "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 
 

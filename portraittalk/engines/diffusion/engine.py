@@ -1,18 +1,20 @@
-"""The diffusion render engine: frame-by-frame sampling with IdentityNet + AnimateNet.
+"""The diffusion render engine: the frame loop around :class:`PortraitTalkFramePipeline`.
 
 Frame 0 is conditioned on the reference (its head contour, and the reference itself as the
-"previous frame"); frame t on frame t-1. Every frame starts from the same seeded noise, so what
-changes between frames is what the conditions change (less flicker than fresh noise per frame).
+"previous frame"); frame t on frame t-1. Every frame starts from the same seeded noise, and, unless
+``denoise_strength`` is 1, from the warp engine's frame for the same track (``stability.py``), so
+what changes between frames is what the motion and the conditions change.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ...config import Controls, GenerateRequest, RuntimeConfig, SamplingConfig
+from ...config import Controls, GenerateRequest, RuntimeConfig
 from ...errors import InputError, MissingWeightsError
 from ...face.reference import Reference
 from ...motion.controls import apply_controls
@@ -21,6 +23,8 @@ from ...runtime import resolve_device, torch_dtype
 from ...weights import Weights
 from ..base import Engine, ProgressFn, no_progress
 from .denoiser import Denoiser
+from .pipeline import PortraitTalkFramePipeline
+from .stability import strength_map
 from .status import NEEDED
 from .weights import DiffusionModels, load_models
 
@@ -41,15 +45,16 @@ def make_scheduler(name: str, config: dict):
 
 
 def identity_vector(reference: Reference, widths: Sequence[int]) -> np.ndarray:
-    """The reference's face embedding from a backend the adapters accept: "auto" (insightface when
+    """The reference's face embedding from a backend the adapters accept: "auto" (ArcFace when
     present, else dlib) unless only the other width was trained."""
     vector = reference.identity().vector
     if vector.shape[0] in widths:
         return vector
     if DLIB_DIM in widths:
         return reference.identity("dlib").vector
-    raise MissingWeightsError(f"these PortraitTalk adapters take {'/'.join(map(str, widths))}-d insightface "
-                              "embeddings; run `portraittalk weights download insightface`.")  # fmt: skip
+    raise MissingWeightsError(f"these adapters take {'/'.join(map(str, widths))}-d ArcFace embeddings (insightface "
+                              "buffalo_l or antelopev2, what IP-Adapter-FaceID was trained on); dlib's 128-d ones "
+                              "cannot stand in. Run `portraittalk weights download insightface`.")  # fmt: skip
 
 
 def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -71,16 +76,19 @@ class DiffusionEngine(Engine):
         self.weights = weights
         self.device = torch.device(resolve_device(runtime.device))
         self.dtype = torch_dtype(runtime.dtype, str(self.device))
-        self.denoiser = Denoiser(models.identitynet, models.animatenet)
         models.to("cpu" if self._offload else self.device, self.dtype)
+        self.pipe = PortraitTalkFramePipeline(models.vae, models.text_encoder, models.tokenizer,
+                                              Denoiser(models.identitynet, models.animatenet),
+                                              make_scheduler("dpm++", models.scheduler_config))  # fmt: skip
         if self._offload:
-            from accelerate import cpu_offload_with_hook
-
-            hook = None
-            for module in (models.text_encoder, self.denoiser, models.vae):
-                _, hook = cpu_offload_with_hook(module, self.device, prev_module_hook=hook)
+            self.pipe.enable_model_cpu_offload(device=self.device)
         elif runtime.cpu_offload:
             log.info("cpu_offload only applies on a GPU; ignored on %s", self.device)
+        animatenet = models.animatenet
+        self._eq2_trained = animatenet is not None and animatenet.condition_attention_trained
+        self.notes = self._describe()
+        for note in self.notes:
+            log.info(note)
 
     @property
     def _offload(self) -> bool:
@@ -94,47 +102,31 @@ class DiffusionEngine(Engine):
         return cls(load_models(sd15, adapters), runtime, weights)
 
     @property
-    def _vae_scale(self) -> int:
-        return 2 ** (len(self.models.vae.config.block_out_channels) - 1)
-
-    @property
     def resolution(self) -> int:
         """Side of the square frames the model generates (SD1.5: 64 latents x 8 = 512)."""
-        return int(self.models.identitynet.unet.config.sample_size) * self._vae_scale
+        return self.pipe.resolution
 
-    @torch.no_grad()
-    def _text(self, prompt: str, negative: str) -> torch.Tensor:
-        """(2, 77, C) [negative, prompt] text states."""
-        tok = self.models.tokenizer
-        ids = tok([negative, prompt], padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids  # fmt: skip
-        return self.models.text_encoder(ids.to(self._exec_device(self.models.text_encoder)))[0].to(self.dtype)
+    def _describe(self) -> tuple[str, ...]:
+        """What the user should know about these weights (shown as the generation's notes)."""
+        notes = []
+        for part, record in self.models.imported.items():
+            detail = f", {record['variant']}, {record['tokens_per_face']} tokens per face" if "variant" in record else ""
+            notes.append(f"{part}: imported from {record['source']} ({record['kind']}{detail})")
+        if self.models.animatenet is None:
+            notes.append("no AnimateNet in the weights: the lips and the head follow the warp engine's frames "
+                         "(denoise_strength), w1-w3 have no effect.")  # fmt: skip
+        elif not self._eq2_trained:
+            notes.append("AnimateNet's Eq. (2) attention is untrained (w = 0, an imported ControlNet): the landmark "
+                         "ControlNet runs as it is and w1-w3 have no effect until trained weights exist.")  # fmt: skip
+        return tuple(notes)
 
-    def _exec_device(self, module: torch.nn.Module) -> torch.device:
-        return self.device if self._offload else next(module.parameters()).device
+    def _warp_frames(self, references: Sequence[Reference], track: MotionTrack,
+                     request: GenerateRequest) -> Iterator[np.ndarray]:  # fmt: skip
+        """The warp engine's frames for the same track, at the default controls (in this engine the
+        controls are the Eq. (2) scales, not motion gains)."""
+        from ..warp import WarpEngine
 
-    @torch.no_grad()
-    def _face_tokens(self, references: Sequence[Reference], mode: str) -> torch.Tensor:
-        """(2, K·R or K, C) [zero-embedding, reference] face tokens; a dropped face is a zero embedding."""
-        proj = self.models.identitynet.face_projection
-        vectors = [identity_vector(ref, proj.embed_dims) for ref in references]
-        embeds = torch.from_numpy(np.stack(vectors).astype(np.float32))[None]
-        embeds = torch.cat([torch.zeros_like(embeds), embeds]).to(next(proj.parameters()).device)
-        return proj.tokens(embeds, mode).to(self.dtype)
-
-    @torch.no_grad()
-    def _encode(self, image: np.ndarray) -> torch.Tensor:
-        vae = self.models.vae
-        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-        latent = vae.encode(x.to(self._exec_device(vae), self.dtype)).latent_dist.mean
-        return latent * vae.config.scaling_factor
-
-    @torch.no_grad()
-    def _decode(self, latent: torch.Tensor) -> np.ndarray:
-        vae = self.models.vae
-        image = vae.decode((latent / vae.config.scaling_factor).to(self._exec_device(vae), self.dtype)).sample
-        image = ((image[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()
-        return image.permute(1, 2, 0).cpu().numpy()
+        return WarpEngine().render(references, track, replace(request, controls=Controls()))
 
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
@@ -146,57 +138,46 @@ class DiffusionEngine(Engine):
 
         if not references:
             raise InputError("the diffusion engine needs at least one reference portrait.")
-        cfg = request.sampling
-        track = apply_controls(track, Controls(), request.render.smoothing_s)
-        res = self.resolution
+        cfg, pipe, animatenet = request.sampling, self.pipe, self.models.animatenet
+        pipe.scheduler = make_scheduler(cfg.scheduler, self.models.scheduler_config)
+        res = pipe.resolution
+        side = res // pipe.vae_scale_factor
         scale = np.array([res / track.frame_size[0], res / track.frame_size[1]], np.float32)
-        text = self._text(request.prompt, request.negative_prompt)
-        face = self._face_tokens(references, cfg.identity_mode)
-        guided = cfg.guidance_scale > 1.0
-        if not guided:
-            text, face = text[1:], face[1:]
+        landmarks = apply_controls(track, Controls(), request.render.smoothing_s).landmarks
+        prompt, negative = pipe.encode_prompt(request.prompt, request.negative_prompt)
+        widths = pipe.denoiser.identitynet.face_projection.embed_dims
+        face, no_face = pipe.encode_face(np.stack([identity_vector(r, widths) for r in references]), cfg.identity_mode)
         controls = request.controls
-        scales = (controls.w1, controls.w2, controls.w3)
+        scales = (controls.w1, controls.w2, controls.w3) if self._eq2_trained else (0.0, 0.0, 0.0)
+        warp = self._warp_frames(references, track, request) if cfg.denoise_strength < 1.0 else None
         reference = references[0]
-        previous = self._encode(_resize(reference.image, (res, res)))
-        contour = _resize(reference.head_contour(), (res, res))
+        previous = pipe.encode_image(_resize(reference.image, (res, res)))
+        contour = _resize(reference.head_contour(), (res, res)) if animatenet is not None else None
         generator = torch.Generator("cpu").manual_seed(request.seed)
-        side = res // self._vae_scale
         noise = torch.randn((1, self.models.vae.config.latent_channels, side, side), generator=generator)
         total, done = len(track) * cfg.steps, 0
+
+        def step_done(_pipe: PortraitTalkFramePipeline, _i: int, _t: torch.Tensor, tensors: dict) -> dict:
+            nonlocal done
+            done += 1
+            progress("rendering", done, total)
+            return tensors
+
         for t in range(len(track)):
-            points = track.landmarks[t] * scale
-            structure = draw_condition(points, (res, res))
-            latent = None
-            for latent, done in self._sample(noise, text, face, structure, contour, previous, cfg, scales, done):
-                progress("rendering", done, total)
-            image = self._decode(latent)
+            points = landmarks[t] * scale
+            structure = draw_condition(points, (res, res), style=animatenet.config.drawing_style) if animatenet else None
+            init = strength = None
+            if warp is not None:
+                init = pipe.encode_image(_resize(next(warp), (res, res)))
+                strength = strength_map(points, res, side, cfg.denoise_strength)
+            done += cfg.steps - pipe.steps_to_run(cfg.steps, strength)  # steps every pixel skips
+            out = pipe(prompt, negative, face, no_face, structure, contour, previous, noise, cfg.steps,
+                       cfg.guidance_scale, cfg.identity_scale, scales, cfg.conditioning_scale, init, strength,
+                       callback_on_step_end=step_done)  # fmt: skip
+            image = out.images[0]
             yield _resize(image, tuple(track.frame_size))
             if t + 1 < len(track):
-                previous = latent.to(self.dtype)
-                contour = head_contour(image, points, person_mask(image, weights=self.weights))
-
-    def _sample(self, noise: torch.Tensor, text: torch.Tensor, face: torch.Tensor, structure: np.ndarray,
-                contour: np.ndarray, previous: torch.Tensor, cfg: SamplingConfig, scales: tuple[float, ...],
-                done: int) -> Iterator[tuple[torch.Tensor, int]]:  # fmt: skip
-        """Denoise one frame; yields (latents, steps done so far) after every step."""
-        device, batch = self.device, text.shape[0]
-        scheduler = make_scheduler(cfg.scheduler, self.models.scheduler_config)
-        scheduler.set_timesteps(cfg.steps, device=device)
-        as_batch = lambda x: x.to(device, self.dtype).expand(batch, *x.shape[1:])  # noqa: E731
-        structure_t = as_batch(torch.from_numpy(structure).permute(2, 0, 1)[None].float() / 255.0)
-        contour_t = as_batch(torch.from_numpy(contour)[None, None].float() / 255.0)
-        previous_t = as_batch(previous)
-        text, face = text.to(device), face.to(device)
-        latents = noise.to(device) * scheduler.init_noise_sigma
-        for timestep in scheduler.timesteps:
-            model_in = scheduler.scale_model_input(torch.cat([latents] * batch), timestep).to(self.dtype)
-            pred = self.denoiser(model_in, timestep, text, face, cfg.identity_scale, structure_t, contour_t,
-                                 previous_t, scales).float()  # fmt: skip
-            if batch == 2:
-                uncond, cond = pred.chunk(2)
-                pred = uncond + cfg.guidance_scale * (cond - uncond)
-            latents = scheduler.step(pred, timestep, latents, return_dict=False)[0]
-            done += 1
-            yield latents, done
-
+                previous = out.latents.to(self.dtype)
+                if animatenet is not None:
+                    contour = head_contour(image, points, person_mask(image, weights=self.weights))
+        pipe.maybe_free_model_hooks()

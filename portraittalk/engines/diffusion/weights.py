@@ -1,16 +1,19 @@
 """Loading and saving the diffusion engine's weights in the registry's layout.
 
 ``sd15/``         a diffusers Stable Diffusion 1.5 folder (unet, vae, text_encoder, tokenizer, scheduler)
-``portraittalk/`` ``config.json`` (face projection), ``identitynet.safetensors`` (projection + face K/V,
-                  optionally a fine-tuned UNet), ``animatenet/`` (``AnimateNet.save_pretrained``)
+``portraittalk/`` ``config.json`` (face projection; what was imported, if anything),
+                  ``identitynet.safetensors`` (projection + face K/V, optionally a fine-tuned UNet or a
+                  LoRA of it), ``animatenet/`` (``AnimateNet.save_pretrained``; optional: without it the
+                  frames follow the warp engine's, see ``stability.py``)
 """
 from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
+
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
@@ -31,16 +34,21 @@ class DiffusionModels:
     text_encoder: CLIPTextModel
     vae: AutoencoderKL
     identitynet: IdentityNet
-    animatenet: AnimateNet
+    animatenet: Optional[AnimateNet]
     scheduler_config: dict
+    imported: dict = field(default_factory=dict)  # config.json's "imported": what came from public checkpoints
+
+    @property
+    def modules(self) -> list[torch.nn.Module]:
+        return [m for m in (self.text_encoder, self.vae, self.identitynet, self.animatenet) if m is not None]
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "DiffusionModels":
-        for m in (self.text_encoder, self.vae, self.identitynet, self.animatenet):
+        for m in self.modules:
             cast(m, device, dtype)
         return self
 
     def eval(self) -> "DiffusionModels":
-        for m in (self.text_encoder, self.vae, self.identitynet, self.animatenet):
+        for m in self.modules:
             m.eval().requires_grad_(False)
         return self
 
@@ -76,16 +84,22 @@ def load_base(sd15: Path) -> tuple[CLIPTokenizer, CLIPTextModel, AutoencoderKL, 
 
 
 def load_models(sd15: Path, adapters: Path) -> DiffusionModels:
-    """Base + PortraitTalk adapters, on the CPU in fp32."""
+    """Base + PortraitTalk adapters, on the CPU in fp32 (``animatenet/`` when there is one)."""
     tokenizer, text_encoder, vae, unet, scheduler_config = load_base(sd15)
     config = json.loads((adapters / "config.json").read_text())
     if config.get("format") != ADAPTER_FORMAT:
         raise MissingWeightsError(f"{adapters / 'config.json'} is not a PortraitTalk adapter config "
                                   f"(expected format {ADAPTER_FORMAT}).")  # fmt: skip
+    if "face_projection" not in config:
+        raise MissingWeightsError(f"{adapters} has no IdentityNet yet; import one with `portraittalk weights import "
+                                  "ip-adapter-faceid FILE` (or train it).")  # fmt: skip
     identitynet = IdentityNet(unet, FaceProjection(**config["face_projection"]))
     identitynet.load_adapters(adapters / "identitynet.safetensors")
-    animatenet = AnimateNet.from_pretrained(adapters / "animatenet", local_files_only=True)
-    return DiffusionModels(tokenizer, text_encoder, vae, identitynet, animatenet, scheduler_config).eval()
+    animatenet = None
+    if (adapters / "animatenet" / "config.json").is_file():
+        animatenet = AnimateNet.from_pretrained(adapters / "animatenet", local_files_only=True)
+    return DiffusionModels(tokenizer, text_encoder, vae, identitynet, animatenet, scheduler_config,
+                           config.get("imported", {})).eval()  # fmt: skip
 
 
 def save_adapters(folder: Path, identitynet: IdentityNet, animatenet: AnimateNet, include_unet: bool = False) -> Path:
