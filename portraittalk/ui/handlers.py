@@ -152,11 +152,12 @@ class Handlers:
         reason, notes = public(result.engine_reason), [public(n) for n in result.notes]
         shown = {**result.settings, "engine": result.engine, "engine_requested": settings.engine,
                  "engine_reason": reason, "references": len(refs), "notes": notes}  # fmt: skip
-        # The note under the result: the engine and why, then the package's notes (settings the
-        # engine ignored, reference warnings). A quality warning about the result belongs here too.
+        # The note under the result: the engine and why, what the artifact check saw in the video
+        # (it is kept: the user judges), then the package's notes (settings ignored, references).
         if settings.engine == "auto" and result.engine == "warp" and not self.manager.engine_status()["diffusion"][0]:
             reason = "the diffusion engine is not installed on this server (the Status tab says what it needs)"
         note = f"Rendered with **{result.engine}**: {html.escape(reason, quote=False)}"
+        note += "".join(f"\n- **Check the result:** {html.escape(w, quote=False)}" for w in result.quality.warnings)
         note += "".join(f"\n- {html.escape(sentence(n), quote=False)}" for n in notes if not n.startswith("engine:"))
         rendered = apply_controls(result.track, settings.controls, settings.render.smoothing_s)
         state = {"video": video, "track": rendered, "audio": speech, "reference": refs[0],

@@ -1,6 +1,7 @@
 """The app's plumbing without a browser: cheap import, cancel, time limit, housekeeping, conflict grid."""
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -119,6 +120,35 @@ def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_pat
     assert len(xs) > 0.01 * src.width * src.height
     # the mesh sits on the face in the photo (the astronaut's face is well above the photo's centre)
     assert np.hypot(xs.mean() - face[:, 0].mean(), ys.mean() - face[:, 1].mean()) < 0.03 * src.width
+
+
+def test_the_note_under_a_flagged_result_says_what_looks_wrong(tmp_path, monkeypatch):
+    """A video the artifact check flags (here a track whose jaw drops far wider than a mouth opens)
+    is still shown, and the note under it names the problem and what to try; a clean one has no such line."""
+    from portraittalk.config import MotionConfig
+    from portraittalk.face import mesh
+    from portraittalk.face.reference import analyse_reference
+    from portraittalk.media import load_audio, load_image
+    from portraittalk.motion.offline import audio_to_motion
+
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    session = SimpleNamespace(session_hash="q")
+    _, _, _, _, clean, _ = h.generate([str(PORTRAIT)], str(SPEECH), size=128, request=session,
+                                      progress=lambda *a, **k: None)  # fmt: skip
+    assert clean.startswith("Rendered with **warp**") and "Check the result" not in clean
+
+    ref = analyse_reference(load_image(PORTRAIT), "astronaut", size=128)
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (128, 128), config=MotionConfig(head_sway=0.0))
+    lower = [i for i in range(468) if track.reference[i, 1] > track.reference[mesh.LOWER_LIP_INNER, 1] - 1]
+    track.landmarks[:, lower, 1] += 0.18 * mesh.face_height(ref.landmarks)
+    pt = h.manager.get()
+    monkeypatch.setattr(pt, "generate", functools.partial(pt.generate, track=track))
+    video, _, _, _, note, _ = h.generate([str(PORTRAIT)], str(SPEECH), size=128, request=session,
+                                         progress=lambda *a, **k: None)  # fmt: skip
+    assert Path(video).is_file()
+    flagged = [line for line in note.splitlines() if line.startswith("- **Check the result:**")]
+    assert any("gapes wider than a mouth can open" in line for line in flagged), note
+    assert all("; try " in line for line in flagged)
 
 
 def test_generate_endpoint_parameters_are_the_request_settings():
