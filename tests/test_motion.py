@@ -146,6 +146,9 @@ def test_the_track_ignores_controls_and_rendering_applies_them(ref):
     rough = mesh.mouth_aperture(apply_controls(track, Controls(w3=0.0), 0.04).landmarks)
     smooth = mesh.mouth_aperture(apply_controls(track, Controls(w3=3.0), 0.04).landmarks)
     assert np.abs(np.diff(smooth)).mean() < 0.7 * np.abs(np.diff(rough)).mean()
+    lags = range(-4, 5)  # smoothing must not put the lips behind the sound
+    match = [np.corrcoef(rough[4:-4], np.roll(smooth, -lag)[4:-4])[0, 1] for lag in lags]
+    assert lags[int(np.argmax(match))] == 0, match
     assert np.allclose(rough, mesh.mouth_aperture(track.landmarks), atol=1e-4)  # w3 = 0: the raw track
     assert full.std() > 0.02
     double = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.04).landmarks)

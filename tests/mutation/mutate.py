@@ -51,6 +51,8 @@ def tracked_files() -> list[str]:
 
 def make_copy(files: list[str], dest: Path) -> None:
     for rel in files:
+        if not (ROOT / rel).is_file():  # an untracked file removed while the mutants run
+            continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, target)
