@@ -56,7 +56,13 @@ def test_bilabials_and_pauses_close_the_lips(ref):
     assert closing.sum() >= 5
     speech = (feat.loudness > 0.3) & ~closing
     assert np.median(gap[closing]) < 0.35 * np.median(gap[speech])
-    assert gap[pause_gate(feat.loudness, 25.0) < 0.05].max() < 0.003
+    # a pause (0.8 s of silence between two sentences) shuts them
+    silence = np.zeros(int(0.8 * audio.sample_rate), audio.samples.dtype)
+    joined = Audio.from_array(np.concatenate([audio.samples, silence, audio.samples]), audio.sample_rate)
+    feat = acoustic_features(joined, 25.0)
+    gap, _ = fitted_mouth(joined, feat, 25.0, MotionConfig())
+    shut = pause_gate(feat.loudness, 25.0) < 0.05
+    assert shut.sum() >= 10 and gap[shut].max() < 0.003
 
 
 def test_the_fitted_model_matches_a_real_speaker():
@@ -150,7 +156,7 @@ def test_the_track_ignores_controls_and_rendering_applies_them(ref):
     match = [np.corrcoef(rough[4:-4], np.roll(smooth, -lag)[4:-4])[0, 1] for lag in lags]
     assert lags[int(np.argmax(match))] == 0, match
     assert np.allclose(rough, mesh.mouth_aperture(track.landmarks), atol=1e-4)  # w3 = 0: the raw track
-    assert full.std() > 0.02
+    assert full.std() > 0.015  # the mouth moves (pauses under 0.5 s are left to the model)
     double = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.04).landmarks)
     opening = full > ref.mouth_aperture + 0.01
     ratio = (double[opening] - ref.mouth_aperture).sum() / (full[opening] - ref.mouth_aperture).sum()

@@ -122,6 +122,17 @@ def test_several_references_lend_their_mouth_where_it_fits(ref):
     with FaceMeshDetector(static=True) as det:
         for i in np.argsort(want)[-3:]:
             assert mesh.mouth_aperture(det.detect(both[i]).points) > 0.04
+    # What shows on the shut frames is the second photo's mouth: a dark mark on its chin shows there.
+    chin = np.round(ref.landmarks[mesh.CHIN] - [0, 0.06 * mesh.face_height(ref.landmarks)]).astype(int)
+    marked = shut_photo.copy()
+    marked[chin[1] - 5 : chin[1] + 5, chin[0] - 5 : chin[0] + 5] = 0
+    with_mark = list(WarpEngine().render([ref, analyse_reference(marked, "marked", size=384)], track,
+                                         GenerateRequest()))  # fmt: skip
+    near = (slice(chin[1] - 12, chin[1] + 12), slice(chin[0] - 12, chin[0] + 12))
+    shut_frames = np.nonzero(weights[:, 1] > 0.8)[0]
+    dark = [int((with_mark[t][near].max(axis=2) < 50).sum()) - int((both[t][near].max(axis=2) < 50).sum())
+            for t in shut_frames]  # fmt: skip
+    assert len(shut_frames) >= 5 and np.median(dark) > 40, dark
 
 
 def test_cancel_at_the_very_end_keeps_nothing(tmp_path):
@@ -200,7 +211,7 @@ def test_the_drawn_mouth_stays_inside_the_lips_and_shows_its_cavity(ref):
     lm = ref.landmarks.astype(np.float64).copy()
     lower = [i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1]
     lm[lower, 1] += 0.08 * h  # a wide opening, chin and lips together
-    lm[mesh.LOWER_LIP_INNER, 1] += 0.06 * h  # the inner lip poking out through the outer one
+    lm[mesh.LOWER_LIP_INNER, 1] += 0.15 * h  # the inner lip poking out through the outer one
     frame = paint_mouth(ref.image.copy(), lm, h, None, 0.0, style)
     changed = np.abs(frame.astype(int) - ref.image).max(axis=2) > 10
     outer = np.zeros(changed.shape, np.uint8)
@@ -213,3 +224,42 @@ def test_the_drawn_mouth_stays_inside_the_lips_and_shows_its_cavity(ref):
     column = frame[int(top) : int(bottom), x].astype(float) @ [0.299, 0.587, 0.114]
     teeth_rows = column > 0.6 * style.teeth @ [0.299, 0.587, 0.114]
     assert teeth_rows[: len(column) // 4].any() and teeth_rows.mean() < 0.6  # teeth at the top, then dark
+
+
+def test_a_black_and_white_photo_gets_a_grey_mouth():
+    """A black-and-white photo (the astronaut in grey, with the faint tint of a scan) is drawn a grey
+    cavity and grey teeth, not the ivory teeth of a colour photo."""
+    import cv2
+
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    grey = cv2.cvtColor(cv2.cvtColor(load_image(PORTRAIT), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(int)
+    grey = np.clip(grey + [2, 0, -2], 0, 255).astype(np.uint8)  # a scan's faint warm cast
+    ref = analyse_reference(grey, "grey", size=384)
+    h = float(mesh.face_height(ref.landmarks))
+    lm = ref.landmarks.astype(np.float64).copy()
+    lm[[i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1], 1] += 0.08 * h  # open wide
+    frame = paint_mouth(ref.image.copy(), lm, h, None, 0.0, MouthStyle.of(ref))
+    drawn = np.abs(frame.astype(int) - ref.image).max(axis=2) > 10
+    chroma = frame.max(axis=2).astype(int) - frame.min(axis=2)
+    assert drawn.sum() > 100 and chroma[drawn].max() <= 4, chroma[drawn].max()  # the scan's own tint
+
+
+def test_the_rendered_head_moves_as_the_track_says(ref):
+    """The head sway of the track is in the picture: MediaPipe's forehead and nose follow the
+    track's, frame by frame, at about the track's amplitude."""
+    request = GenerateRequest(controls=Controls(w2=0.0))  # w2 = 0: twice the sway
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384), config=MotionConfig(head_sway=3.0))
+    frames = list(WarpEngine().render([ref], track, request))
+    track = apply_controls(track, request.controls, request.render.smoothing_s)  # as rendered
+    points = [10, 151, mesh.NOSE_TIP]  # forehead and nose: moved by the head, not by speech
+    picks = range(0, len(frames), 3)
+    with FaceMeshDetector(static=False) as det:
+        seen = np.array([det.detect(frames[i]).points[points].mean(axis=0) for i in picks])
+    want = track.landmarks[list(picks)][:, points].mean(axis=1)
+    seen, want = seen - seen.mean(axis=0), want - want.mean(axis=0)
+    assert np.abs(want).max() > 4.0  # the track sways by a few pixels
+    for axis in (0, 1):
+        r = np.corrcoef(seen[:, axis], want[:, axis])[0, 1]
+        gain = np.std(seen[:, axis]) / np.std(want[:, axis])
+        assert r > 0.8 and 0.6 < gain < 1.5, (axis, r, gain)
