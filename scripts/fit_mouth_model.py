@@ -6,6 +6,10 @@ nose-to-chin distance, all over the outer eye-corner distance, standardised per 
 differ in how far they open; the shape over time is what is learned). Inputs: 80-band log-mel at
 50 Hz (``portraittalk.motion.features.log_mel``).
 
+Training windows are read 0.85-1.15x as fast (sound and picture together) and their spectrum is
+shifted by up to 3 mel bands (another voice): with 19 clips, this raised the out-of-fold (4 folds
+by speaker) median r with the real opening from 0.18 to 0.28.
+
 The clips' sound and picture are not all in sync (re-encoded sources): a first round of grouped
 4-fold models predicts every clip out of fold, each clip's offset (within ±6 frames) is where its
 prediction matches best, and the final model is fitted on the re-aligned clips. ``--cv`` also
@@ -30,6 +34,7 @@ HIDDEN, DILATIONS, OUTPUTS = 32, (1, 2, 4), ("opening", "width", "chin")
 LOSS_WEIGHTS = (1.0, 0.5, 0.5)
 MAX_LAG = 6
 STEPS, WINDOW, BATCH = 400, 64, 32
+AUGMENT = True  # speaking rate and voice (spectral shift) augmentation
 
 
 def speaker(name: str) -> str:
@@ -113,13 +118,27 @@ def fit(clips: list[dict], lags: dict[str, int], seed: int = 0):
         xs, ys = [], []
         for k in rng.choice(len(items), BATCH, p=sizes / sizes.sum()):  # clips drawn by length
             mel, y = items[k]
-            t0 = int(rng.integers(0, y.shape[1] - WINDOW))
-            x = mel[:, 2 * t0 : 2 * (t0 + WINDOW)].copy()
+            rate = float(rng.uniform(0.85, 1.15)) if AUGMENT else 1.0
+            span = int(np.ceil(WINDOW * rate)) + 1
+            if y.shape[1] <= span:
+                rate, span = 1.0, WINDOW
+            t0 = int(rng.integers(0, y.shape[1] - span))
+            tv = t0 + np.arange(WINDOW) * rate  # video frames
+            ta = t0 * 2 + np.arange(2 * WINDOW) * rate  # 50 Hz feature frames
+            x = np.stack([np.interp(ta, np.arange(mel.shape[1]), band) for band in mel]).astype(np.float32)
+            target = np.stack([np.interp(tv, np.arange(y.shape[1]), row) for row in y]).astype(np.float32)
+            if AUGMENT:  # another voice: the spectrum shifted by up to 3 mel bands
+                shift = int(rng.integers(-3, 4))
+                x = np.roll(x, shift, axis=0)
+                if shift > 0:
+                    x[:shift] = x[shift : shift + 1]
+                elif shift < 0:
+                    x[shift:] = x[shift - 1 : shift]
             band = int(rng.integers(0, 70))
             x[band : band + int(rng.integers(0, 10))] = 0.0  # frequency masking
             x += rng.normal(0, 0.1, x.shape).astype(np.float32)
             xs.append(x)
-            ys.append(y[:, t0 : t0 + WINDOW])
+            ys.append(target)
         x, y = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
         p = net(x)[:, :, 4:-4]
         y = y[:, :, 4:-4]
