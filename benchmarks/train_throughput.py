@@ -122,7 +122,6 @@ def time_stage(stage: str, args, models, train_config):
            "peak_memory_gb": round(peak_memory(cuda), 2), "loss": round(loss, 4),
            "trainable_parameters_millions": round(sum(p.numel() for p in params) / 1e6, 2)}  # fmt: skip
     acc.free_memory(model, optimizer)
-    del optimizer, model
     if cuda:
         torch.cuda.empty_cache()
     return out

@@ -26,10 +26,8 @@ def mediapipe() -> types.ModuleType:
         stand_in = _LazyPyplot("matplotlib.pyplot")
         sys.modules["matplotlib.pyplot"] = stand_in
         try:
-            import mediapipe  # noqa: F401
+            importlib.import_module("mediapipe")
         finally:
             if sys.modules.get("matplotlib.pyplot") is stand_in:
                 del sys.modules["matplotlib.pyplot"]
-    import mediapipe
-
-    return mediapipe
+    return importlib.import_module("mediapipe")

@@ -173,12 +173,10 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
     if wider == 0.0:
         return frame
-    x0, y0 = np.floor(inner.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    if x1 - x0 < 3 or y1 - y0 < 3:
+    box = _box(inner, frame.shape, 2, 3)
+    if box is None:
         return frame
+    x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     mask = np.zeros((h * 4, w * 4), np.uint8)
     cv2.fillPoly(mask, [np.round((inner - [x0, y0]) * 4).astype(np.int32)], 255, cv2.LINE_AA)
@@ -207,6 +205,15 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     return frame
 
 
+def _box(points: np.ndarray, shape: tuple[int, ...], before: int, after: int) -> Optional[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1): the pixels around ``points`` with a margin, cut to the frame; None when
+    fewer than 3 px are left either way (nothing worth drawing)."""
+    x0, y0 = np.floor(points.min(axis=0)).astype(int) - before
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + after
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return None if x1 - x0 < 3 or y1 - y0 < 3 else (int(x0), int(y0), int(x1), int(y1))
+
+
 def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
     """A thin line of the lips' shadow colour where the inner lips meet (corner to corner)."""
     import cv2
@@ -215,12 +222,10 @@ def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
     middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
     line = np.concatenate([corners[0], middle, corners[1]])
     gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
-    x0, y0 = np.floor(line.min(axis=0)).astype(int) - 4
-    x1, y1 = np.ceil(line.max(axis=0)).astype(int) + 5
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    if x1 - x0 < 3 or y1 - y0 < 3:
+    box = _box(line, frame.shape, 4, 5)
+    if box is None:
         return frame
+    x0, y0, x1, y1 = box
     mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
     thickness = int(round(4 * max(1.2, 0.7 * gap + 0.8)))
     cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
