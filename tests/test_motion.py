@@ -156,7 +156,7 @@ def test_the_track_ignores_controls_and_rendering_applies_them(ref):
     match = [np.corrcoef(rough[4:-4], np.roll(smooth, -lag)[4:-4])[0, 1] for lag in lags]
     assert lags[int(np.argmax(match))] == 0, match
     assert np.allclose(rough, mesh.mouth_aperture(track.landmarks), atol=1e-4)  # w3 = 0: the raw track
-    assert full.std() > 0.015  # the mouth moves (pauses under 0.5 s are left to the model)
+    assert full.std() > 0.02
     double = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.04).landmarks)
     opening = full > ref.mouth_aperture + 0.01
     ratio = (double[opening] - ref.mouth_aperture).sum() / (full[opening] - ref.mouth_aperture).sum()
