@@ -49,7 +49,8 @@ def synthetic_clip(rng: np.random.Generator, rest: np.ndarray, seconds: float):
 def synthetic(data_dir, tmp_path_factory):
     from portraittalk.training.clips import TalkingHeadData
 
-    rest = TalkingHeadData.open(data_dir).clips[0].landmarks[0].astype(np.float64)
+    clip = TalkingHeadData.open(data_dir).clips[0].landmarks
+    rest = clip[np.argmin(mesh.mouth_aperture(clip))].astype(np.float64)  # lips together: a rest pose
     rng = np.random.default_rng(7)
     root = tmp_path_factory.mktemp("synthetic")
     videos = {}
@@ -89,8 +90,9 @@ def test_audio2motion_learns_the_mouth_from_the_audio(synthetic, base_without_ad
     assert info["features"] == "mel" and info["initialised_from"] == "a fresh tiny model"
     scores = []
     for _ in range(2):  # held-out clips, predicted through the pipeline's loader from the run folder
-        audio, landmarks, opening = synthetic_clip(rng, rest, 6.0)
+        audio, landmarks, _ = synthetic_clip(rng, rest, 6.0)
         offsets = predict_motion(audio, rest, fps=FPS, seed=0, weights=run)
         predicted = mesh.mouth_aperture(rest[None] + offsets * mesh.face_height(rest))
-        scores.append(np.corrcoef(predicted[: len(opening)], opening[: len(predicted)])[0, 1])
+        true = mesh.mouth_aperture(landmarks)  # the mouth the clip shows (the rig's lips are not linear in it)
+        scores.append(np.corrcoef(predicted[: len(true)], true[: len(predicted)])[0, 1])
     assert min(scores) >= 0.9, scores
