@@ -110,6 +110,17 @@ class FaceWarper:
     def frame(self, t: int) -> np.ndarray:
         import cv2
 
+        full, (x0, y0) = self.backward_map(t)
+        out = self.image.copy()
+        y1, x1 = y0 + full.shape[0], x0 + full.shape[1]
+        out[y0:y1, x0:x1] = cv2.remap(self.image, full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return out
+
+    def backward_map(self, t: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """(map, (x0, y0)): for each pixel of the moving window (its top-left corner at x0, y0), the
+        photo position it shows in frame t; outside the window, the photo stays."""
+        import cv2
+
         wx0, wy0, wx1, wy1 = self.win
         fwd = self.forward_field(t)
         grid = self.grid[wy0:wy1, wx0:wx1]
@@ -125,9 +136,7 @@ class FaceWarper:
         full = cv2.resize(src, (STEP * (wx1 - wx0), STEP * (wy1 - wy0)), interpolation=cv2.INTER_LINEAR)
         full = full[: y1 - y0, : x1 - x0]
         self._exact_mouth(full, t, (x0, y0))
-        out = self.image.copy()
-        out[y0:y1, x0:x1] = cv2.remap(self.image, full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return out
+        return full, (x0, y0)
 
     def _exact_mouth(self, full: np.ndarray, t: int, origin: tuple[int, int]) -> None:
         """Around the lips and the lids the field is steep (lips close over teeth, the jaw drops,
