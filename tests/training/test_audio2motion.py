@@ -7,6 +7,7 @@ held-out audio alone, mouth openings that correlate with the truth (r >= 0.9).
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -87,6 +88,9 @@ def test_audio2motion_learns_the_mouth_from_the_audio(synthetic, base_without_ad
     run = Weights(tmp_path / "run")
     assert run.present("audio2motion") and run.present("sd15")
     info = json.loads((tmp_path / "run" / "training.json").read_text())
+    with open(tmp_path / "run" / "logs" / "curves.csv", newline="") as f:
+        kl = [float(row["kl"]) for row in csv.DictReader(f)]
+    assert kl and min(kl) >= 0.0, kl  # the logged KL term is a divergence: never negative
     assert info["features"] == "mel" and info["initialised_from"] == "a fresh tiny model"
     scores = []
     for _ in range(2):  # held-out clips, predicted through the pipeline's loader from the run folder
