@@ -26,6 +26,8 @@ MUTANTS = [
            "    mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)", WARP_TESTS),
     Mutant("warp: teeth fill the whole opening", "portraittalk/engines/warp/mouth.py",
            "TEETH_SHARE = 0.55", "TEETH_SHARE = 1.0", WARP_TESTS),
+    Mutant("warp: stale expression (the first frame's, every frame)", "portraittalk/engines/warp/field.py",
+           "        if self._expression[0] != t:\n", "        if self._expression[0] < 0:\n", WARP_TESTS),
     Mutant("warp: no fixed-point refinement of the backward map", "portraittalk/engines/warp/field.py",
            "        for _ in range(2):\n            idx = (src - shift)", "        for _ in range(0):\n            idx = (src - shift)",
            WARP_TESTS),

@@ -4,12 +4,16 @@ How a frame is made:
 1. The track's landmarks are split into head pose (a similarity, from the track's ``head``
    parameters) and expression (what is left, in reference coordinates).
 2. Expression displacements are spread over the face by a piecewise-linear (barycentric) map on a
-   Delaunay mesh of the 468 face points plus a ring of still anchors around the face, precomputed
-   as a sparse matrix per reference; head pose moves the head region (a soft mask from the person
-   segmentation), so hair moves with the head and the background stays put, with no seam.
-3. One backward remap of the reference (fixed-point inverse of the forward field) renders it.
+   Delaunay mesh of the 468 face points plus rings of still anchors, on a 4-px grid over only the
+   window that can move, and bounded (``field.MAX_DISPLACEMENT``); head pose moves the head region
+   (a soft mask from the person segmentation), so hair moves with the head and the background stays
+   put, with no seam.
+3. One backward remap of the reference (fixed-point inverse of the forward field) renders it; around
+   the lips (and the lids while they blink) the exact piecewise-affine map of the mesh's own
+   triangles replaces the smooth field.
 4. Inside the inner lips, a mouth interior is composited: a dark cavity, and teeth riding on the
-   upper and lower lips; teeth come from a reference that shows them, else they are drawn.
+   upper and lower lips, cut by the outer lip contour and coloured like the photo; teeth come from a
+   reference that shows them, else they are drawn.
 
 Controls (see ``portraittalk.config.Controls``), applied here to the speech-only track: w1 scales
 the expression (mouth, jaw) displacements, w2 damps head motion toward the reference placement, w3

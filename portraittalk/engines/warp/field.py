@@ -64,6 +64,7 @@ class FaceWarper:
         heads = head_transform(track.head.astype(np.float64), head_pivot(ref))
         self.heads = heads.astype(np.float32)
         self.inv_heads = invert_affine(heads)
+        self._expression: tuple[int, np.ndarray] = (-1, np.empty(0))  # frame t's, asked for three times per frame
         # The moving window (in cells, a cell of margin): everything else stays the photo.
         x0, y0, x1, y1 = self.box
         if self.head_box is not None:
@@ -74,10 +75,12 @@ class FaceWarper:
     def expression(self, t: int) -> np.ndarray:
         """(478, 2) the expression displacements of frame t (head motion taken out), bounded: whatever
         the track says, no point of the face travels farther than MAX_DISPLACEMENT face heights."""
-        inv = self.inv_heads[t].astype(np.float64)
-        disp = self.track.landmarks[t].astype(np.float64) @ inv[:, :2].T + inv[:, 2] - self.track.reference
-        norm = np.linalg.norm(disp, axis=1, keepdims=True)
-        return disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9))
+        if self._expression[0] != t:
+            inv = self.inv_heads[t].astype(np.float64)
+            disp = self.track.landmarks[t].astype(np.float64) @ inv[:, :2].T + inv[:, 2] - self.track.reference
+            norm = np.linalg.norm(disp, axis=1, keepdims=True)
+            self._expression = (t, disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9)))
+        return self._expression[1]
 
     def landmarks(self, t: int) -> np.ndarray:
         """(478, 2) where the face's points are drawn in frame t (the track's, bounded)."""
