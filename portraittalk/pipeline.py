@@ -150,6 +150,7 @@ class PortraitTalk:
 
         if not isinstance(audio, Audio):
             audio = load_audio(audio, max_seconds=self.limits.max_audio_seconds)
+        audio = audio.resampled()  # an Audio made at another rate: the motion models read 16 kHz
         refs = self.analyse(references, render.size, render.crop_margin, request.face_index, progress)
         for r in refs:
             notes.extend(r.notes)

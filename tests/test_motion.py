@@ -65,6 +65,17 @@ def test_bilabials_and_pauses_close_the_lips(ref):
     assert shut.sum() >= 10 and gap[shut].max() < 0.003
 
 
+def test_speech_at_another_sample_rate_moves_the_mouth_the_same_way():
+    """An Audio made at 44.1 kHz (the Python API accepts one) gives the mouth its 16 kHz copy gives:
+    the fitted model reads 16 kHz, so the sound is resampled, not read 2.76x too slow."""
+    import soxr
+
+    audio = load_audio(SPEECH)
+    fast = Audio.from_array(soxr.resample(audio.samples, audio.sample_rate, 44_100), 44_100)
+    gaps = [fitted_mouth(a, acoustic_features(a, 25.0), 25.0, MotionConfig())[0] for a in (audio, fast)]
+    assert len(gaps[0]) == len(gaps[1]) and np.corrcoef(*gaps)[0, 1] > 0.95  # (0.27 when read as 16 kHz)
+
+
 def test_the_fitted_model_matches_a_real_speaker():
     """On a real talking-head clip, the fitted model's opening follows the speaker's real mouth
     (MediaPipe on the clip's frames), which loudness does not."""

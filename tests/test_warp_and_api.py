@@ -84,6 +84,14 @@ def test_python_api_end_to_end(tmp_path):
     assert probe_video(out).audio_codec == "aac" and result.settings["seed"] == 1
     with pytest.raises(EngineUnavailableError, match="the diffusion engine cannot run"):
         pt.generate([PORTRAIT], SPEECH, engine="diffusion")
+    # An Audio made at another rate is brought to 16 kHz once, at the edge: the same motion.
+    import soxr
+
+    audio = load_audio(SPEECH)
+    fast = Audio.from_array(soxr.resample(audio.samples, audio.sample_rate, 44_100), 44_100)
+    track = pt.generate([PORTRAIT], fast, size=256, seed=1, output=tmp_path / "fast.mp4").track
+    assert len(track) == len(result.track)
+    assert np.corrcoef(mesh.mouth_aperture(track.landmarks), mesh.mouth_aperture(result.track.landmarks))[0, 1] > 0.95
 
 
 def test_cancel_stops_and_leaves_nothing(tmp_path):

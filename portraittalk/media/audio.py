@@ -34,6 +34,15 @@ class Audio:
             samples = samples.mean(axis=1, dtype=np.float32)
         return cls(samples, sample_rate, len(samples) / sample_rate)
 
+    def resampled(self, sample_rate: int = SAMPLE_RATE) -> "Audio":
+        """The same sound at ``sample_rate`` (itself when it already is): the motion models read 16 kHz."""
+        if sample_rate == self.sample_rate:
+            return self
+        import soxr
+
+        samples = soxr.resample(self.samples, self.sample_rate, sample_rate, quality="HQ").astype(np.float32)
+        return Audio(samples, sample_rate, self.duration, self.source)
+
     def write_wav(self, path: Union[str, os.PathLike]) -> None:
         import soundfile as sf
 

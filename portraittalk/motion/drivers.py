@@ -8,6 +8,7 @@ from ..media.audio import Audio
 from .acoustic import AcousticFeatures
 from .controls import smooth
 from .geometry import MAX_GAP
+from .features import SAMPLE_RATE
 from .mouth_model import mouth_model
 
 BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # ~0.24 s at 25 fps
@@ -34,7 +35,7 @@ def fitted_mouth(audio: Audio, feat: AcousticFeatures, fps: float, cfg: MotionCo
     """
     model = mouth_model()
     n = len(feat.energy)
-    z_open, z_width = model.predict(audio.samples, n, fps)
+    z_open, z_width = model.predict(audio.resampled(SAMPLE_RATE).samples, n, fps)
     gap = np.clip(model.opening_mean + model.opening_std * z_open, 0.0, None)
     gap = gap * bilabial_closure(feat, fps) * pause_gate(feat.loudness, fps)
     gap = np.clip(gap * cfg.mouth_gain, 0.0, 1.5 * MAX_GAP)

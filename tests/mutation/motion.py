@@ -6,6 +6,9 @@ from mutation.mutate import Mutant
 MOTION_TESTS = ("tests/test_motion.py", "tests/test_settings.py", "tests/test_warp_and_api.py")
 
 MUTANTS = [
+    Mutant("motion: the fitted model reads 44.1 kHz speech as 16 kHz", "portraittalk/motion/drivers.py",
+           "model.predict(audio.resampled(SAMPLE_RATE).samples, n, fps)", "model.predict(audio.samples, n, fps)",
+           ("tests/test_motion.py",)),
     Mutant("motion: flipped expression sign", "portraittalk/motion/offline.py",
            "    local = rig.reference[None] + disp\n", "    local = rig.reference[None] - disp\n", MOTION_TESTS),
     Mutant("motion: frozen head (no sway in the track)", "portraittalk/motion/offline.py",
