@@ -183,7 +183,7 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     outer = np.zeros_like(mask)  # the interior never leaves the lips
     cv2.fillPoly(outer, [np.round((lm[mesh.lips_outer_loop()] - [x0, y0]) * 4).astype(np.int32)], 255)
     mask = cv2.resize(np.minimum(mask, outer), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None] * wider
+    mask = np.repeat(cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None] * wider, 3, axis=2)  # numpy broadcasts a length-1 axis slowly
     # Dark cavity, a little lighter toward the lips.
     yy = np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1)
     layer = np.broadcast_to(style.cavity * (0.6 + 0.8 * np.abs(yy - 0.5)), (h, w, 3)).copy()
