@@ -156,7 +156,8 @@ class ArtifactCheck:
         if inside.sum() >= max(8.0, 0.001 * self.face_h**2):  # an interior worth judging
             pixels = roi[inside].astype(np.int16)
             chroma = pixels.max(axis=1) - pixels.min(axis=1)
-            colour = max(0.0, float(np.percentile(chroma, 75)) - self.face_chroma)
+            q75 = int(0.75 * (len(chroma) - 1))  # the 75th percentile (lower), without np.percentile's overhead
+            colour = max(0.0, float(np.partition(chroma, q75)[q75]) - self.face_chroma)
         return cavity, teeth, colour
 
     def result(self) -> Quality:
