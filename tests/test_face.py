@@ -158,3 +158,21 @@ def test_rembg_mask_loads_from_weights(tmp_path, astronaut):
     write_tiny_segmenter(broken / "rembg" / "u2net_human_seg.onnx", garbage=True)
     with pytest.raises(MissingWeightsError, match="could not be loaded"):
         person_mask(astronaut, weights=Weights(broken))
+
+
+def test_mediapipe_starts_without_matplotlib_and_pyplot_still_works():
+    """The landmark detector's import skips matplotlib (half a second of every start-up), and
+    whoever wants pyplot afterwards gets the real one."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from portraittalk.face.mediapipe_import import mediapipe\n"
+            "mp = mediapipe()\n"
+            "assert mp.solutions.face_mesh.FaceMesh and 'matplotlib' not in sys.modules, sorted(sys.modules)\n"
+            "import matplotlib.pyplot as plt\n"
+            "from mediapipe.python.solutions import drawing_utils\n"
+            "assert drawing_utils.plt.figure is plt.figure and plt.figure.__module__ == 'matplotlib.pyplot'\n"
+            "print('ok')\n")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

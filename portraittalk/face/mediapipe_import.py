@@ -1,10 +1,11 @@
-"""MediaPipe without the second it spends importing matplotlib.pyplot.
+"""MediaPipe without the half second it spends importing matplotlib.
 
 ``import mediapipe`` imports every legacy solution, and ``solutions.drawing_utils`` imports
-``matplotlib.pyplot`` for its ``plot_landmarks`` alone, which PortraitTalk never calls: about a
-second of every start-up on a 2-core machine. While mediapipe imports, ``matplotlib.pyplot`` is a
-stand-in that loads the real pyplot the first time anything is asked of it; afterwards the real
-one is imported as usual by anyone who wants it.
+``matplotlib.pyplot`` for its ``plot_landmarks`` alone, which PortraitTalk never calls: about half a
+second of every start-up on a 2-core machine (matplotlib itself, then pyplot). While mediapipe
+imports, ``matplotlib`` and ``matplotlib.pyplot`` are stand-ins that load the real module the first
+time anything is asked of them; afterwards the real ones are imported as usual by anyone who wants
+them.
 """
 from __future__ import annotations
 
@@ -13,21 +14,35 @@ import sys
 import types
 
 
-class _LazyPyplot(types.ModuleType):
+class _LazyModule(types.ModuleType):
+    """Stands in for a module during mediapipe's import; loads the real one on first use."""
+
     def __getattr__(self, name: str):
-        if sys.modules.get("matplotlib.pyplot") is self:
-            del sys.modules["matplotlib.pyplot"]
-        return getattr(importlib.import_module("matplotlib.pyplot"), name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+class _LazyMatplotlib(_LazyModule):
+    def __getattr__(self, name: str):
+        if name == "pyplot" and isinstance(sys.modules.get("matplotlib.pyplot"), _LazyModule):
+            return sys.modules["matplotlib.pyplot"]  # `import matplotlib.pyplot as plt` asks for it
+        return super().__getattr__(name)
 
 
 def mediapipe() -> types.ModuleType:
     """The ``mediapipe`` package (imported once)."""
-    if "mediapipe" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
-        stand_in = _LazyPyplot("matplotlib.pyplot")
-        sys.modules["matplotlib.pyplot"] = stand_in
+    if "mediapipe" not in sys.modules:
+        stand_ins = {name: module for name, module in (("matplotlib", _LazyMatplotlib("matplotlib")),
+                                                       ("matplotlib.pyplot", _LazyModule("matplotlib.pyplot")))
+                     if name not in sys.modules}  # fmt: skip
+        sys.modules.update(stand_ins)
         try:
             importlib.import_module("mediapipe")
         finally:
-            if sys.modules.get("matplotlib.pyplot") is stand_in:
-                del sys.modules["matplotlib.pyplot"]
+            for name, module in stand_ins.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
     return importlib.import_module("mediapipe")
