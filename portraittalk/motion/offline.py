@@ -9,7 +9,7 @@ from ..config import MotionConfig
 from ..media.audio import Audio
 from .acoustic import acoustic_features
 from .drivers import acoustic_mouth, blink_curve, fitted_mouth, head_motion
-from .geometry import MAX_GAP, FaceRig, head_pivot, head_transform
+from .geometry import MAX_GAP, FaceRig, apply_affines, head_pivot, head_transform
 from .track import MotionTrack
 
 
@@ -40,7 +40,7 @@ def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, 
     head = head_motion(feat.energy, fps, rig.frame.scale, config, rng)
     mats = head_transform(head, head_pivot(rig.reference))
     local = rig.reference[None] + disp
-    landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]
+    landmarks = apply_affines(mats, local)
     return MotionTrack(landmarks.astype(np.float32), float(fps), tuple(frame_size), reference.astype(np.float32),
                        np.clip(gap / MAX_GAP, 0.0, 1.5).astype(np.float32), blink, head,
                        np.clip(feat.loudness, 0, 1).astype(np.float32))  # fmt: skip

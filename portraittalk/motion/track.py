@@ -62,19 +62,19 @@ class MotionTrack:
     def expression(self) -> np.ndarray:
         """(T, 478, 2) float64 displacements from the reference with the head motion taken out
         (what the face does, in the reference's placement)."""
-        from .geometry import invert_affine
+        from .geometry import apply_affines, invert_affine
 
         inv = invert_affine(self.head_matrices())
-        local = np.einsum("tij,tnj->tni", inv[:, :, :2], self.landmarks.astype(np.float64)) + inv[:, None, :, 2]
+        local = apply_affines(inv, self.landmarks.astype(np.float64))
         return local - self.reference.astype(np.float64)
 
     def with_motion(self, expression: np.ndarray, head: np.ndarray, mouth_open: np.ndarray) -> "MotionTrack":
         """The same track with other expression displacements and head parameters (landmarks recomposed)."""
-        from .geometry import head_pivot, head_transform
+        from .geometry import apply_affines, head_pivot, head_transform
 
         mats = head_transform(head.astype(np.float64), head_pivot(self.reference.astype(np.float64)))
         local = self.reference.astype(np.float64)[None] + expression
-        landmarks = np.einsum("tij,tnj->tni", mats[:, :, :2], local) + mats[:, None, :, 2]
+        landmarks = apply_affines(mats, local)
         return MotionTrack(landmarks.astype(np.float32), self.fps, self.frame_size, self.reference,
                            mouth_open.astype(np.float32), self.blink, head.astype(np.float32), self.energy)  # fmt: skip
 

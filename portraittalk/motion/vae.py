@@ -177,7 +177,7 @@ def landmarks_to_motion(landmarks: np.ndarray, found: Optional[np.ndarray] = Non
     frame − rest pose, in face heights: what :func:`predict_motion` returns (before the roll).
     Frames where ``found`` is false come out as NaN.
     """
-    from ..motion.geometry import FaceFrame
+    from ..motion.geometry import FaceFrame, apply_affines
 
     points = np.asarray(landmarks, np.float64)
     found = ~np.isnan(points[:, 0, 0]) if found is None else np.asarray(found, bool)
@@ -186,7 +186,7 @@ def landmarks_to_motion(landmarks: np.ndarray, found: Optional[np.ndarray] = Non
     median = np.median(points[found], axis=0)
     canon = FaceFrame.of(median).local(median)
     mats = similarity_to(points[found][:, _RIGID], np.broadcast_to(canon[_RIGID], (int(found.sum()), len(_RIGID), 2)))
-    aligned = np.einsum("tij,tnj->tni", mats[:, :, :2], points[found]) + mats[:, None, :, 2]
+    aligned = apply_affines(mats, points[found])
     from ..face.mesh import mouth_aperture
 
     aperture = mouth_aperture(aligned)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...face import mesh
 from ...face.reference import Reference
-from ...motion.geometry import head_pivot, head_transform
+from ...motion.geometry import apply_affines, head_pivot, head_transform
 from ...motion.track import MotionTrack
 from .field import FaceWarper
 
@@ -52,7 +52,7 @@ class Source:
         # Same expression and head motion, on this reference's own rest shape.
         own = head_transform(track.head.astype(np.float64), head_pivot(pts))
         local = pts[None] + track.expression()
-        lms = np.einsum("tij,tnj->tni", own[:, :, :2], local) + own[:, None, :, 2]
+        lms = apply_affines(own, local)
         return cls.of(ref, replace(track, landmarks=lms.astype(np.float32), reference=pts.astype(np.float32)))
 
 
