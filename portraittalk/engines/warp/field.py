@@ -14,7 +14,6 @@ FACE_POINTS = 468  # irises are not control points: they would fold the lids dur
 STEP = 4  # pixels between the smooth field's cells
 CENTRE = (STEP - 1) / 2  # a cell's centre within its block
 FEATHER = 6.0  # pixels over which the exact map takes over from the grid's
-EXACT_STEP = 2  # pixels between the exact map's samples (it is piecewise affine: bilinear between them is near exact)
 MAX_DISPLACEMENT = 0.2  # of the face height: no expression moves a point farther (the jaw at full opening: ~0.1)
 
 
@@ -162,39 +161,33 @@ class FaceWarper:
         ok = (np.abs(det) > 1e-6) & (det * ref_det > 0)  # turned inside out or squashed flat: the smooth field
         if not ok.any():
             return
-        d, s = d[ok], s[ok]
+        d, s, det = d[ok], s[ok], det[ok]
+        e1, e2 = e1[ok], e2[ok]
         ox, oy = origin
         x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), [ox, oy])
         x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 1, [ox + full.shape[1], oy + full.shape[0]])
         if x1 <= x0 or y1 <= y0:
             return
-        # The map is continuous and piecewise affine, so it is computed exactly every EXACT_STEP
-        # pixels (samples at block centres) and upsampled bilinearly: each sample's reference
-        # position is its barycentric weights in its drawn triangle applied to the triangle's
-        # reference corners.
-        n = EXACT_STEP
-        cols, rows = -(-(x1 - x0) // n), -(-(y1 - y0) // n)
-        k, xs, ys, bary = _triangle_pixels((d - [x0, y0] - (n - 1) / 2) / n, cols, rows)
-        if not len(k):
-            return
-        exact = np.zeros((rows, cols, 2), np.float32)
-        corners = np.take(s.reshape(-1, 6), k, axis=0)  # (n, 6): x0 y0 x1 y1 x2 y2 in the reference
-        exact[ys, xs, 0] = (bary * corners[:, 0::2]).sum(axis=1)
-        exact[ys, xs, 1] = (bary * corners[:, 1::2]).sum(axis=1)
-        covered = np.zeros((rows + 2, cols + 2), np.uint8)
-        covered[ys + 1, xs + 1] = 1
+        ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
+        for k, tri in enumerate(np.round((d - [x0, y0]) * 16).astype(np.int32)):
+            cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, shift=4)
+        # Per triangle, the affine map destination -> reference (2x2 inverse in closed form).
+        inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1), np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]
+        lin = np.einsum("kij,kjl->kil", np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], 2), inv)
+        maps = np.zeros((len(d), 3, 2))
+        maps[:, :2] = lin.transpose(0, 2, 1)
+        maps[:, 2] = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
+        covered = (ids >= 0).astype(np.uint8)
+        ys, xs = np.nonzero(covered)
+        k = ids[ys, xs]
         # Feathered in over a few pixels from the region's edge: the grid's smooth map differs a
-        # little from the exact one, and a hard switch shows as a line across the cheeks. Blended
-        # premultiplied, so uncovered samples never pull the upsampled map toward zero.
-        ramp = cv2.distanceTransform(covered, cv2.DIST_L2, 3)[1:-1, 1:-1]
-        ramp = np.minimum(ramp * np.float32(n / FEATHER), np.float32(1.0))
-        ramp = np.repeat(ramp[..., None], 2, axis=2)  # per channel: numpy broadcasts a length-1 axis slowly
-        up = (cols * n, rows * n)
-        weighted = cv2.resize(exact * ramp, up, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        keep = 1.0 - cv2.resize(ramp, up, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        box = full[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-        box *= keep
-        box += weighted
+        # little from the exact one, and a hard switch shows as a line across the cheeks.
+        ramp = np.clip(cv2.distanceTransform(np.pad(covered, 1), cv2.DIST_L2, 3)[1:-1, 1:-1] / FEATHER, 0.0, 1.0)
+        weight = ramp[ys, xs, None].astype(np.float32)
+        ys, xs = ys + y0 - oy, xs + x0 - ox
+        px = np.stack([xs + ox, ys + oy, np.ones_like(xs)], axis=1).astype(np.float64)
+        exact = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
+        full[ys, xs] = full[ys, xs] * (1.0 - weight) + exact * weight
 
 
 def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,44 +206,27 @@ def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarra
     # Triangle corners back to point indices (the nearest point: Subdiv2D keeps float32 copies).
     index = ((tris.reshape(-1, 2)[:, None] - points[None]) ** 2).sum(axis=2).argmin(axis=1).reshape(-1, 3)
     h, w = cells.shape[:2]
-    k, cx, cy, bary = _triangle_pixels((points[index] - cells[0, 0]) / STEP, w, h)  # in cell units
-    cell = cy * w + cx
-    corners = np.zeros((h * w, 3), np.int64)
-    weights = np.zeros((h * w, 3), np.float32)
-    corners[cell] = index[k]
-    weights[cell] = bary
-    return corners, weights
-
-
-def _triangle_pixels(tris: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rasterise triangles (K, 3, 2), in pixel units of a ``width`` x ``height`` raster, all at once:
-    every (triangle, pixel) pair whose pixel (its integer position) lies inside the triangle, as
-    triangle index, x, y and (n, 3) barycentric weights. Each triangle tests the pixels of its
-    bounding box; a pixel on a shared edge is listed for both triangles (they agree there)."""
-    a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
-    lo = np.maximum(np.floor(np.minimum(np.minimum(a, b), c)).astype(np.int64), 0)
-    hi = np.minimum(np.ceil(np.maximum(np.maximum(a, b), c)).astype(np.int64) + 1, (width, height))
+    grid = (tris - cells[0, 0]) / STEP  # corners in cell units
+    lo = np.clip(np.floor(grid.min(axis=1)).astype(np.int64), 0, [w, h])
+    hi = np.clip(np.ceil(grid.max(axis=1)).astype(np.int64) + 1, 0, [w, h])
     span = np.maximum(hi - lo, 0)
     count = span[:, 0] * span[:, 1]
-    # The barycentric weights of corners 1 and 2 are affine in (x, y): three coefficients each.
-    v0, v1 = b - a, c - a
+    k = np.repeat(np.arange(len(tris)), count)
+    pos = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    cx, cy = lo[k, 0] + pos % span[k, 0], lo[k, 1] + pos // span[k, 0]
+    a, b, c = (points[index[k, i]] for i in range(3))
+    v0, v1, v2 = b - a, c - a, cells[cy, cx].astype(np.float64) - a
     det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
-    inv = 1.0 / np.where(np.abs(det) < 1e-12, 1e-12, det)
-    bx, by = v1[:, 1] * inv, -v1[:, 0] * inv
-    cx, cy = -v0[:, 1] * inv, v0[:, 0] * inv
-    # One column per (triangle, pixel of its box) pair.
-    index = np.stack([np.arange(len(tris)), span[:, 0], lo[:, 0], lo[:, 1], count.cumsum() - count]).astype(np.int32)
-    k, sx, lx, ly, first = np.repeat(index, count, axis=1)
-    bx, by, b0, cx, cy, c0 = np.repeat(np.stack([bx, by, -(a[:, 0] * bx + a[:, 1] * by),
-                                                 cx, cy, -(a[:, 0] * cx + a[:, 1] * cy)]), count, axis=1)  # fmt: skip
-    dy, dx = np.divmod(np.arange(len(k), dtype=np.int32) - first, sx)
-    x, y = dx + lx, dy + ly
-    wb = bx * x + by * y + b0
-    wc = cx * x + cy * y + c0
-    inside = np.flatnonzero((wb >= -1e-7) & (wc >= -1e-7) & (wb + wc <= 1 + 1e-7))
-    wb, wc = wb[inside], wc[inside]
-    return (k[inside].astype(np.int64), x[inside].astype(np.int64), y[inside].astype(np.int64),
-            np.stack([1 - wb - wc, wb, wc], axis=1))  # fmt: skip
+    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+    wb = (v2[:, 0] * v1[:, 1] - v2[:, 1] * v1[:, 0]) / det
+    wc = (v0[:, 0] * v2[:, 1] - v0[:, 1] * v2[:, 0]) / det
+    inside = (wb >= -1e-7) & (wc >= -1e-7) & (wb + wc <= 1 + 1e-7)
+    cell = (cy * w + cx)[inside]
+    corners = np.zeros((h * w, 3), np.int64)
+    weights = np.zeros((h * w, 3), np.float32)
+    corners[cell] = index[k[inside]]
+    weights[cell] = np.stack([1 - wb - wc, wb, wc], axis=1)[inside]
+    return corners, weights
 
 
 def _exact_triangles(ref: np.ndarray, face_h: float) -> tuple[np.ndarray, np.ndarray]:
