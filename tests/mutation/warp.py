@@ -40,7 +40,7 @@ MUTANTS = [
     Mutant("quality: fangs are not measured", "portraittalk/quality/artifacts.py",
            "        teeth = _reach_outside(bright, seed, lips) / self.face_h\n", "        teeth = 0.0\n", QUALITY_TESTS),
     Mutant("quality: the interior colour is not measured", "portraittalk/quality/artifacts.py",
-           "            colour = max(0.0, float(np.percentile(chroma, 75)) - self.face_chroma)\n",
+           "            colour = max(0.0, float(np.partition(chroma, q75)[q75]) - self.face_chroma)\n",
            "            colour = 0.0\n", QUALITY_TESTS),
     Mutant("quality: a gaping mouth is not measured", "portraittalk/quality/artifacts.py",
            "        cavity = float(_grown(dark, seed).sum()) / self.face_h**2\n", "        cavity = 0.0\n", QUALITY_TESTS),
