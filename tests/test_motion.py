@@ -135,6 +135,22 @@ def test_deterministic_given_a_seed(ref):
     assert not np.array_equal(a.head, c.head)
 
 
+def test_a_head_roll_turns_the_face_the_way_its_sign_says(ref):
+    """Head params (roll in degrees, image coordinates: y down): a positive roll turns the face
+    clockwise on screen about the pivot below the chin, so the face's rightmost point goes down and
+    its leftmost point up, each by the roll's sine times its distance across."""
+    track = _track(ref, load_audio(PAUSES))
+    head = np.zeros((1, 4), np.float32)
+    head[0, 0] = 10.0
+    rolled = track.with_motion(np.zeros((1, 478, 2)), head, np.zeros(1))
+    right, left = (int(np.argmax(ref.landmarks[:, 0])), int(np.argmin(ref.landmarks[:, 0])))
+    for i, sign in ((right, 1.0), (left, -1.0)):
+        pivot_x = track.reference[mesh.CHIN, 0]
+        expected = np.sin(np.deg2rad(10.0)) * (track.reference[i, 0] - pivot_x)
+        drop = rolled.landmarks[0, i, 1] - track.reference[i, 1]
+        assert np.sign(drop) == sign and abs(drop - expected) < 0.25 * abs(expected) + 1.0, (i, drop, expected)
+
+
 def test_head_motion_follows_energy_and_w2_holds_it(ref):
     audio = load_audio(PAUSES)
     track = _track(ref, audio)

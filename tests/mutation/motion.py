@@ -54,4 +54,7 @@ MUTANTS = [
            "    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)\n",
            "    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2) * (np.arange(-radius, radius + 1) >= 0)\n",
            MOTION_TESTS),
+    Mutant("motion: per-frame affines applied untransposed (rotation the wrong way)", "portraittalk/motion/geometry.py",
+           "    return points @ m[:, :, :2].transpose(0, 2, 1) + m[:, None, :, 2]\n",
+           "    return points @ m[:, :, :2] + m[:, None, :, 2]\n", MOTION_TESTS),
 ]
