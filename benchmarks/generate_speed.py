@@ -64,7 +64,7 @@ def end_to_end(audio: Path, out: Path, package_root: Path) -> dict:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(proc.stderr.read().decode())
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20, 1)}
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20, 1), "file_mb": round(out.stat().st_size / 2**20, 2)}
 
 
 def render_and_encode(audio_path: Path, tmp: Path) -> dict:
@@ -128,7 +128,7 @@ def main() -> int:
                 wall = statistics.median(r["wall_s"] for r in rs)
                 block[name] = {"wall_s_median": wall, "walls": [r["wall_s"] for r in rs],
                                "faster_than_real_time": round(seconds / wall, 2),
-                               "peak_rss_mb": max(r["peak_rss_mb"] for r in rs)}  # fmt: skip
+                               "peak_rss_mb": max(r["peak_rss_mb"] for r in rs), "file_mb": rs[-1]["file_mb"]}  # fmt: skip
             if old is not None:
                 block["speedup_new_vs_old"] = round(block[f"old ({args.old})"]["wall_s_median"] / block["new"]["wall_s_median"], 2)
             report[f"clip_{seconds}s"] = block
