@@ -100,3 +100,19 @@ def test_an_encoder_that_dies_mid_stream_is_an_error_and_leaves_nothing(tmp_path
             w.write(f)
         w.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_encoder_yields_the_cpu_to_the_renderer(tmp_path):
+    """The encoder process runs below the caller's priority (rendering is the critical path; on two
+    cores an encoder at equal priority slows the renderer), and the video is still whole."""
+    import os
+
+    from portraittalk.media.video import ENCODER_NICENESS
+
+    frame = np.full((64, 64, 3), 128, np.uint8)
+    with VideoWriter(tmp_path / "nice.mp4", 25, (64, 64)) as writer:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, writer._proc.pid) == min(own + ENCODER_NICENESS, 19)
+        for _ in range(10):
+            writer.write(frame)
+    assert probe_video(tmp_path / "nice.mp4").frame_count == 10
