@@ -290,3 +290,18 @@ def test_every_face_point_is_drawn_where_the_track_puts_it(ref):
     err = np.linalg.norm(shown - track.reference[:FACE_POINTS][inside], axis=1)
     # (rounding to the pixel alone moves a sample by up to 0.7 px; one step less of the fixed point: 1.5 px)
     assert inside.mean() > 0.95 and err.max() < 1.1 and np.percentile(err, 99) < 0.9, np.sort(err)[-5:]
+
+
+def test_rendering_keeps_opencv_on_the_calling_thread(ref):
+    """On a 2-core machine the encoder needs one core: OpenCV's pool splitting each small call of a
+    frame across both spins more than it gains (benchmarks/generate_speed.py), so rendering turns it off."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384))
+        next(iter(WarpEngine().render([ref], track, GenerateRequest())))
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)

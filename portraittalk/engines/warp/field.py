@@ -2,6 +2,8 @@
 the head region, an exact piecewise-affine map around the lips, and one backward remap per frame."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...face import mesh
@@ -49,7 +51,10 @@ class FaceWarper:
         lo = np.clip(np.floor((rings[1].min(axis=0) - CENTRE) / STEP), 0, cells - 1).astype(int)
         hi = np.clip(np.ceil((rings[1].max(axis=0) - CENTRE) / STEP), 0, cells - 1).astype(int) + 1
         self.box = (lo[0], lo[1], hi[0], hi[1])
-        self.mouth_tris, self.eye_tris = _exact_triangles(ref, self.face_height)
+        mouth_tris, eye_tris = _exact_triangles(ref, self.face_height)
+        # The exact map's triangles (the lids only while they move) with their reference corners,
+        # which never change: [still eyes, moving eyes].
+        self.exact_sets = [_ExactTriangles.of(tris, ref) for tris in (mouth_tris, np.concatenate([mouth_tris, eye_tris]))]
         corners, weights = _barycentric_cells(ctrl, self.grid[lo[1] : hi[1], lo[0] : hi[0]])
         self.active = np.nonzero((corners < FACE_POINTS).any(axis=1) & (np.abs(weights).sum(axis=1) > 0))[0]
         self.corners = np.minimum(corners[self.active], FACE_POINTS).astype(np.int32)  # anchors -> a still slot
@@ -150,18 +155,14 @@ class FaceWarper:
         of the mesh triangles."""
         import cv2
 
-        dst = self.landmarks(t)
-        src = self.track.reference.astype(np.float64)
-        tris = self.mouth_tris if self.track.blink[t] < 0.02 else np.concatenate([self.mouth_tris, self.eye_tris])
-        d, s = dst[tris], src[tris]  # (K, 3, 2): the lids only while they move
+        tri_set = self.exact_sets[int(self.track.blink[t] >= 0.02)]
+        d = self.landmarks(t)[tri_set.tris]  # (K, 3, 2)
         e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
-        ref_det = s1[:, 0] * s2[:, 1] - s1[:, 1] * s2[:, 0]
-        ok = (np.abs(det) > 1e-6) & (det * ref_det > 0)  # turned inside out or squashed flat: the smooth field
+        ok = (np.abs(det) > 1e-6) & (det * tri_set.det > 0)  # turned inside out or squashed flat: the smooth field
         if not ok.any():
             return
-        d, s, det = d[ok], s[ok], det[ok]
+        d, s, det = d[ok], tri_set.corners[ok], det[ok]
         e1, e2 = e1[ok], e2[ok]
         ox, oy = origin
         x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), [ox, oy])
@@ -171,23 +172,44 @@ class FaceWarper:
         ids = np.full((y1 - y0, x1 - x0), -1, np.int32)
         for k, tri in enumerate(np.round((d - [x0, y0]) * 16).astype(np.int32)):
             cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, shift=4)
-        # Per triangle, the affine map destination -> reference (2x2 inverse in closed form).
-        inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], 1), np.stack([-e1[:, 1], e1[:, 0]], 1)], 1) / det[:, None, None]
-        lin = np.einsum("kij,kjl->kil", np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], 2), inv)
-        maps = np.zeros((len(d), 3, 2))
-        maps[:, :2] = lin.transpose(0, 2, 1)
-        maps[:, 2] = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
-        covered = (ids >= 0).astype(np.uint8)
-        ys, xs = np.nonzero(covered)
-        k = ids[ys, xs]
+        # Per triangle, the affine map destination -> reference: the reference edges times the
+        # inverse of the drawn edges (2x2, closed form), then the offset that maps corner 0 onto its
+        # reference. ``maps[j]`` = (a, b, c) with reference coordinate j = a x + b y + c.
+        i00, i01, i10, i11 = e2[:, 1] / det, -e2[:, 0] / det, -e1[:, 1] / det, e1[:, 0] / det
+        s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
+        maps = []
+        for j in range(2):
+            a, b = s1[:, j] * i00 + s2[:, j] * i10, s1[:, j] * i01 + s2[:, j] * i11
+            maps.append((a, b, s[:, 0, j] - (a * d[:, 0, 0] + b * d[:, 0, 1])))
         # Feathered in over a few pixels from the region's edge: the grid's smooth map differs a
-        # little from the exact one, and a hard switch shows as a line across the cheeks.
+        # little from the exact one, and a hard switch shows as a line across the cheeks. Pixels no
+        # triangle covers get weight 0 (their distance to the region is 0), so the whole box blends.
+        covered = (ids >= 0).astype(np.uint8)
         ramp = np.clip(cv2.distanceTransform(np.pad(covered, 1), cv2.DIST_L2, 3)[1:-1, 1:-1] / FEATHER, 0.0, 1.0)
-        weight = ramp[ys, xs, None].astype(np.float32)
-        ys, xs = ys + y0 - oy, xs + x0 - ox
-        px = np.stack([xs + ox, ys + oy, np.ones_like(xs)], axis=1).astype(np.float64)
-        exact = np.einsum("ni,nij->nj", px, maps[k]).astype(np.float32)
-        full[ys, xs] = full[ys, xs] * (1.0 - weight) + exact * weight
+        k = np.maximum(ids, 0)
+        xs, ys = np.arange(x0, x1, dtype=np.float64)[None], np.arange(y0, y1, dtype=np.float64)[:, None]
+        exact = np.empty(ids.shape + (2,), np.float32)
+        for j, (a, b, c) in enumerate(maps):  # each pixel with its triangle's map
+            exact[..., j] = xs * a.take(k) + ys * b.take(k) + c.take(k)
+        weight = ramp[..., None]
+        box = full[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+        box[...] = box * (1.0 - weight) + exact * weight
+
+
+@dataclass(frozen=True)
+class _ExactTriangles:
+    """Triangles of the exact map: (K, 3) point indices, their (K, 3, 2) reference corners and the
+    signed doubled area of each there (a triangle drawn with the other sign is turned inside out)."""
+
+    tris: np.ndarray
+    corners: np.ndarray
+    det: np.ndarray
+
+    @classmethod
+    def of(cls, tris: np.ndarray, ref: np.ndarray) -> "_ExactTriangles":
+        s = ref[tris]
+        s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
+        return cls(tris, s, s1[:, 0] * s2[:, 1] - s1[:, 1] * s2[:, 0])
 
 
 def _barycentric_cells(points: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
