@@ -14,6 +14,7 @@ from portraittalk.media import Audio, load_audio, load_image
 from portraittalk.motion.controls import apply_controls
 from portraittalk.motion.offline import audio_to_motion
 from portraittalk.quality import ArtifactCheck
+from portraittalk.quality.artifacts import TEETH_REACH
 
 from shared_inputs import PORTRAIT, SPEECH
 
@@ -68,20 +69,26 @@ def test_a_dark_column_from_the_lips_down_is_flagged(clean):
 
 
 def test_fangs_over_the_lower_lip_are_flagged(clean):
+    """Two long canines hang from the upper lip: on every frame where they reach past the lower lip
+    by more than the allowance, the check sees it (where the mouth is open wide they stay inside)."""
     ref, frames, drawn = clean
-    broken = []
+    check = ArtifactCheck(ref.image, ref.landmarks, still_background=True)
+    past = []  # how far the tips hang below the lower lip, face heights
     for frame, lm in zip(frames, drawn):
         (cx, _), h = _mouth(lm)
         top = lm[mesh.UPPER_LIP_INNER, 1]
         f = frame.copy()
-        for side in (-1, 1):  # two long canines hanging from the upper lip over the lower lip and chin
+        for side in (-1, 1):
             x = cx + side * 0.08 * h
             tooth = np.array([[x - 0.02 * h, top], [x + 0.02 * h, top], [x, top + 0.17 * h]], np.int32)
             cv2.fillConvexPoly(f, tooth, (245, 245, 240))
-        broken.append(f)
-    q = verdict(ref, broken, drawn)
-    assert q.flagged and q.scores["teeth_reach_frames"] > 0.9
-    assert any("teeth reach outside the lips" in w for w in q.warnings)
+        check.update(f, lm)
+        past.append((top + 0.17 * h - lm[mesh.LOWER_LIP_OUTER, 1]) / h)
+    far = np.array(past) > TEETH_REACH + 0.01
+    reach = np.array(check.measures["teeth_reach"].values)
+    assert far.mean() > 0.5 and (reach[far] > TEETH_REACH).all(), (np.array(past)[far], reach[far])
+    q = check.result()
+    assert q.flagged and any("teeth reach outside the lips" in w for w in q.warnings)
     assert q.scores["column"] == 0.0  # fangs are not a column
 
 

@@ -1,9 +1,10 @@
 """The fitted audio-to-mouth model: log-mel speech -> how far the lips part and how wide they stretch.
 
-A small temporal convolution network (about 21 k weights, ``mouth_model.npz`` beside this file,
-fitted by ``scripts/fit_mouth_model.py`` on the real talking-head clips in
-``benchmarks/data/clips/fit``) reads 80-band log-mel frames at 50 Hz and predicts, per 25 fps video
-frame, the speaker's inner-lip opening, mouth width and chin drop as standard scores. It learns the
+Three tiny temporal convolution networks (8 channels, about 2.8 k weights each, fitted from
+different seeds by ``scripts/fit_mouth_model.py`` on the real talking-head clips in
+``benchmarks/data/clips/fit``; ``mouth_model.npz`` beside this file) read 80-band log-mel frames at
+50 Hz; their mean predicts, per 25 fps video frame, the speaker's inner-lip opening, mouth width and
+chin drop as standard scores. It learns the
 shapes speech makes (lips shut for m/b/p, rounded for o/u/w, spread for i/e, open vowels open) from
 how real mouths moved, not from loudness. Inference is numpy only (no torch on this path) and runs
 in a few milliseconds per second of speech.
@@ -41,9 +42,9 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,
 
 @dataclass(frozen=True)
 class MouthModel:
-    """The fitted network's weights and what its outputs mean."""
+    """The fitted networks' weights and what their outputs mean."""
 
-    weights: dict[str, np.ndarray]
+    members: tuple[dict[str, np.ndarray], ...]  # each fitted network's weights by name
     dilations: tuple[int, ...]
     outputs: tuple[str, ...]  # ("opening", "width", "chin")
     prediction_std: np.ndarray  # (3,) spread of its predictions on the fit clips (to rescale to unit variance)
@@ -54,15 +55,21 @@ class MouthModel:
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> "MouthModel":
         with np.load(path) as d:
-            weights = {k[2:]: d[k].astype(np.float32) for k in d.files if k.startswith("w.")}
-            return cls(weights, tuple(int(v) for v in d["dilations"]), tuple(str(v) for v in d["outputs"]),
-                       d["prediction_std"].astype(np.float64), float(d["opening_mean"]), float(d["opening_std"]),
-                       float(d["width_std"]))  # fmt: skip
+            members: dict[str, dict[str, np.ndarray]] = {}
+            for key in d.files:  # "w.<member>.<name>"
+                if key.startswith("w."):
+                    member, name = key[2:].split(".", 1)
+                    members.setdefault(member, {})[name] = d[key].astype(np.float32)
+            return cls(tuple(members[m] for m in sorted(members, key=int)), tuple(int(v) for v in d["dilations"]),
+                       tuple(str(v) for v in d["outputs"]), d["prediction_std"].astype(np.float64),
+                       float(d["opening_mean"]), float(d["opening_std"]), float(d["width_std"]))  # fmt: skip
 
     def forward(self, mel: np.ndarray) -> np.ndarray:
-        """(2T, 80) log-mel at 50 Hz -> (T, 3) standard scores at 25 fps."""
-        w = self.weights
+        """(2T, 80) log-mel at 50 Hz -> (T, 3) standard scores at 25 fps: the members' mean."""
         x = mel.T.astype(np.float32)
+        return np.mean([self._member(w, x) for w in self.members], axis=0)
+
+    def _member(self, w: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         x = gelu(conv1d(x, w["inp.0.weight"], w["inp.0.bias"], padding=1))
         x = gelu(conv1d(x, w["inp.2.weight"], w["inp.2.bias"], stride=2, padding=1))
         for i, d in enumerate(self.dilations):
