@@ -115,7 +115,7 @@ def test_the_shipped_mouth_model_is_small_and_needs_no_torch():
 
     from portraittalk.motion.mouth_model import MODEL_FILE
 
-    assert MODEL_FILE.stat().st_size < 250_000  # a few members of 21 k fp16 weights
+    assert MODEL_FILE.stat().st_size < 250_000  # a few small networks' fp16 weights (29 KB now)
     code = ("import sys; from portraittalk.media import Audio; import numpy as np; "
             "from portraittalk.motion.mouth_model import mouth_model; "
             "z = mouth_model().predict(np.random.default_rng(0).standard_normal(16000).astype('float32'), 25, 25.0); "

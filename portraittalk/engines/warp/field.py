@@ -8,8 +8,8 @@ import numpy as np
 
 from ...face import mesh
 from ...face.reference import Reference
-from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, head_pivot, head_transform, invert_affine,
-                                mesh_triangles)
+from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, apply_affines, head_pivot, head_transform,
+                                invert_affine, mesh_triangles)
 from ...motion.track import MotionTrack
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
@@ -54,7 +54,7 @@ class FaceWarper:
         mouth_tris, eye_tris = _exact_triangles(ref, self.face_height)
         # The exact map's triangles (the lids only while they move) with their reference corners,
         # which never change: [still eyes, moving eyes].
-        self.exact_sets = [_ExactTriangles.of(tris, ref) for tris in (mouth_tris, np.concatenate([mouth_tris, eye_tris]))]
+        self.exact_sets = [_ExactTriangles.of(tris, ref) for tris in (mouth_tris, np.vstack([mouth_tris, eye_tris]))]
         corners, weights = _barycentric_cells(ctrl, self.grid[lo[1] : hi[1], lo[0] : hi[0]])
         self.active = np.nonzero((corners < FACE_POINTS).any(axis=1) & (np.abs(weights).sum(axis=1) > 0))[0]
         self.corners = np.minimum(corners[self.active], FACE_POINTS).astype(np.int32)  # anchors -> a still slot
@@ -83,16 +83,16 @@ class FaceWarper:
         """(478, 2) the expression displacements of frame t (head motion taken out), bounded: whatever
         the track says, no point of the face travels farther than MAX_DISPLACEMENT face heights."""
         if self._expression[0] != t:
-            inv = self.inv_heads[t].astype(np.float64)
-            disp = self.track.landmarks[t].astype(np.float64) @ inv[:, :2].T + inv[:, 2] - self.track.reference
+            inv = self.inv_heads[t : t + 1].astype(np.float64)
+            disp = apply_affines(inv, self.track.landmarks[t : t + 1].astype(np.float64))[0] - self.track.reference
             norm = np.linalg.norm(disp, axis=1, keepdims=True)
             self._expression = (t, disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9)))
         return self._expression[1]
 
     def landmarks(self, t: int) -> np.ndarray:
         """(478, 2) where the face's points are drawn in frame t (the track's, bounded)."""
-        head = self.heads[t].astype(np.float64)
-        return (self.track.reference + self.expression(t)) @ head[:, :2].T + head[:, 2]
+        local = (self.track.reference + self.expression(t))[None]
+        return apply_affines(self.heads[t : t + 1].astype(np.float64), local)[0]
 
     def forward_field(self, t: int) -> np.ndarray:
         """Displacement of the reference at the grid cells of the moving window in frame t."""
