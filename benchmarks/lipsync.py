@@ -34,11 +34,9 @@ BARS = {"render_r": 0.85, "open_on_speech": 0.02, "pause_aperture": 0.02, "ident
 
 
 def measure(pt, video: Path, audio_path: Path, reference: Path, result) -> tuple[dict, list, np.ndarray]:
-    from portraittalk.config import GenerateRequest
     from portraittalk.face.identity import descriptor_distance, identity_encoder
     from portraittalk.face.mesh import mouth_aperture
     from portraittalk.media import load_audio, probe_video, read_video
-    from portraittalk.motion.controls import apply_controls
 
     info = probe_video(video)
     audio = load_audio(audio_path)
@@ -46,8 +44,7 @@ def measure(pt, video: Path, audio_path: Path, reference: Path, result) -> tuple
     points = landmarks_of(frames)
     found = ~np.isnan(points[:, 0, 0])
     seen = mouth_aperture(points)
-    request = GenerateRequest(**result.settings)
-    wanted = mouth_aperture(apply_controls(result.track, request.controls, request.render.smoothing_s).landmarks)
+    wanted = mouth_aperture(result.drawn.landmarks)
     env = loudness_envelope(audio.samples, audio.sample_rate, info.fps, len(frames))
     speaking = env >= 0.25 * np.percentile(env, 95)
     quiet = env <= 0.05 * np.percentile(env, 95)

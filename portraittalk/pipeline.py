@@ -22,7 +22,6 @@ from .engines.registry import build_engine, choose_engine, engine_status, ignore
 from .errors import CancelledError, InputError
 from .face.reference import Reference, analyse_reference
 from .media import Audio, VideoWriter, load_audio, load_image, read_video
-from .motion.controls import apply_controls
 from .motion.track import MotionTrack
 from .quality import ArtifactCheck, Quality
 from .weights import Weights
@@ -39,7 +38,8 @@ class GenerationResult:
     video_path: Path
     fps: float
     audio: Audio
-    track: MotionTrack
+    track: MotionTrack  # the speech's motion (no controls): re-render it with other controls
+    drawn: MotionTrack  # where the engine drew the face in each frame (the track with its controls applied)
     engine: str
     engine_reason: str
     seed: int
@@ -168,10 +168,10 @@ class PortraitTalk:
         primary = refs[0]
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)
         check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background)
-        drawn = apply_controls(track, request.controls, render.smoothing_s).landmarks  # where each face is drawn
+        drawn = engine.drawn(track, request)
         with VideoWriter(out_path, render.fps, size, audio) as writer:
             for t, frame in enumerate(engine.render(refs, track, request, progress)):
-                check.update(frame, drawn[t])
+                check.update(frame, drawn.landmarks[t])
                 writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
             progress("encoding", 0, 1)
         try:
@@ -182,7 +182,7 @@ class PortraitTalk:
         quality = check.result()
         for warning in quality.warnings:
             log.info("quality: %s", warning)
-        return GenerationResult(out_path, render.fps, audio, track, engine_name, reason, request.seed, notes,
+        return GenerationResult(out_path, render.fps, audio, track, drawn, engine_name, reason, request.seed, notes,
                                 asdict(request), quality)  # fmt: skip
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,

@@ -30,6 +30,14 @@ class Engine(ABC):
     still_background: bool = False  # the photo's pixels below the neck are kept as they are (the artifact check relies on it)
     notes: tuple[str, ...] = ()  # what the user should know about how this engine will render (result.notes)
 
+    def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
+        """Where this engine draws the face in each frame: ``track`` with the controls applied as this
+        engine applies them (here: w1–w3 as motion gains). The artifact check and the motion overlay
+        judge the frames against it."""
+        from ..motion.controls import apply_controls
+
+        return apply_controls(track, request.controls, request.render.smoothing_s)
+
     @abstractmethod
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip

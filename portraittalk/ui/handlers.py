@@ -22,7 +22,6 @@ from ..config import GenerateRequest, Limits
 from ..errors import ImageError, InputError, PortraitTalkError
 from ..media import Audio, load_audio, load_image
 from ..media.audio import SAMPLE_RATE
-from ..motion.controls import apply_controls
 from .jobs import JobControl, OutputFolder
 from .manager import ModelManager
 from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
@@ -159,8 +158,7 @@ class Handlers:
         note = f"Rendered with **{result.engine}**: {html.escape(reason, quote=False)}"
         note += "".join(f"\n- **Check the result:** {html.escape(w, quote=False)}" for w in result.quality.warnings)
         note += "".join(f"\n- {html.escape(sentence(n), quote=False)}" for n in notes if not n.startswith("engine:"))
-        rendered = apply_controls(result.track, settings.controls, settings.render.smoothing_s)
-        state = {"video": video, "track": rendered, "audio": speech, "reference": refs[0],
+        state = {"video": video, "track": result.drawn, "audio": speech, "reference": refs[0],
                  "size": settings.render.size, "crop_margin": settings.render.crop_margin,
                  "full_frame": settings.render.full_frame}  # fmt: skip
         return video, video, result.seed, shown, note, state

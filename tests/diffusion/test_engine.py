@@ -174,6 +174,30 @@ def test_a_changed_load_time_setting_rebuilds_the_engine_and_sampling_settings_d
     assert result.settings["runtime"]["dtype"] == "fp16"
 
 
+def test_the_result_and_the_check_use_where_the_diffusion_engine_drew_the_face(tiny_dir, monkeypatch):
+    """Here w1–w3 scale attention, so the face is drawn on the track at the default controls: the
+    result (the motion overlay reads it) and the artifact check must say so, not the warp engine's
+    w-scaled motion."""
+    from portraittalk import PortraitTalk
+    from portraittalk.config import Controls
+    from portraittalk.media import Audio, load_audio
+    from portraittalk.motion.controls import apply_controls
+    from portraittalk.quality import ArtifactCheck
+
+    from shared_inputs import PORTRAIT, SPEECH
+
+    audio = Audio.from_array(load_audio(SPEECH).samples[8000:14400])  # 0.4 s of speech: 10 frames
+    pt = PortraitTalk(Weights(tiny_dir), GenerateRequest(engine="diffusion").updated(device="cpu", steps=1))
+    judged = _spy(monkeypatch, ArtifactCheck, "update")
+    result = pt.generate([PORTRAIT], audio, size=64, w1=2.0, w2=0.0)
+    assert result.engine == "diffusion"
+    at_default = apply_controls(result.track, Controls(), 0.04).landmarks
+    scaled = apply_controls(result.track, Controls(w1=2.0, w2=0.0), 0.04).landmarks
+    assert np.abs(at_default - scaled).max() > 0.5  # the controls would move the face
+    assert np.array_equal(result.drawn.landmarks, at_default)
+    assert np.array_equal(np.stack([args["landmarks"] for args, _ in judged]), at_default)
+
+
 def _spy(monkeypatch, cls, method: str) -> list:
     """Record the bound arguments and the result of every call of ``cls.method``."""
     import inspect

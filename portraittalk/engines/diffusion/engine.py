@@ -128,6 +128,10 @@ class DiffusionEngine(Engine):
 
         return WarpEngine().render(references, track, replace(request, controls=Controls()))
 
+    def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
+        """The track at the default controls: here w1–w3 scale attention (Eq. 2), not the motion."""
+        return apply_controls(track, Controls(), request.render.smoothing_s)
+
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         """Frames along ``track``; w1–w3 are the Eq. (2) scales, so the structure condition is drawn
@@ -143,7 +147,7 @@ class DiffusionEngine(Engine):
         res = pipe.resolution
         side = res // pipe.vae_scale_factor
         scale = np.array([res / track.frame_size[0], res / track.frame_size[1]], np.float32)
-        landmarks = apply_controls(track, Controls(), request.render.smoothing_s).landmarks
+        landmarks = self.drawn(track, request).landmarks
         prompt, negative = pipe.encode_prompt(request.prompt, request.negative_prompt)
         widths = pipe.denoiser.identitynet.face_projection.embed_dims
         face, no_face = pipe.encode_face(np.stack([identity_vector(r, widths) for r in references]), cfg.identity_mode)

@@ -32,7 +32,6 @@ import numpy as np
 from ...config import GenerateRequest
 from ...face import mesh
 from ...face.reference import Reference
-from ...motion.controls import apply_controls
 from ...motion.track import MotionTrack
 from ..base import Engine, ProgressFn, no_progress
 from .mouth import MouthStyle, paint_mouth, teeth_from
@@ -54,7 +53,7 @@ class WarpEngine(Engine):
         primary = references[0]
         if primary.size != track.frame_size[0]:
             raise ValueError("the track was made for another output size")
-        track = apply_controls(track, request.controls, request.render.smoothing_s)
+        track = self.drawn(track, request)
         sources = [Source.of(primary, track)]
         sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
         weights = source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
