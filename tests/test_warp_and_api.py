@@ -315,8 +315,9 @@ def test_every_face_point_is_drawn_where_the_track_puts_it(ref):
 
 def test_face_points_land_where_the_track_puts_them_with_the_head_moved(ref):
     """With the head rolled and shifted as well, the backward map still shows the face's points of the
-    photo at their place in the frame, the lips exactly (the exact map carries the head motion). The
-    jaw's edge, where the head region's soft mask thins, follows the head less (up to 18 px here)."""
+    photo at their place in the frame, the lips exactly (the exact map carries the head motion) and
+    the jaw's edge too: the head region's soft edge lies outside the face (it was on the jaw line,
+    which then followed the head by half: 18 px off here)."""
     from portraittalk.engines.warp.field import FACE_POINTS, FaceWarper
 
     track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
@@ -333,6 +334,7 @@ def test_face_points_land_where_the_track_puts_them_with_the_head_moved(ref):
     lips = np.isin(np.arange(FACE_POINTS), mesh.lips_outer_loop())[inside]
     assert inside.mean() > 0.95 and np.median(err) < 0.8 and np.percentile(err, 90) < 1.0, np.sort(err)[-5:]
     assert err[lips].max() < 1.2, err[lips].max()
+    assert err.max() < 1.5, (np.argmax(err), err.max())
 
 
 def test_rendering_keeps_opencv_on_the_calling_thread(ref):

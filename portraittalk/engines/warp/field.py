@@ -281,8 +281,9 @@ def _head_alpha(reference: Reference, ref: np.ndarray, size: int) -> np.ndarray:
     neck_y = ref[mesh.CHIN, 1] + 0.35 * h
     ys = np.arange(size, dtype=np.float32)[:, None]
     mask *= np.clip((neck_y - ys) / (0.25 * h), 0.0, 1.0)
+    sigma = max(1.0, 0.06 * h)
     face = np.zeros((size, size), np.uint8)
     cv2.fillPoly(face, [np.round(ref[mesh.face_oval_loop()]).astype(np.int32)], 1)
+    face = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(2.5 * sigma) + 1,) * 2))
     mask = np.maximum(mask, face.astype(np.float32))
-    sigma = max(1.0, 0.06 * h)
     return cv2.GaussianBlur(mask, (0, 0), sigma).astype(np.float32)
