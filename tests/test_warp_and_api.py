@@ -339,14 +339,22 @@ def test_face_points_land_where_the_track_puts_them_with_the_head_moved(ref):
 
 def test_rendering_keeps_opencv_on_the_calling_thread(ref):
     """On a 2-core machine the encoder needs one core: OpenCV's pool splitting each small call of a
-    frame across both spins more than it gains (benchmarks/generate_speed.py), so rendering turns it off."""
+    frame across both spins more than it gains (benchmarks/generate_speed.py), so rendering turns it
+    off; an API user's own setting comes back when the frames end or when they stop asking for them."""
     import cv2
 
     before = cv2.getNumThreads()
     cv2.setNumThreads(2)
     try:
-        track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384))
-        next(iter(WarpEngine().render([ref], track, GenerateRequest())))
+        speech = load_audio(SPEECH)
+        track = audio_to_motion(Audio.from_array(speech.samples[:1920]), ref.landmarks, (384, 384))  # 3 frames
+        frames = WarpEngine().render([ref], track, GenerateRequest())
+        next(frames)
         assert cv2.getNumThreads() == 1
+        assert len(list(frames)) == 2 and cv2.getNumThreads() == 2
+        frames = WarpEngine().render([ref], track, GenerateRequest())
+        next(frames)
+        frames.close()  # a cancelled job
+        assert cv2.getNumThreads() == 2
     finally:
         cv2.setNumThreads(before)

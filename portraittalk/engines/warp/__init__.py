@@ -46,10 +46,19 @@ class WarpEngine(Engine):
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         import cv2
 
-        # OpenCV runs sequentially (process-wide): each call here covers a window of one frame, and
-        # its thread pool splitting that across both cores of a 2-core machine, while the encoder
-        # needs one, spins more than it gains (25 s of speech: 6.2 s -> 5.7 s end to end).
+        # OpenCV runs sequentially (process-wide) while frames are made: each call here covers a window
+        # of one frame, and its thread pool splitting that across both cores of a 2-core machine, while
+        # the encoder needs one, spins more than it gains (25 s of speech: 6.2 s -> 5.7 s end to end).
+        # The caller's setting comes back when the frames end (or the caller stops asking for them).
+        threads = cv2.getNumThreads()
         cv2.setNumThreads(0)
+        try:
+            yield from self._frames(references, track, request, progress)
+        finally:
+            cv2.setNumThreads(threads)
+
+    def _frames(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
+                progress: ProgressFn) -> Iterator[np.ndarray]:  # fmt: skip
         primary = references[0]
         if primary.size != track.frame_size[0]:
             raise ValueError("the track was made for another output size")
