@@ -50,7 +50,7 @@ MUTANTS: list[Mutant] = [
     Mutant("training: motion rest pose is any frame, not a closed mouth", "portraittalk/motion/vae.py",
            "    closed = aperture <= np.quantile(aperture, 0.1)\n", "    closed = aperture >= 0\n", (DATA,)),
     Mutant("training: motion targets not aligned for head pose", "portraittalk/motion/vae.py",
-           "    aligned = np.einsum(\"tij,tnj->tni\", mats[:, :, :2], points[found]) + mats[:, None, :, 2]\n",
+           "    aligned = apply_affines(mats, points[found])\n",
            "    aligned = points[found] / np.linalg.norm(points[found][:, 10] - points[found][:, 152], axis=-1).mean()\n",
            (DATA,)),
 ]  # fmt: skip
