@@ -170,7 +170,7 @@ class PortraitTalk:
         check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background)
         drawn = engine.drawn(track, request)
         with VideoWriter(out_path, render.fps, size, audio) as writer:
-            for t, frame in enumerate(engine.render(refs, track, request, progress)):
+            for t, frame in enumerate(engine.frames(refs, drawn, request, progress)):
                 check.update(frame, drawn.landmarks[t])
                 writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
             progress("encoding", 0, 1)

@@ -94,6 +94,28 @@ def test_python_api_end_to_end(tmp_path):
     assert np.corrcoef(mesh.mouth_aperture(track.landmarks), mesh.mouth_aperture(result.track.landmarks))[0, 1] > 0.95
 
 
+def test_a_generation_applies_the_controls_once(tmp_path):
+    """The video is the speech's track drawn with w1-w3 applied once, as `result.drawn` says: with
+    w1 = 1.5 and w2 = 0 (twice the sway) the frames match that rendering far better than the track
+    with the controls applied twice (bigger mouth, four times the sway)."""
+    pt = PortraitTalk.from_pretrained(engine="warp")
+    speech = load_audio(SPEECH)
+    audio = Audio.from_array(speech.samples[: 2 * speech.sample_rate], speech.sample_rate)  # 2 s
+    result = pt.generate([PORTRAIT], audio, size=256, w1=1.5, w2=0.0, output=tmp_path / "once.mp4")
+    request = GenerateRequest().updated(size=256, w1=1.5, w2=0.0)
+    refs = pt.analyse([PORTRAIT], 256, request.render.crop_margin)
+    engine = WarpEngine()
+    once = np.stack(list(engine.render(refs, result.track, request))).astype(np.float32)
+    twice = np.stack(list(engine.render(refs, engine.drawn(result.track, request), request))).astype(np.float32)
+    video = result.frames.astype(np.float32)
+    assert np.array_equal(result.drawn.landmarks, engine.drawn(result.track, request).landmarks)
+    (x0, y0), (x1, y1) = (result.drawn.landmarks[:, :468].min(axis=(0, 1)).astype(int),
+                          result.drawn.landmarks[:, :468].max(axis=(0, 1)).astype(int))  # fmt: skip
+    face = (slice(None), slice(y0, y1), slice(x0, x1))
+    off_once, off_twice = np.abs(video - once)[face].mean(), np.abs(video - twice)[face].mean()
+    assert off_once < 4.0 and off_once < 0.5 * off_twice, (off_once, off_twice)  # (2.8: the codec; 9.4)
+
+
 def test_cancel_stops_and_leaves_nothing(tmp_path):
     def progress(stage, done, total):
         if stage == "rendering" and done == 5:

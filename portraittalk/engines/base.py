@@ -23,7 +23,8 @@ class Engine(ABC):
     """Turns a MotionTrack into frames, one per track frame, in order.
 
     The track is the speech's motion only; the engine applies ``request.controls`` (w1–w3) itself
-    (see :class:`portraittalk.config.Controls` for what each engine does with them).
+    (see :class:`portraittalk.config.Controls` for what each engine does with them): :meth:`drawn`
+    says where that puts the face, and :meth:`frames` draws it there.
     """
 
     name: str = ""
@@ -38,7 +39,13 @@ class Engine(ABC):
 
         return apply_controls(track, request.controls, request.render.smoothing_s)
 
-    @abstractmethod
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         """Yield ``len(track)`` RGB uint8 frames of ``track.frame_size``, as they are produced."""
+        return self.frames(references, self.drawn(track, request), request, progress)
+
+    @abstractmethod
+    def frames(self, references: Sequence[Reference], drawn: MotionTrack, request: GenerateRequest,
+               progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
+        """The frames of a track the controls were already applied to (:meth:`drawn`), as they are
+        produced; ``request.controls`` are not applied again."""

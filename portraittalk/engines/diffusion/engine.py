@@ -8,7 +8,6 @@ what changes between frames is what the motion and the conditions change.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -120,23 +119,16 @@ class DiffusionEngine(Engine):
                          "ControlNet runs as it is and w1-w3 have no effect until trained weights exist.")  # fmt: skip
         return tuple(notes)
 
-    def _warp_frames(self, references: Sequence[Reference], track: MotionTrack,
-                     request: GenerateRequest) -> Iterator[np.ndarray]:  # fmt: skip
-        """The warp engine's frames for the same track, at the default controls (in this engine the
-        controls are the Eq. (2) scales, not motion gains)."""
-        from ..warp import WarpEngine
-
-        return WarpEngine().render(references, track, replace(request, controls=Controls()))
-
     def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
         """The track at the default controls: here w1–w3 scale attention (Eq. 2), not the motion."""
         return apply_controls(track, Controls(), request.render.smoothing_s)
 
-    def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
+    def frames(self, references: Sequence[Reference], drawn: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
-        """Frames along ``track``; w1–w3 are the Eq. (2) scales, so the structure condition is drawn
-        from the track as it is (at the default controls), not from a w-scaled one."""
+        """Frames along the drawn track (the speech's at the default controls: w1–w3 are the Eq. (2)
+        scales here); the SDEdit start is the warp engine's frame of the same track."""
         from ...face.contour import head_contour
+        from ..warp import WarpEngine
         from ...face.draw import draw_condition
         from ...face.segmentation import person_mask
 
@@ -146,20 +138,20 @@ class DiffusionEngine(Engine):
         pipe.scheduler = make_scheduler(cfg.scheduler, self.models.scheduler_config)
         res = pipe.resolution
         side = res // pipe.vae_scale_factor
-        scale = np.array([res / track.frame_size[0], res / track.frame_size[1]], np.float32)
-        landmarks = self.drawn(track, request).landmarks
+        scale = np.array([res / drawn.frame_size[0], res / drawn.frame_size[1]], np.float32)
+        landmarks = drawn.landmarks
         prompt, negative = pipe.encode_prompt(request.prompt, request.negative_prompt)
         widths = pipe.denoiser.identitynet.face_projection.embed_dims
         face, no_face = pipe.encode_face(np.stack([identity_vector(r, widths) for r in references]), cfg.identity_mode)
         controls = request.controls
         scales = (controls.w1, controls.w2, controls.w3) if self._eq2_trained else (0.0, 0.0, 0.0)
-        warp = self._warp_frames(references, track, request) if cfg.denoise_strength < 1.0 else None
+        warp = WarpEngine().frames(references, drawn, request) if cfg.denoise_strength < 1.0 else None
         reference = references[0]
         previous = pipe.encode_image(_resize(reference.image, (res, res)))
         contour = _resize(reference.head_contour(), (res, res)) if animatenet is not None else None
         generator = torch.Generator("cpu").manual_seed(request.seed)
         noise = torch.randn((1, self.models.vae.config.latent_channels, side, side), generator=generator)
-        total, done = len(track) * cfg.steps, 0
+        total, done = len(drawn) * cfg.steps, 0
 
         def step_done(_pipe: PortraitTalkFramePipeline, _i: int, _t: torch.Tensor, tensors: dict) -> dict:
             nonlocal done
@@ -167,7 +159,7 @@ class DiffusionEngine(Engine):
             progress("rendering", done, total)
             return tensors
 
-        for t in range(len(track)):
+        for t in range(len(drawn)):
             points = landmarks[t] * scale
             structure = draw_condition(points, (res, res), style=animatenet.config.drawing_style) if animatenet else None
             init = strength = None
@@ -179,8 +171,8 @@ class DiffusionEngine(Engine):
                        cfg.guidance_scale, cfg.identity_scale, scales, cfg.conditioning_scale, init, strength,
                        callback_on_step_end=step_done)  # fmt: skip
             image = out.images[0]
-            yield _resize(image, tuple(track.frame_size))
-            if t + 1 < len(track):
+            yield _resize(image, tuple(drawn.frame_size))
+            if t + 1 < len(drawn):
                 previous = out.latents.to(self.dtype)
                 if animatenet is not None:
                     contour = head_contour(image, points, person_mask(image, weights=self.weights))

@@ -15,7 +15,7 @@ How a frame is made:
    upper and lower lips, cut by the outer lip contour and coloured like the photo; teeth come from a
    reference that shows them, else they are drawn.
 
-Controls (see ``portraittalk.config.Controls``), applied here to the speech-only track: w1 scales
+Controls (see ``portraittalk.config.Controls``), applied to the speech-only track by ``Engine.drawn``: w1 scales
 the expression (mouth, jaw) displacements, w2 damps head motion toward the reference placement, w3
 sets the expression's temporal smoothing.
 Several references: the first gives the frame (background, hair, upper face). Each other reference
@@ -42,7 +42,7 @@ class WarpEngine(Engine):
     name = "warp"
     still_background = True
 
-    def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
+    def frames(self, references: Sequence[Reference], drawn: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         import cv2
 
@@ -53,16 +53,15 @@ class WarpEngine(Engine):
         threads = cv2.getNumThreads()
         cv2.setNumThreads(0)
         try:
-            yield from self._frames(references, track, request, progress)
+            yield from self._frames(references, drawn, progress)
         finally:
             cv2.setNumThreads(threads)
 
-    def _frames(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
+    def _frames(self, references: Sequence[Reference], track: MotionTrack,
                 progress: ProgressFn) -> Iterator[np.ndarray]:  # fmt: skip
         primary = references[0]
         if primary.size != track.frame_size[0]:
             raise ValueError("the track was made for another output size")
-        track = self.drawn(track, request)
         sources = [Source.of(primary, track)]
         sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
         weights = source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
