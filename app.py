@@ -125,11 +125,11 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                                          buttons=["download"])
                         # The note under the result: engine, ignored settings, and (to come) a quality warning.
                         note = gr.Markdown(elem_id="engine-note")
-                        with gr.Row():
-                            download = gr.DownloadButton("Download MP4", variant="secondary", scale=2,
-                                                         interactive=False, elem_id="download")  # fmt: skip
-                            seed_used = gr.Number(label="Seed used", interactive=False, precision=0, scale=1,
-                                                  visible=False)  # fmt: skip
+                        download = gr.DownloadButton("Download MP4", variant="secondary", interactive=False,
+                                                     elem_id="download")  # fmt: skip
+                        # /generate's third output for API clients; the page shows the seed in the note (a
+                        # visible output would draw its own pending timer beside the result's progress).
+                        seed_used = gr.Number(label="Seed used", precision=0, visible=False)
                         with gr.Accordion("Settings used", open=False):
                             settings = gr.JSON(label="Settings used", show_label=False)
                         with gr.Accordion("Compare with a ground-truth video (ADFD and other metrics)", open=False,
@@ -182,7 +182,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
         gen = run.click(h.generate, gen_inputs, [video, download, seed_used, settings, note, last],
                         api_name="generate", concurrency_id="render", concurrency_limit=1,
                         show_progress_on=[video])  # fmt: skip
-        video.change(h.result_shown, video, [download, seed_used], api_visibility="private", queue=False)
+        video.change(h.result_shown, video, download, api_visibility="private", queue=False, show_progress="hidden")
         video.change(None, js=SHOW_RESULT, queue=False)  # a result from Generate or from an example
         cancel.click(h.cancel, None, note, cancels=[gen], api_visibility="private", queue=False)
         random_seed.click(h.random_seed, None, seed, api_visibility="private", queue=False)

@@ -156,6 +156,7 @@ class Handlers:
         if settings.engine == "auto" and result.engine == "warp" and not self.manager.engine_status()["diffusion"][0]:
             reason = "the diffusion engine is not installed on this server (the Status tab says what it needs)"
         note = f"Rendered with **{result.engine}**: {html.escape(reason, quote=False)}"
+        note += f"\n- Seed {result.seed}: the same seed and settings make the same video."
         note += "".join(f"\n- **Check the result:** {html.escape(w, quote=False)}" for w in result.quality.warnings)
         note += "".join(f"\n- {html.escape(sentence(n), quote=False)}" for n in notes if not n.startswith("engine:"))
         state = {"video": video, "track": result.drawn, "audio": speech, "reference": refs[0],
@@ -180,9 +181,9 @@ class Handlers:
         return random.randrange(2**31)
 
     @staticmethod
-    def result_shown(video: Optional[str]) -> tuple[Any, Any]:
-        """The Download button works and the seed shows only while there is a result."""
-        return gr.DownloadButton(interactive=bool(video)), gr.Number(visible=bool(video))
+    def result_shown(video: Optional[str]) -> Any:
+        """The Download button works only while there is a result."""
+        return gr.DownloadButton(interactive=bool(video))
 
     def setting_infos(self, engine: str) -> list[Any]:
         """New help lines for the :data:`ENGINE_DEPENDENT` widgets when the Engine choice changes."""
