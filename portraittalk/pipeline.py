@@ -201,18 +201,12 @@ class PortraitTalk:
         return refs
 
     def motion(self, audio: Audio, reference: Reference, request: GenerateRequest) -> MotionTrack:
-        """The speech's MotionTrack for ``reference`` (no controls applied: engines apply them)."""
+        """The speech's MotionTrack for ``reference`` (no controls applied: engines apply them); the
+        motion model is ``request.motion.motion_model``, chosen in :mod:`.motion.registry`."""
         from .motion.offline import audio_to_motion
 
-        cfg, fps = request.motion, request.render.fps
-        learned = cfg.motion_model == "learned" or (cfg.motion_model == "auto" and self.weights.present("audio2motion"))
-        offsets = None
-        if learned:
-            from .motion.vae import predict_motion
-
-            offsets = predict_motion(audio, reference.landmarks, fps=fps, seed=request.seed, weights=self.weights)
-        return audio_to_motion(audio, reference.landmarks, (reference.size, reference.size), fps, cfg,
-                               request.seed, offsets)  # fmt: skip
+        return audio_to_motion(audio, reference.landmarks, (reference.size, reference.size), request.render.fps,
+                               request.motion, request.seed, self.weights)  # fmt: skip
 
 
 def _temp_output() -> Path:

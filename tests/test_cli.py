@@ -167,7 +167,7 @@ def test_a_flagged_video_gets_one_warning_line_each_and_exit_code_0(tmp_path):
     track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (128, 128), config=MotionConfig(head_sway=0.0))
     h = mesh.face_height(ref.landmarks)
     lower = [i for i in range(468) if track.reference[i, 1] > track.reference[mesh.LOWER_LIP_INNER, 1] - 1]
-    track.landmarks[:, lower, 1] += 0.18 * h  # the jaw dropped by nearly a fifth of the face
+    track.expression[:, lower, 1] += 0.18 * h  # the jaw dropped by nearly a fifth of the face
     path = track.save(tmp_path / "gaping.npz")
     out = tmp_path / "gaping.mp4"
     r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(SPEECH), "--out", str(out), "--size", "128",

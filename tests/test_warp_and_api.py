@@ -1,6 +1,7 @@
 """The warp engine's pictures, measured with MediaPipe, and the Python API a developer uses."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def test_a_still_track_reproduces_the_photo(ref):
     audio = Audio.from_array(np.zeros(16000, np.float32))
     track = audio_to_motion(audio, ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
     track.blink[:] = 0
-    track.landmarks[:] = track.reference
+    track.expression[:] = 0.0
     frame = next(WarpEngine().render([ref], track, GenerateRequest()))
     assert np.abs(frame.astype(int) - ref.image).mean() < 1.0
 
@@ -209,7 +210,7 @@ def test_a_broken_track_cannot_tear_the_frame(ref):
     track = audio_to_motion(silent, ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
     track.blink[:] = 0
     lower = [mesh.LOWER_LIP_INNER, mesh.LOWER_LIP_OUTER, mesh.CHIN, 14, 17, 18, 200, 199, 175]
-    track.landmarks[:, lower, 1] += 300
+    track.expression[:, lower, 1] += 300
     frame = list(WarpEngine().render([ref], track, GenerateRequest()))[-1]
     h = mesh.face_height(ref.landmarks)
     below = int(ref.landmarks[mesh.CHIN, 1] + 0.6 * h)
@@ -345,8 +346,8 @@ def test_face_points_land_where_the_track_puts_them_with_the_head_moved(ref):
     track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384), config=MotionConfig(head_sway=0.0))
     t = int(np.argmax(mesh.mouth_aperture(track.landmarks)))
     head = np.zeros_like(track.head)
-    head[t] = (6.0, 10.0, -6.0, 0.03)  # roll (deg), dx, dy (px), scale - 1
-    track = track.with_motion(track.expression(), head, track.mouth_open)
+    head[t] = (6.0, 0.0, 0.0, 10.0, -6.0, 0.03)  # roll, pitch, yaw (deg), dx, dy (px), scale - 1
+    track = replace(track, head=head)
     warper = FaceWarper(ref, track)
     full, (x0, y0) = warper.backward_map(t)
     drawn = warper.landmarks(t)[:FACE_POINTS]

@@ -5,6 +5,8 @@ lets one saved track re-render with any controls and no audio analysis.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..config import Controls
@@ -34,10 +36,10 @@ def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 
 def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:
-    """The track as rendered: expression (all but the eyes) × w1, never crossing the lips nor opening
-    them wider than a mouth opens (``MAX_OPEN``), smoothed
-    with σ = ``smoothing_s`` × w3; head sway × :func:`head_amplitude` (w2). Blinks are kept as they are."""
-    expression = track.expression()
+    """The track as rendered, its parameters changed: expression (all but the eyes) × w1, never
+    crossing the lips nor opening them wider than a mouth opens (``MAX_OPEN``), smoothed with
+    σ = ``smoothing_s`` × w3; head pose × :func:`head_amplitude` (w2). Blinks are kept as they are."""
+    expression = track.expression.copy()
     speech = np.setdiff1d(np.arange(expression.shape[1]), mesh.eye_points())
     gain = controls.w1 * np.ones(len(track))
     if controls.w1 > 1.0:
@@ -46,7 +48,8 @@ def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -
     moved = expression[:, speech] * gain[:, None, None]
     expression[:, speech] = smooth(moved, smoothing_s * track.fps * controls.w3)
     mouth_open = smooth(track.mouth_open * gain, smoothing_s * track.fps * controls.w3)
-    return track.with_motion(expression, track.head * head_amplitude(controls.w2), mouth_open)
+    return replace(track, expression=expression, head=track.head * head_amplitude(controls.w2),
+                   mouth_open=mouth_open.astype(np.float32))  # fmt: skip
 
 
 def _max_gain_without_crossing(reference: np.ndarray, expression: np.ndarray) -> np.ndarray:

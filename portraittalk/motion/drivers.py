@@ -94,12 +94,13 @@ def blink_curve(n: int, fps: float, cfg: MotionConfig, rng: np.random.Generator)
 
 def head_motion(energy: np.ndarray, fps: float, face_height: float, cfg: MotionConfig,
                 rng: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """(T, 4): roll (deg), dx, dy (px), scale-1. Slow seeded sway whose amplitude follows the speech
-    (the engine scales it with w2 when it renders)."""
+    """(T, 6) a track's head (:data:`.track.HEAD_PARAMS`): a slow seeded sway of roll, dx, dy (px) and
+    scale whose amplitude follows the speech (the engine scales it with w2 when it renders); pitch and
+    yaw stay 0."""
     n = len(energy)
     amp = cfg.head_sway
     if amp == 0.0 or n == 0:
-        return np.zeros((n, 4), np.float32)
+        return np.zeros((n, 6), np.float32)
     t = np.arange(n) / fps
     e = smooth(np.clip(energy / max(float(energy.max()), 1e-6), 0, 1).astype(np.float32), fps * 0.35)
     level = 0.35 + 0.65 * e
@@ -116,4 +117,5 @@ def head_motion(energy: np.ndarray, fps: float, face_height: float, cfg: MotionC
     nod = smooth(np.diff(e, prepend=e[:1]) * fps, fps * 0.15)  # a small dip of the head on stressed onsets
     dy = 0.010 * face_height * (sway(2.0, 5.0) * level + np.clip(nod, -1.5, 1.5))
     scale = 0.006 * sway(3.0, 8.0) * level
-    return (np.stack([roll, dx, dy, scale], axis=1) * amp).astype(np.float32)
+    still = np.zeros(n)  # pitch, yaw
+    return (np.stack([roll, still, still, dx, dy, scale], axis=1) * amp).astype(np.float32)

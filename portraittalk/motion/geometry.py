@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..face import mesh
+from .track import DX, DY, ROLL, SCALE
 
 CORNERS = np.array([61, 291, 78, 308])
 UPPER_LIP_INNER_SET = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
@@ -222,6 +223,13 @@ class FaceRig:
              + width[:, None, None] * self.spread[None])  # fmt: skip
         return self.frame.vector_to_global(d).astype(np.float32)
 
+    def opening(self, displacement: np.ndarray) -> np.ndarray:
+        """(T,) the inner-lip gap (face heights, 0 = lips together) of the reference moved by
+        ``displacement`` (T, 478, 2, output pixels)."""
+        lips = [mesh.UPPER_LIP_INNER, mesh.LOWER_LIP_INNER]
+        moved = self.loc[lips][None] + displacement[:, lips] @ self.frame.rot / self.frame.scale
+        return np.clip(moved[:, 1, 1] - moved[:, 0, 1], 0.0, None).astype(np.float32)
+
     def lids(self, blink: np.ndarray) -> np.ndarray:
         """(T, 478, 2) eyelid displacements in output pixels (1 = shut, a sliver left open)."""
         d = np.zeros((len(blink), len(self.loc), 2))
@@ -268,15 +276,24 @@ def mesh_triangles() -> np.ndarray:
     return np.array([oriented[k] for k in range(len(tris))], np.int32)
 
 
-def head_transform(params: np.ndarray, pivot: np.ndarray) -> np.ndarray:
-    """(T, 2, 3) similarity matrices for head params (roll deg, dx, dy, scale-1) about ``pivot``."""
-    roll = np.deg2rad(params[:, 0])
-    s = 1.0 + params[:, 3]
+def head_transform(head: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) similarity matrices of a track's head (T, 6) about ``pivot``: its roll, translation
+    and scale. Pitch and yaw are not planar and are not in it (no model makes them yet; issue 21)."""
+    roll = np.deg2rad(head[:, ROLL])
+    s = 1.0 + head[:, SCALE]
     c, si = np.cos(roll) * s, np.sin(roll) * s
-    m = np.zeros((len(params), 2, 3), np.float64)
+    m = np.zeros((len(head), 2, 3), np.float64)
     m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = c, -si, si, c
-    m[:, :, 2] = pivot[None] - np.einsum("tij,j->ti", m[:, :, :2], pivot) + params[:, 1:3]
+    m[:, :, 2] = pivot[None] - np.einsum("tij,j->ti", m[:, :, :2], pivot) + head[:, [DX, DY]]
     return m
+
+
+def compose(reference: np.ndarray, expression: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """(T, 478, 2) float64 landmarks: the reference moved by the expression, then placed by the head
+    (the one place a track's parameters become points)."""
+    reference = np.asarray(reference, np.float64)
+    placement = head_transform(np.asarray(head, np.float64), head_pivot(reference))
+    return apply_affines(placement, reference[None] + expression)
 
 
 def head_pivot(reference: np.ndarray) -> np.ndarray:

@@ -140,7 +140,7 @@ def test_the_note_under_a_flagged_result_says_what_looks_wrong(tmp_path, monkeyp
     ref = analyse_reference(load_image(PORTRAIT), "astronaut", size=128)
     track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (128, 128), config=MotionConfig(head_sway=0.0))
     lower = [i for i in range(468) if track.reference[i, 1] > track.reference[mesh.LOWER_LIP_INNER, 1] - 1]
-    track.landmarks[:, lower, 1] += 0.18 * mesh.face_height(ref.landmarks)
+    track.expression[:, lower, 1] += 0.18 * mesh.face_height(ref.landmarks)
     pt = h.manager.get()
     monkeypatch.setattr(pt, "generate", functools.partial(pt.generate, track=track))
     video, _, _, _, note, _ = h.generate([str(PORTRAIT)], str(SPEECH), size=128, request=session,

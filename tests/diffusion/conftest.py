@@ -97,4 +97,4 @@ def stub_track(reference: StubReference, frames: int = 3, size: tuple[int, int] 
     base = reference.landmarks * np.array([sx, sy], np.float32)
     lm = np.stack([base + t for t in range(frames)]).astype(np.float32)
     z = np.zeros(frames, np.float32)
-    return MotionTrack(lm, 25.0, size, base, z, z, np.zeros((frames, 4), np.float32), z)
+    return MotionTrack.from_landmarks(lm, 25.0, size, base, z, z, np.zeros((frames, 4), np.float32), z)

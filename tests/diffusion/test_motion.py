@@ -134,13 +134,13 @@ def test_the_motion_model_is_a_setting_and_the_seed_reaches_it(tiny_dir, tmp_pat
 
     def lips(model: str, seed: int) -> np.ndarray:
         request = GenerateRequest(seed=seed, motion=MotionConfig(motion_model=model))
-        return pt.motion(audio, ref, request).expression()[:, LOWER_LIP_INNER_SET]
+        return pt.motion(audio, ref, request).expression[:, LOWER_LIP_INNER_SET]
 
     assert np.array_equal(lips("auto", 1), lips("learned", 1))
     assert not np.allclose(lips("learned", 1), lips("acoustic", 1), atol=1e-2)
     assert not np.allclose(lips("learned", 1), lips("learned", 2), atol=1e-2)
     assert np.allclose(lips("acoustic", 1), lips("acoustic", 2), atol=1e-3)  # pixels; head sway differs
     assert np.allclose(lips("fitted", 1), PortraitTalk(Weights(tmp_path)).motion(audio, ref, GenerateRequest(
-        seed=1)).expression()[:, LOWER_LIP_INNER_SET], atol=1e-3)  # no audio2motion: auto = fitted
+        seed=1)).expression[:, LOWER_LIP_INNER_SET], atol=1e-3)  # no audio2motion: auto = fitted
     with pytest.raises(MissingWeightsError, match="audio-to-motion"):
         PortraitTalk(Weights(tmp_path)).motion(audio, ref, GenerateRequest(motion=MotionConfig(motion_model="learned")))

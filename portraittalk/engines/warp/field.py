@@ -1,5 +1,9 @@
 """The warp field of one reference: a smooth expression field on a Delaunay mesh, head motion over
-the head region, an exact piecewise-affine map around the lips, and one backward remap per frame."""
+the head region, an exact piecewise-affine map around the lips, and one backward remap per frame.
+
+It reads the track's parameters as they are: the expression drives the mesh, the head's roll,
+translation and scale move the head region. The head's pitch and yaw are ignored (a 2-D warp cannot
+turn a head out of the picture's plane; no motion model makes them yet)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,8 +12,8 @@ import numpy as np
 
 from ...face import mesh
 from ...face.reference import Reference
-from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, apply_affines, head_pivot, head_transform,
-                                invert_affine, mesh_triangles)
+from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, compose, head_pivot, head_transform,
+                                mesh_triangles)
 from ...motion.track import MotionTrack
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
@@ -34,7 +38,7 @@ class FaceWarper:
         self.image = reference.image
         self.size = size = reference.size
         cells = -(-size // STEP)
-        ref = track.reference.astype(np.float64)
+        self.reference = ref = track.reference.astype(np.float64)
         self.face_height = float(mesh.face_height(ref))
         # Control points: the face + two rings of still anchors around it + the crop border.
         centre = ref[:FACE_POINTS].mean(axis=0)
@@ -66,9 +70,7 @@ class FaceWarper:
         ys, xs = np.nonzero(alpha > 1e-3)
         self.head_box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else None
         self.alpha = alpha[self.head_box][..., None] if len(ys) else None
-        heads = head_transform(track.head.astype(np.float64), head_pivot(ref))
-        self.heads = heads.astype(np.float32)
-        self.inv_heads = invert_affine(heads)
+        self.heads = head_transform(track.head.astype(np.float64), head_pivot(ref)).astype(np.float32)
         self._expression: tuple[int, np.ndarray] = (-1, np.empty(0))  # frame t's, asked for three times per frame
         # The moving window (in cells, a cell of margin): everything else stays the photo.
         x0, y0, x1, y1 = self.box
@@ -80,19 +82,17 @@ class FaceWarper:
         self.window_cells = np.stack([wx, wy], axis=-1)  # each window cell's own (column, row)
 
     def expression(self, t: int) -> np.ndarray:
-        """(478, 2) the expression displacements of frame t (head motion taken out), bounded: whatever
-        the track says, no point of the face travels farther than MAX_DISPLACEMENT face heights."""
+        """(478, 2) the track's expression displacements of frame t, bounded: whatever the track says,
+        no point of the face travels farther than MAX_DISPLACEMENT face heights."""
         if self._expression[0] != t:
-            inv = self.inv_heads[t : t + 1].astype(np.float64)
-            disp = apply_affines(inv, self.track.landmarks[t : t + 1].astype(np.float64))[0] - self.track.reference
+            disp = self.track.expression[t].astype(np.float64)
             norm = np.linalg.norm(disp, axis=1, keepdims=True)
             self._expression = (t, disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9)))
         return self._expression[1]
 
     def landmarks(self, t: int) -> np.ndarray:
-        """(478, 2) where the face's points are drawn in frame t (the track's, bounded)."""
-        local = (self.track.reference + self.expression(t))[None]
-        return apply_affines(self.heads[t : t + 1].astype(np.float64), local)[0]
+        """(478, 2) where the face's points are drawn in frame t (the track's, its expression bounded)."""
+        return compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1])[0]
 
     def forward_field(self, t: int) -> np.ndarray:
         """Displacement of the reference at the grid cells of the moving window in frame t."""

@@ -9,7 +9,6 @@ import numpy as np
 
 from ...face import mesh
 from ...face.reference import Reference
-from ...motion.geometry import apply_affines, head_pivot, head_transform
 from ...motion.track import MotionTrack
 from .field import FaceWarper
 
@@ -50,10 +49,7 @@ class Source:
         ref = replace(primary, image=image, landmarks=pts.astype(np.float32),
                       _cache={"mask": primary.person_mask()})  # fmt: skip
         # Same expression and head motion, on this reference's own rest shape.
-        own = head_transform(track.head.astype(np.float64), head_pivot(pts))
-        local = pts[None] + track.expression()
-        lms = apply_affines(own, local)
-        return cls.of(ref, replace(track, landmarks=lms.astype(np.float32), reference=pts.astype(np.float32)))
+        return cls.of(ref, replace(track, reference=pts.astype(np.float32)))
 
 
 def source_weights(target: np.ndarray, apertures: list[float], hysteresis: float = 0.01) -> np.ndarray:
