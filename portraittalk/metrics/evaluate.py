@@ -147,10 +147,7 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
     """Compare ``generated`` with ``ground_truth`` (video files); ``samples`` = frames used by the
     per-frame network metrics (identity, CLIP-T, DINO), spread evenly over the clip. ``weights``:
     where the learned metrics and ArcFace come from (None: only what needs no weights, dlib identity)."""
-    import cv2
-
-    from ..face.landmarks import FaceMeshDetector
-    from ..media import frame_times, load_image, read_video
+    from ..media import frame_times, read_video
 
     generated, ground_truth = Path(generated), Path(ground_truth)
     timer = _Timer()
@@ -169,43 +166,11 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
         raise InputError("the videos overlap in fewer than 2 frames; ADFD needs at least 2.")
 
     with timer("setup"):
-        ref_image = load_image(reference) if reference is not None else None
-        identity, no_identity = None, _unavailable("no reference portrait given (use --reference)")
-        if ref_image is not None:
-            try:
-                identity = _IdentityScorer(ref_image, reference, weights)
-            except MissingWeightsError as exc:
-                no_identity = _unavailable(str(exc))
-        metrics, skipped = [], {}
-        if learned:
-            from .learned import build_metrics
-
-            every = bool(np.array_equal(ig, np.arange(len(ig))))
-            metrics, skipped = build_metrics(prompt, ref_image, generated, gen_video.fps, every, weights)
+        identity, no_identity, metrics, skipped = _scorers(reference, prompt, generated, gen_video.fps,
+                                                           np.array_equal(ig, np.arange(len(ig))), learned, weights)
     stride = max(1, math.ceil(len(times) / max(samples, 1)))
-    gen_pts, gt_pts, psnrs, ssims = [], [], [], []
-    with FaceMeshDetector(static=False) as det_g, FaceMeshDetector(static=False) as det_r:
-        for k, (gen, gt) in enumerate(_paired_frames(gen_video, gt_video, ig, ir, timer)):
-            with timer("landmarks"):
-                faces_g, faces_r = det_g.all_faces(gen), det_r.all_faces(gt)
-            native = faces_g[0].points if faces_g else None
-            pg = native * scale if native is not None else np.full((478, 2), np.nan, np.float32)
-            gen_pts.append(pg)
-            pr = faces_r[0].points if faces_r else None
-            gt_pts.append(pr if pr is not None else np.full((478, 2), np.nan, np.float32))
-            native_frame = gen
-            with timer("image"):
-                if gen.shape[:2] != gt.shape[:2]:
-                    gen = cv2.resize(gen, (w, h), interpolation=cv2.INTER_AREA if scale[0] < 1 else cv2.INTER_LINEAR)
-                psnrs.append(psnr(gen, gt))
-                ssims.append(ssim(gen, gt))
-            sampled = k % stride == 0
-            if identity is not None and sampled and native is not None:
-                with timer("identity"):
-                    identity.add(native_frame, native)
-            with timer("learned"):
-                for m in metrics:
-                    m.update(gen, gt, None if native is None else pg, pr, sampled)
+    gen_pts, gt_pts, psnrs, ssims = _measure_pairs(_paired_frames(gen_video, gt_video, ig, ir, timer), scale, (w, h),
+                                                   stride, identity, metrics, timer)  # fmt: skip
     n = len(gen_pts)
     if n < len(times):
         notes.append(f"the container announced more frames than could be decoded; compared {n}.")
@@ -232,6 +197,64 @@ def evaluate(generated: Path, ground_truth: Path, reference: Optional[Path] = No
         learned_out, {k: round(v, 4) for k, v in timer.seconds.items()},
         {k: round(v, 4) for k, v in timer.cpu.items()}, notes,
     )  # fmt: skip
+
+
+def _scorers(reference: Optional[Path], prompt: Optional[str], generated: Path, fps: float, every_frame: bool,
+             learned: bool, weights: Optional[Weights]) -> tuple[Optional["_IdentityScorer"], dict, list, dict]:  # fmt: skip
+    """(identity scorer or None, what to report without one, learned metrics, the learned metrics
+    skipped and why): what scores frames besides landmarks and pixels."""
+    from ..media import load_image
+
+    ref_image = load_image(reference) if reference is not None else None
+    identity, no_identity = None, _unavailable("no reference portrait given (use --reference)")
+    if ref_image is not None:
+        try:
+            identity = _IdentityScorer(ref_image, reference, weights)
+        except MissingWeightsError as exc:
+            no_identity = _unavailable(str(exc))
+    metrics, skipped = [], {}
+    if learned:
+        from .learned import build_metrics
+
+        metrics, skipped = build_metrics(prompt, ref_image, generated, fps, every_frame, weights)
+    return identity, no_identity, metrics, skipped
+
+
+def _measure_pairs(pairs: Iterator[tuple[np.ndarray, np.ndarray]], scale: np.ndarray, size: tuple[int, int],
+                   stride: int, identity: Optional["_IdentityScorer"], metrics: list, timer: _Timer
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[float], list[float]]:  # fmt: skip
+    """Per frame pair: both faces' landmarks (NaN where none; generated ones in the ground truth's
+    pixels), PSNR and SSIM at the ground truth's size; every ``stride``-th pair also feeds the
+    identity scorer, every pair the learned metrics."""
+    import cv2
+
+    from ..face.landmarks import FaceMeshDetector
+
+    gen_pts, gt_pts, psnrs, ssims = [], [], [], []
+    missing = np.full((478, 2), np.nan, np.float32)
+    with FaceMeshDetector(static=False) as det_g, FaceMeshDetector(static=False) as det_r:
+        for k, (gen, gt) in enumerate(pairs):
+            with timer("landmarks"):
+                faces_g, faces_r = det_g.all_faces(gen), det_r.all_faces(gt)
+            native = faces_g[0].points if faces_g else None
+            pg = native * scale if native is not None else missing
+            pr = faces_r[0].points if faces_r else None
+            gen_pts.append(pg)
+            gt_pts.append(pr if pr is not None else missing)
+            native_frame = gen
+            with timer("image"):
+                if gen.shape[:2] != gt.shape[:2]:
+                    gen = cv2.resize(gen, size, interpolation=cv2.INTER_AREA if scale[0] < 1 else cv2.INTER_LINEAR)
+                psnrs.append(psnr(gen, gt))
+                ssims.append(ssim(gen, gt))
+            sampled = k % stride == 0
+            if identity is not None and sampled and native is not None:
+                with timer("identity"):
+                    identity.add(native_frame, native)
+            with timer("learned"):
+                for m in metrics:
+                    m.update(gen, gt, None if native is None else pg, pr, sampled)
+    return gen_pts, gt_pts, psnrs, ssims
 
 
 def _paired_frames(gen_video, gt_video, ig: np.ndarray, ir: np.ndarray, timer: _Timer
