@@ -47,7 +47,7 @@ SHOW_RESULT = """() => { const el = document.querySelector('#result-video'); if 
   const r = el.getBoundingClientRect();
   if (r.top < 0 || r.bottom > innerHeight) el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
 
-# (portraits, speech, prompt); an example with a prompt is offered only where the diffusion engine runs.
+# (portraits, speech, prompt); an example with a prompt is offered only where an engine that follows a prompt runs.
 EXAMPLES = [(["portraits/astronaut.png"], "speech/en_mbp.wav", ""),
             (["portraits/man.jpg"], "speech/en_voice2.wav", ""),
             (["portraits/astronaut.png"], "speech/es_sentence.wav", "oil painting")]  # fmt: skip
@@ -67,12 +67,10 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     limits = limits or ServeLimits()
     h = Handlers(manager or shared_manager(), limits, output_root)
     engines = h.manager.engine_status()
-    diffusion_ok = engines["diffusion"][0]
+    prompt_ok = h.manager.prompt_engine()[1]  # an engine that follows a prompt runs here
     engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name)
                       for name in ENGINE_CHOICES]  # fmt: skip
-    engine_help = ("auto = diffusion on a GPU, else warp" if diffusion_ok else
-                   "Only warp runs here: the diffusion engine is not installed on this server (the Status tab says "
-                   "what it needs).")  # fmt: skip
+    engine_help = h.manager.engine_help()
     in_use = h.manager.engine_in_use(FLAT["engine"].default)
     slider = setting_slider
 
@@ -147,16 +145,16 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             gr.HTML(curve_legend(), elem_id="curves-legend")
                 preview = gr.Image(type="filepath", label="Portrait", visible=False)  # the examples' thumbnail column
                 examples = [[str(ASSETS / refs[0]), [str(ASSETS / r) for r in refs], str(ASSETS / speech), text]
-                            for refs, speech, text in EXAMPLES if diffusion_ok or not text]  # fmt: skip
+                            for refs, speech, text in EXAMPLES if prompt_ok or not text]  # fmt: skip
                 gr.Examples(examples=examples, inputs=[preview, references, audio, prompt],
                             outputs=[video, download, seed_used, settings, note], fn=h.example,
-                            visible_columns=[0, 2, 3] if diffusion_ok else [0, 2], cache_examples=True,
+                            visible_columns=[0, 2, 3] if prompt_ok else [0, 2], cache_examples=True,
                             cache_mode="lazy", elem_id="examples")  # fmt: skip
             with gr.Tab("Motion"):
                 gr.Markdown("The landmark track (MotionTrack) of the last result, drawn over its frames.")
                 motion_btn = gr.Button("Draw the landmark track")
                 motion_video = gr.Video(label="Landmark track", interactive=False, elem_id="motion-video", height=480)
-            with gr.Tab("Conflict explorer", visible=diffusion_ok):
+            with gr.Tab("Conflict explorer", visible=prompt_ok):
                 gr.Markdown("First frames for each prompt × identity scale: where the prompt and the "
                             "identity pull apart.")  # fmt: skip
                 with gr.Row():

@@ -35,7 +35,7 @@ def public_shapes(identitynet, animatenet) -> None:
     """Reshape fresh adapters as the imported public checkpoints are (see the module docstring)."""
     import torch
 
-    from portraittalk.engines.diffusion.face_projection import FaceProjection
+    from portraittalk.engines.diffusion.models.face_projection import FaceProjection
 
     width = identitynet.face_projection.cross_attention_dim
     identitynet.face_projection = FaceProjection((512,), width, num_tokens=16, hidden_dim=1024)
@@ -54,7 +54,7 @@ def build_engine(config: str, device: str, dtype: str, size: int | None, adapter
     from portraittalk.engines.diffusion.engine import DiffusionEngine
     from portraittalk.engines.diffusion.tiny import (SCHEDULER, UNET, build_adapters, build_text_encoder,
                                                      build_vae, write_tokenizer)  # fmt: skip
-    from portraittalk.engines.diffusion.weights import DiffusionModels
+    from portraittalk.engines.diffusion.checkpoints.load import DiffusionModels
 
     torch.manual_seed(0)
     unet_cfg = dict(UNET[config], **({"sample_size": size // 8} if size else {}))
@@ -90,7 +90,7 @@ def reference_and_track(resolution: int, frames: int, identity_dim: int):
     ref._cache["identity:auto"] = IdentityEmbedding(vector / np.linalg.norm(vector), "insightface")
     audio = load_audio(ROOT / "assets" / "speech" / "en_mbp.wav")
     track = audio_to_motion(audio, ref.landmarks, (resolution, resolution), 25.0, MotionConfig(), 0)
-    per_frame = {f: getattr(track, f)[:frames] for f in ("landmarks", "mouth_open", "blink", "head", "energy")}
+    per_frame = {f: getattr(track, f)[:frames] for f in ("expression", "mouth_open", "blink", "head", "energy")}
     return ref, replace(track, **per_frame)
 
 

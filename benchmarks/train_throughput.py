@@ -36,7 +36,7 @@ def build_models(config: str, resolution: int):
 
     from portraittalk.engines.diffusion.tiny import (SCHEDULER, UNET, build_adapters, build_text_encoder,
                                                      build_vae, write_tokenizer)  # fmt: skip
-    from portraittalk.engines.diffusion.weights import DiffusionModels
+    from portraittalk.engines.diffusion.checkpoints.load import DiffusionModels
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**dict(UNET[config], sample_size=resolution // 8))

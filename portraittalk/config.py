@@ -14,15 +14,34 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-ENGINE_CHOICES = ("auto", "warp", "diffusion")  # the engine registry (engines/registry.py) serves these
 DEFAULT_NEGATIVE_PROMPT = "blurry, deformed, lowres, bad teeth, watermark"
+
+
+class _EngineChoices(Sequence[str]):
+    """"auto" and every engine's name, read from the engine registry (``engines/registry.py``) each
+    time they are asked for: the registry imports this module, and an engine registered later counts."""
+
+    def _names(self) -> tuple[str, ...]:
+        from .engines.registry import engine_choices
+
+        return engine_choices()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+ENGINE_CHOICES: Sequence[str] = _EngineChoices()
 
 
 def setting(default: Any, help: str, *, minimum: Optional[float] = None, maximum: Optional[float] = None,
             choices: Optional[Sequence[str]] = None, multiple_of: Optional[int] = None,
             aliases: Sequence[str] = ()) -> Any:  # fmt: skip
     """A dataclass field with its help text and bounds (``aliases``: extra CLI flag names)."""
-    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": tuple(choices) if choices else None,
+    choices = choices if isinstance(choices, _EngineChoices) else tuple(choices) if choices else None
+    meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
             "multiple_of": multiple_of, "aliases": tuple(aliases)}  # fmt: skip
     return field(default=default, metadata=meta)
 
@@ -76,12 +95,18 @@ class _Section:
 
 @dataclass(frozen=True)
 class Limits:
-    """What inputs the package accepts; larger inputs are refused with a clear error. Not part of a
-    request: a server (the app) sets its own, stricter ones."""
+    """What inputs the package accepts; other inputs are refused with a clear error. Not part of a
+    request: a server (the app) sets its own, stricter ones.
+
+    ``min_audio_seconds``, 0.5 s: a short word ("yes", "no") with the mouth opening and closing around
+    it lasts about that long; a shorter recording holds a syllable at most (usually a truncated upload
+    or a tap on the microphone button), and its video (under 13 frames at 25 fps) ends before a viewer
+    sees the lips move.
+    """
 
     max_image_pixels: int = 40_000_000  # ~ a 7700x5200 photo; decompression bombs are far above
     max_audio_seconds: float = 900.0  # 15 min; the app lowers this
-    min_audio_seconds: float = 0.04  # one video frame at 25 fps
+    min_audio_seconds: float = 0.5  # the shortest speech a user may give (see above)
     max_references: int = 8
 
 
@@ -247,7 +272,7 @@ class FlatSetting:
     help: str
     minimum: Optional[float]
     maximum: Optional[float]
-    choices: Optional[tuple[str, ...]]
+    choices: Optional[Sequence[str]]
     multiple_of: Optional[int]
     aliases: tuple[str, ...]
 

@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -26,8 +26,11 @@ from .motion.track import MotionTrack
 from .quality import ArtifactCheck, Quality
 from .weights import Weights
 
+if TYPE_CHECKING:
+    from .batch import Job, JobResult
+
 log = logging.getLogger(__name__)
-ImageInput = Union[str, os.PathLike, np.ndarray]
+ImageInput = Union[str, os.PathLike, np.ndarray, Reference]  # a Reference: already analysed (see analyse)
 AudioInput = Union[str, os.PathLike, Audio]
 
 
@@ -97,10 +100,6 @@ class PortraitTalk:
         """Which engines can run here, and why not."""
         return engine_status(self.weights)
 
-    def resolve_engine(self, requested: Optional[str] = None) -> tuple[str, str]:
-        """(engine, reason) for a request of "auto", "warp" or "diffusion"."""
-        return choose_engine(requested or self.defaults.engine, self.weights, self.defaults.runtime)
-
     def _engine(self, name: str, runtime: RuntimeConfig) -> Engine:
         """The engine for ``name``, rebuilt when its load-time settings changed (the old one is dropped first)."""
         cached = self._engines.get(name)
@@ -167,7 +166,7 @@ class PortraitTalk:
         out_path = Path(output) if output is not None else _temp_output()
         primary = refs[0]
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)
-        check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background)
+        check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background, engine.artifact_advice)
         drawn = engine.drawn(track, request)
         with VideoWriter(out_path, render.fps, size, audio) as writer:
             for t, frame in enumerate(engine.frames(refs, drawn, request, progress)):
@@ -187,18 +186,39 @@ class PortraitTalk:
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,
                 progress: ProgressFn = no_progress) -> list[Reference]:  # fmt: skip
-        """Decode and analyse every reference portrait (one face detector for all)."""
+        """Decode and analyse every reference portrait (one face detector for all).
+
+        A :class:`Reference` (this method's output) is used as it is: analyse a portrait once and
+        hand it to many :meth:`generate` calls (it must have been analysed at the same ``size``).
+        """
         from .face.landmarks import FaceMeshDetector
 
-        refs = []
-        with FaceMeshDetector(static=True) as det:
-            for i, src in enumerate(references):
-                progress("analysing faces", i, len(references))
-                name = f"'{Path(src).name}'" if not isinstance(src, np.ndarray) else f"reference {i + 1}"
-                image = load_image(src, max_pixels=self.limits.max_image_pixels)
-                refs.append(analyse_reference(image, name, size, margin, face_index, det, self.weights))
+        refs: list[Optional[Reference]] = [_analysed(src, size) for src in references]
+        if any(r is None for r in refs):
+            with FaceMeshDetector(static=True) as det:
+                for i, src in enumerate(references):
+                    progress("analysing faces", i, len(references))
+                    if refs[i] is None:
+                        name = f"'{Path(src).name}'" if not isinstance(src, np.ndarray) else f"reference {i + 1}"
+                        image = load_image(src, max_pixels=self.limits.max_image_pixels)
+                        refs[i] = analyse_reference(image, name, size, margin, face_index, det, self.weights)
         progress("analysing faces", len(references), len(references))
-        return refs
+        return refs  # type: ignore[return-value]  # every slot is filled above
+
+    def generate_many(self, jobs: Iterable[Union["Job", Mapping[str, Any]]], out_dir: Union[str, os.PathLike],
+                      workers: Optional[int] = None, ray: Optional[str] = None, retry_failed: bool = False,
+                      skip_invalid: bool = False) -> Iterator["JobResult"]:  # fmt: skip
+        """Run many generations into ``out_dir``, yielding each :class:`~portraittalk.batch.JobResult` as
+        it finishes. A job is a :class:`~portraittalk.batch.Job` or a row by flat names (``ref``,
+        ``audio``, ``out``, ``prompt``, ``size``...). Resumable: ``out_dir/batch.jsonl`` records each
+        finished job and a rerun skips what is done. ``workers`` processes on this machine (default: the
+        number of cores), or Ray tasks on the cluster at ``ray`` ("auto", an address). See
+        :mod:`portraittalk.batch`.
+        """
+        from .batch import run_batch
+
+        return run_batch(self, jobs, Path(out_dir), workers=workers, ray=ray, retry_failed=retry_failed,
+                         skip_invalid=skip_invalid)  # fmt: skip
 
     def motion(self, audio: Audio, reference: Reference, request: GenerateRequest) -> MotionTrack:
         """The speech's MotionTrack for ``reference`` (no controls applied: engines apply them); the
@@ -207,6 +227,16 @@ class PortraitTalk:
 
         return audio_to_motion(audio, reference.landmarks, (reference.size, reference.size), request.render.fps,
                                request.motion, request.seed, self.weights)  # fmt: skip
+
+
+def _analysed(src: ImageInput, size: int) -> Optional[Reference]:
+    """``src`` when it is an already analysed Reference of the right size; None when it needs analysing."""
+    if not isinstance(src, Reference):
+        return None
+    if src.size != size:
+        raise InputError(f"reference {src.name} was analysed at {src.size} px; this video is {size} px "
+                         "(analyse it again at that size).")  # fmt: skip
+    return src
 
 
 def _temp_output() -> Path:

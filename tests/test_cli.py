@@ -1,6 +1,8 @@
 """The `portraittalk` command as a user runs it: landmarks, weights, generate, and every bad input."""
 from __future__ import annotations
 
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import soundfile as sf
 
 from portraittalk.media import probe_video
 
-from shared_inputs import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, run_cli
+from shared_inputs import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, oversize_png, run_cli, speech_excerpt
 
 
 def _one_error_line(result) -> str:
@@ -48,6 +50,15 @@ def test_weights_status_and_download_without_network(tmp_path):
     assert r.returncode == 0
     for name in ("sd15", "portraittalk", "insightface", "hubert", "rembg", "audio2motion"):
         assert name in r.stdout
+    r = run_cli("weights", "status", "--weights", str(tmp_path / "empty"))
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[1] == "default engine: auto (picks warp here)", r.stdout
+    assert lines[2].split() == ["warp", "needs", "nothing", "(CPU,", "no", "downloads):", "ready"]
+    assert lines[3].split()[0] == "diffusion" and lines[3].endswith("not ready")
+    # what the diffusion engine lacks, all of it, and one command that fetches it, before the components
+    assert all(f"{name}:" in lines[4] for name in ("sd15", "portraittalk", "insightface")), lines[4]
+    assert "`portraittalk weights download sd15 ip-adapter-faceid controlnet-face insightface`" in lines[4]
+    assert lines[5] == "components:"
     r = run_cli("weights", "download", "hubert", timeout=120)
     line = _one_error_line(r)
     assert "could not download 'hubert'" in line
@@ -57,12 +68,24 @@ def test_weights_status_and_download_without_network(tmp_path):
     assert "unknown weights component" in line
 
 
+def test_asking_for_the_diffusion_engine_without_weights_names_everything_missing(tmp_path):
+    r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(SPEECH), "--out", str(tmp_path / "x.mp4"),
+                "--engine", "diffusion", "--weights", str(tmp_path / "empty"))  # fmt: skip
+    line = _one_error_line(r)
+    assert line.startswith("error: the diffusion engine cannot run: 3 components are missing"), line
+    for name in ("sd15", "portraittalk", "insightface"):
+        assert f"{name}: " in line, name
+    assert "portraittalk weights download sd15 ip-adapter-faceid controlnet-face insightface" in line
+    assert not (tmp_path / "x.mp4").exists()
+
+
 def test_generate_with_track_and_two_references(tmp_path):
     out, track = tmp_path / "two.mp4", tmp_path / "t.npz"
     r = run_cli("generate", "--ref", str(PORTRAIT), "--ref", str(SECOND_PORTRAIT), "--audio", str(PAUSES),
                 "--out", str(out), "--size", "256", "--save-track", str(track), "--seed", "3")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "engine: warp (diffusion engine unavailable" in r.stderr
+    assert "engine: warp" in r.stderr.splitlines()  # nothing else installed: no word about other engines
+    assert "diffusion" not in r.stderr, r.stderr
     info = probe_video(out)
     dur = sf.info(str(PAUSES)).duration
     assert (info.video_codec, info.audio_codec, info.width) == ("h264", "aac", 256)
@@ -96,7 +119,8 @@ def bad_inputs(tmp_path_factory):
     cut = PORTRAIT.read_bytes()
     (d / "cut.png").write_bytes(cut[: len(cut) // 3])
     (d / "notes.wav").write_text("these are my notes, not audio\n" * 50)
-    sf.write(d / "short.wav", np.zeros(int(0.02 * 16000), np.float32), 16000)
+    speech_excerpt(d / "short.wav", 0.2)
+    oversize_png(d / "huge.png")
     return d
 
 
@@ -105,7 +129,9 @@ def bad_inputs(tmp_path_factory):
     ("cut.png", SPEECH, "'cut.png' is corrupt or truncated"),
     ("missing.jpg", SPEECH, "'missing.jpg' does not exist"),
     (PORTRAIT, "notes.wav", "'notes.wav' cannot be used as audio"),
-    (PORTRAIT, "short.wav", "needs at least"),
+    (PORTRAIT, "short.wav", "error: the speech in 'short.wav' is 0.2 s long; give at least 0.5 s of speech."),
+    ("huge.png", SPEECH, "error: 'huge.png' is 12000×12000 pixels (144 megapixels), over the limit of 40 megapixels; "
+     "downscale it to at most 40 megapixels (6324×6324 keeps its shape) with any image editor"),
     (PORTRAIT, "missing.wav", "'missing.wav' does not exist"),
 ])  # fmt: skip
 def test_bad_input_one_clear_line_and_nothing_left(tmp_path, bad_inputs, ref, audio, expect):
@@ -118,14 +144,13 @@ def test_bad_input_one_clear_line_and_nothing_left(tmp_path, bad_inputs, ref, au
 
 
 def test_valid_but_awkward_inputs_make_videos(tmp_path):
-    """0.3 s of audio, silence, 8 kHz stereo mp3, a 100-px face, a sideways photo: all give videos."""
+    """0.5 s of speech (the minimum), silence, 8 kHz stereo mp3, a 100-px face, a sideways photo: all give videos."""
     from PIL import Image
 
     from portraittalk.face.mesh import mouth_aperture
     from portraittalk.media import load_image
 
-    short = tmp_path / "short.wav"
-    sf.write(short, np.random.default_rng(0).normal(0, 0.1, int(0.3 * 16000)).astype(np.float32), 16000)
+    short = speech_excerpt(tmp_path / "short.wav", 0.5)
     silence = tmp_path / "silence.wav"
     sf.write(silence, np.zeros(32000, np.float32), 16000)
     mp3 = tmp_path / "speech8k.mp3"
@@ -145,6 +170,20 @@ def test_valid_but_awkward_inputs_make_videos(tmp_path):
         if audio == silence:
             lm = np.load(track)["landmarks"]
             assert mouth_aperture(lm).max() < 0.01  # silence: the mouth stays shut
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask-022", "umask-027"])
+def test_the_video_gets_the_mode_of_any_file_the_user_creates(tmp_path, umask):
+    """0666 less the umask (0644 under the usual 022), not the owner-only 0600 of a temporary file."""
+    out = tmp_path / "mode.mp4"
+    user_umask = os.umask(umask)  # the CLI inherits it
+    try:
+        r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(speech_excerpt(tmp_path / "s.wav", 1.0)),
+                    "--out", str(out), "--size", "64", "--quiet")  # fmt: skip
+    finally:
+        os.umask(user_umask)
+    assert r.returncode == 0, r.stderr
+    assert oct(stat.S_IMODE(out.stat().st_mode)) == oct(0o666 & ~umask)
 
 
 def test_usage_errors():

@@ -61,8 +61,10 @@ def _run(args: argparse.Namespace) -> int:
                              track=MotionTrack.load(args.track) if args.track else None)  # fmt: skip
     finally:
         bar.close()
+    print(_engine_line(pt, result.engine, result.engine_reason), file=sys.stderr)
     for note in result.notes:
-        print(note, file=sys.stderr)
+        if not note.startswith("engine:"):
+            print(note, file=sys.stderr)
     for warning in result.quality.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.save_track:
@@ -71,6 +73,13 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {result.video_path} ({len(result.track)} frames, {result.audio.duration:.2f} s, "
           f"{took:.1f} s, {result.audio.duration / took:.1f}x real time)")  # fmt: skip
     return 0
+
+
+def _engine_line(pt, engine: str, reason: str) -> str:
+    """"engine: NAME", with the reason only when another engine could have run here: a user who
+    never installed another engine is not told about it on every run (`weights status` says it)."""
+    others = [name for name, (ok, _) in pt.engine_status().items() if ok and name != engine]
+    return f"engine: {engine}" + (f" ({reason})" if others else "")
 
 
 class _ProgressBar:

@@ -39,9 +39,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..config import FLAT, RuntimeConfig
+    from ..engines.registry import ENGINES, choose_engine
+
     weights = weights_from(args)
     rows = weights.status_rows()
     print(f"weights folder: {weights.root}")
+    default = FLAT["engine"].default
+    print(f"default engine: {default} (picks {choose_engine(default, weights, RuntimeConfig())[0]} here)")
+    width = max(len(e.name) for e in ENGINES)
+    for e in ENGINES:  # each engine: what it needs, then whether it is ready (and if not, all it lacks)
+        ok, why = e.status(weights)
+        print(f"  {e.name:<{width}}  needs {e.needs}: {'ready' if ok else 'not ready'}")
+        if not ok:
+            print(f"  {'':<{width}}  {why}")
+    print("components:")
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         print(f"  {r['name']:<{width}}  {'present' if r['present'] == 'yes' else 'missing':<7}  {r['purpose']}")
@@ -71,7 +83,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _run_import(kind: str, path: Path, weights, conditioning_scale: float) -> None:
-    from ..engines.diffusion.importer import import_controlnet, import_ip_adapter_faceid
+    from ..engines.diffusion.checkpoints.importer import import_controlnet, import_ip_adapter_faceid
 
     print(f"importing {path} as {kind} ...", flush=True)
     if kind == "ip-adapter-faceid":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -22,22 +22,20 @@ def no_progress(stage: str, done: int, total: int) -> None:
 class Engine(ABC):
     """Turns a MotionTrack into frames, one per track frame, in order.
 
-    The track is the speech's motion only; the engine applies ``request.controls`` (w1–w3) itself
-    (see :class:`portraittalk.config.Controls` for what each engine does with them): :meth:`drawn`
-    says where that puts the face, and :meth:`frames` draws it there.
+    The track is the speech's motion only; each engine gives ``request.controls`` (w1–w3) its own
+    meaning (see :class:`portraittalk.config.Controls`): :meth:`drawn` says where that puts the face,
+    and :meth:`frames` draws it there.
     """
 
     name: str = ""
     still_background: bool = False  # the photo's pixels below the neck are kept as they are (the artifact check relies on it)
     notes: tuple[str, ...] = ()  # what the user should know about how this engine will render (result.notes)
+    artifact_advice: Optional[str] = None  # what to try when the artifact check flags a video (None: the check's photo advice)
 
+    @abstractmethod
     def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
         """Where this engine draws the face in each frame: ``track`` with the controls applied as this
-        engine applies them (here: w1–w3 as motion gains). The artifact check and the motion overlay
-        judge the frames against it."""
-        from ..motion.controls import apply_controls
-
-        return apply_controls(track, request.controls, request.render.smoothing_s)
+        engine reads them. The artifact check and the motion overlay judge the frames against it."""
 
     def render(self, references: Sequence[Reference], track: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip

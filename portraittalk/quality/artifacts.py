@@ -20,6 +20,7 @@ neck); the result is a :class:`Quality`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -29,6 +30,8 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 COLUMN = 0.1  # face heights of mouth-wide rows below the chin that may change almost entirely
 CAVITY_AREA = 0.045  # the dark mouth opening's area may reach this share of the face height squared
 TEETH_REACH = 0.04  # face heights beyond the outer lip contour bright new pixels may reach
+PHOTO_ADVICE = ("try a sharper, front-facing photo with the mouth clearly visible, or a lower w1 (smaller "
+                "mouth motion)")  # an engine that animates the photo: the photo or the motion is at fault
 COLOUR_EXCESS = 12.0  # levels of chroma the interior may have beyond the photo's face
 STILL_CHANGE = 0.02  # share of the still region (below the neck) that may change
 NEW = 25.0  # levels of change that make a pixel "new"
@@ -58,11 +61,15 @@ class ArtifactCheck:
     """Feed it every rendered frame with the landmarks the frame was meant to have; ask :meth:`result`.
 
     ``reference``: the (S, S, 3) photo crop the frames were made from; ``landmarks``: its (478, 2)
-    rest landmarks; ``still_background``: the engine keeps the photo's pixels below the neck.
+    rest landmarks; ``still_background``: the engine keeps the photo's pixels below the neck;
+    ``advice``: what each warning says to try (the engine's, when its render rather than the photo is suspect).
     """
 
-    def __init__(self, reference: np.ndarray, landmarks: np.ndarray, still_background: bool = True) -> None:
+    def __init__(self, reference: np.ndarray, landmarks: np.ndarray, still_background: bool = True,
+                 advice: Optional[str] = None) -> None:  # fmt: skip
         import cv2
+
+        self.advice = advice or PHOTO_ADVICE
 
         lm = landmarks.astype(np.float64)
         size = reference.shape[0]
@@ -172,14 +179,13 @@ class ArtifactCheck:
             quality.scores[f"{m.name}_frames"] = round(float(bad.mean()), 4)
             if bad.sum() >= need:
                 share = f"{bad.mean():.0%}" if bad.mean() >= 0.01 else f"{int(bad.sum())}"
-                quality.warnings.append(_sentence(m.warning.format(share=share)))
+                quality.warnings.append(_sentence(m.warning.format(share=share), self.advice))
         quality.flagged = bool(quality.warnings)
         return quality
 
 
-def _sentence(problem: str) -> str:
-    return (f"{problem[0].upper()}{problem[1:]}; try a sharper, front-facing photo with the mouth clearly "
-            "visible, or a lower w1 (smaller mouth motion).")  # fmt: skip
+def _sentence(problem: str, advice: str) -> str:
+    return f"{problem[0].upper()}{problem[1:]}; {advice}."
 
 
 def _grown(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:

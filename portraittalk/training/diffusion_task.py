@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engines.diffusion.denoiser import Denoiser
-from ..engines.diffusion.weights import DiffusionModels, load_base, load_models, save_adapters
+from ..engines.diffusion.checkpoints.load import DiffusionModels, load_base, load_models, save_adapters
+from ..engines.diffusion.models.denoiser import Denoiser
 from ..weights import Weights
 from .clips import TalkingHeadData
 from .config import STAGE_NUMBER, TrainConfig

@@ -153,8 +153,8 @@ class Handlers:
                  "engine_reason": reason, "references": len(refs), "notes": notes}  # fmt: skip
         # The note under the result: the engine and why, what the artifact check saw in the video
         # (it is kept: the user judges), then the package's notes (settings ignored, references).
-        if settings.engine == "auto" and result.engine == "warp" and not self.manager.engine_status()["diffusion"][0]:
-            reason = "the diffusion engine is not installed on this server (the Status tab says what it needs)"
+        if settings.engine == "auto" and self.manager.auto_passed_over(result.engine):
+            reason = self.manager.auto_passed_over(result.engine)
         note = f"Rendered with **{result.engine}**: {html.escape(reason, quote=False)}"
         note += f"\n- Seed {result.seed}: the same seed and settings make the same video."
         note += "".join(f"\n- **Check the result:** {html.escape(w, quote=False)}" for w in result.quality.warnings)
@@ -237,9 +237,9 @@ class Handlers:
     def _conflicts(self, reference: Optional[str], prompts: str, scales: str, seed: int = 0,
                    steps: int = DEFAULTS.sampling.steps, progress: gr.Progress = gr.Progress()) -> np.ndarray:  # fmt: skip
         """First frames for every prompt × identity scale (λ of the decoupled cross-attention)."""
-        ok, why = self.manager.engine_status().get("diffusion", (False, "unknown engine"))
+        engine, ok, why = self.manager.prompt_engine()
         if not ok:
-            raise InputError(f"the conflict explorer needs the diffusion engine: {why}")
+            raise InputError(f"the conflict explorer needs the {engine} engine: {why}")
         ref = self._references([reference] if reference else [])
         prompt_list = [p.strip() for p in (prompts or "").splitlines() if p.strip()]
         try:
@@ -260,7 +260,7 @@ class Handlers:
                 row = []
                 for j, scale in enumerate(scale_list):
                     progress((i * len(scale_list) + j, cells), desc=f"{prompt[:30]} · λ={scale:g}", unit="")
-                    result = pt.generate(ref, one_frame, prompt=prompt, seed=int(seed or 0), engine="diffusion",
+                    result = pt.generate(ref, one_frame, prompt=prompt, seed=int(seed or 0), engine=engine,
                                          size=CONFLICT_TILE, output=self.outputs.new_path(stem="conflict"),
                                          identity_scale=scale, steps=steps)  # fmt: skip
                     row.append(first_frame(result.video_path))

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import gradio as gr
 
 from ..config import FLAT, GenerateRequest
-from ..engines.registry import IGNORED_SETTINGS
+from ..engines.registry import ENGINES
 from ..errors import InputError
 
 
@@ -47,14 +47,11 @@ def setting_slider(setting: str, label: str, step: float, minimum: Optional[floa
                          label=label, info=spec.help if info == "" else info, **kwargs)  # fmt: skip
 
 
-# What each engine does with a photo, for the help line of a setting it ignores.
-RENDERS = {"warp": "it animates your photo as it is", "diffusion": "it paints every frame with Stable Diffusion"}
-
-
 def engine_info(setting: str, engine: str) -> str:
     """The help line under a setting's widget while ``engine`` renders: that the engine ignores the
-    setting (``portraittalk.engines.registry.IGNORED_SETTINGS``), else the setting's own help."""
-    if setting in IGNORED_SETTINGS.get(engine, ()):
-        return f"Ignored by the {engine} engine: {RENDERS[engine]}."
+    setting (its registry entry's ``ignored_settings``, with its ``summary``), else the setting's own help."""
+    for entry in ENGINES:
+        if entry.name == engine and setting in entry.ignored_settings:
+            return f"Ignored by the {engine} engine: {entry.summary}."
     help_text = FLAT[setting].help
     return help_text[:1].upper() + help_text[1:]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from portraittalk.config import FLAT, GenerateRequest
-from portraittalk.engines.registry import ENGINES, IGNORED_SETTINGS, ignored_changes, ignored_note
+from portraittalk.engines.registry import ENGINES, entry, ignored_changes, ignored_note
 from portraittalk.ui.widgets import engine_info
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,9 @@ def another_value(name: str):
 
 
 def test_the_table_names_real_settings_of_known_engines():
-    assert set(IGNORED_SETTINGS) == set(ENGINES)
-    assert all(name in FLAT for names in IGNORED_SETTINGS.values() for name in names)
-    assert "prompt" in IGNORED_SETTINGS["warp"] and "size" not in IGNORED_SETTINGS["warp"]
+    assert all(name in FLAT for e in ENGINES for name in e.ignored_settings)
+    warp = entry("warp").ignored_settings
+    assert "prompt" in warp and "size" not in warp
 
 
 def test_the_warp_engine_renders_the_same_frames_whatever_it_is_said_to_ignore():
@@ -46,8 +46,8 @@ def test_the_warp_engine_renders_the_same_frames_whatever_it_is_said_to_ignore()
 
     pt = PortraitTalk(Weights(ROOT / "no-weights-here"))
     base = GenerateRequest.from_flat({"engine": "warp", "size": 64})
-    changed = base.updated(**{name: another_value(name) for name in IGNORED_SETTINGS["warp"]})
-    assert ignored_changes("warp", changed) == list(IGNORED_SETTINGS["warp"])
+    changed = base.updated(**{name: another_value(name) for name in entry("warp").ignored_settings})
+    assert ignored_changes("warp", changed) == list(entry("warp").ignored_settings)
     refs = pt.analyse([PORTRAIT], 64, base.render.crop_margin)
     track = pt.motion(Audio.from_array(load_audio(SPEECH).samples[:12000]), refs[0], base)  # 0.75 s
     engine = WarpEngine()
@@ -80,4 +80,4 @@ def test_the_result_notes_and_the_widgets_say_what_was_ignored(tmp_path):
 @pytest.mark.parametrize("name", ["prompt", "steps", "size"])
 def test_a_setting_the_engine_uses_is_not_reported(name):
     request = GenerateRequest().updated(**{name: another_value(name)})
-    assert (ignored_note("warp", request) is None) == (name not in IGNORED_SETTINGS["warp"])
+    assert (ignored_note("warp", request) is None) == (name not in entry("warp").ignored_settings)

@@ -77,5 +77,11 @@ def test_public_checkpoints_import_and_generate(tiny_dir, tmp_path, capsys):
     assert code == 0, err
     assert "engine: diffusion" in err and "imported from ip-adapter-faceid_sd15.bin" in err
     assert "Eq. (2) attention is untrained" in err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert any("diffusion engine is running on the CPU" in w and "slow" in w for w in warnings), err
+    # Random tiny weights draw no mouth: the artifact check flags it, and blames the render, not the photo.
+    flagged = [w for w in warnings if "of the frames" in w]
+    assert flagged and all("the diffusion engine's render is suspect, not the photo" in w for w in flagged), err
+    assert not any("sharper, front-facing photo" in w for w in flagged)
     info = probe_video(video)
     assert (info.width, info.height) == (128, 128) and info.audio_codec is not None and info.frame_count == 25

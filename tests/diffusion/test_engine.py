@@ -12,9 +12,10 @@ from .conftest import stub_reference, stub_track
 
 @pytest.fixture(scope="module")
 def engine(tiny_dir):
-    from portraittalk.engines.diffusion import DiffusionEngine
+    """Built as the pipeline builds it: by the registry, with the warp engine's frames to start from."""
+    from portraittalk.engines.registry import build_engine
 
-    return DiffusionEngine.from_pretrained(Weights(tiny_dir), RuntimeConfig(device="cpu"))
+    return build_engine("diffusion", Weights(tiny_dir), RuntimeConfig(device="cpu"))
 
 
 def _render(engine, refs=None, track=None, progress=None, **sampling):

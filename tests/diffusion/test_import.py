@@ -64,8 +64,8 @@ def _diffusers_reference(tiny_dir, state: dict, scale: float):
 
 @pytest.mark.parametrize("variant,suffix", [("faceid-portrait", ".bin"), ("faceid", ".safetensors")])
 def test_faceid_import_matches_diffusers(variant, suffix, tiny_dir, unet, base_only, tmp_path):
-    from portraittalk.engines.diffusion.importer import import_ip_adapter_faceid
-    from portraittalk.engines.diffusion.weights import load_models
+    from portraittalk.engines.diffusion.checkpoints.importer import import_ip_adapter_faceid
+    from portraittalk.engines.diffusion.checkpoints.load import load_models
 
     state = faceid_state(unet, variant)
     record = import_ip_adapter_faceid(save_faceid(state, tmp_path / f"ip-adapter-{variant}_sd15{suffix}"),
@@ -84,8 +84,8 @@ def test_faceid_import_matches_diffusers(variant, suffix, tiny_dir, unet, base_o
 
 
 def test_bin_and_safetensors_convert_alike(unet, tmp_path):
-    from portraittalk.engines.diffusion.convert import convert_faceid, split_ip_adapter
-    from portraittalk.engines.diffusion.importer import read_checkpoint
+    from portraittalk.engines.diffusion.checkpoints.convert import convert_faceid, split_ip_adapter
+    from portraittalk.engines.diffusion.checkpoints.importer import read_checkpoint
 
     state = faceid_state(unet, "faceid")
     converted = []
@@ -109,8 +109,8 @@ def test_controlnet_import_is_exactly_the_controlnet(tiny_dir, unet, base_only, 
 
     from diffusers import ControlNetModel
 
-    from portraittalk.engines.diffusion.animatenet import AnimateNet
-    from portraittalk.engines.diffusion.importer import import_controlnet
+    from portraittalk.engines.diffusion.models.animatenet import AnimateNet
+    from portraittalk.engines.diffusion.checkpoints.importer import import_controlnet
 
     folder = write_controlnet(tmp_path / "ControlNetMediaPipeFace" / "diffusion_sd15", unet)
     record = import_controlnet(folder, Weights(base_only), conditioning_scale=0.8)
@@ -149,7 +149,7 @@ def _tree(root) -> dict:
 def test_bad_files_get_one_clear_error_and_change_nothing(unet, base_only, tmp_path, monkeypatch):
     import safetensors.torch
 
-    from portraittalk.engines.diffusion.importer import import_controlnet, import_ip_adapter_faceid
+    from portraittalk.engines.diffusion.checkpoints.importer import import_controlnet, import_ip_adapter_faceid
 
     weights = Weights(base_only)
     import_ip_adapter_faceid(save_faceid(faceid_state(unet), tmp_path / "good.bin"), weights)  # something to keep
@@ -195,7 +195,7 @@ def test_bad_files_get_one_clear_error_and_change_nothing(unet, base_only, tmp_p
 def test_an_import_keeps_the_other_part(unet, base_only, tmp_path):
     import json
 
-    from portraittalk.engines.diffusion.importer import import_controlnet, import_ip_adapter_faceid
+    from portraittalk.engines.diffusion.checkpoints.importer import import_controlnet, import_ip_adapter_faceid
 
     weights = Weights(base_only)
     folder = write_controlnet(tmp_path / "cn", unet, variant="fp16")  # only the .fp16.safetensors file
@@ -219,7 +219,7 @@ def test_imported_weights_render_in_the_controlnets_drawing_style(unet, base_onl
     dlib embeddings for the FaceID adapter."""
     from portraittalk.config import GenerateRequest, RuntimeConfig
     from portraittalk.engines.diffusion import DiffusionEngine, diffusion_status
-    from portraittalk.engines.diffusion.importer import import_controlnet, import_ip_adapter_faceid
+    from portraittalk.engines.diffusion.checkpoints.importer import import_controlnet, import_ip_adapter_faceid
     from portraittalk.errors import MissingWeightsError
     from portraittalk.face import draw
     from portraittalk.face.identity import identity_encoder

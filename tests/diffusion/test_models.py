@@ -10,7 +10,7 @@ from .conftest import inputs, open_zero_convs
 
 
 def _run(identitynet, animatenet, x, face_scale=1.0, scales=(1.0, 1.0, 1.0)):
-    from portraittalk.engines.diffusion.denoiser import Denoiser
+    from portraittalk.engines.diffusion.models.denoiser import Denoiser
 
     face = identitynet.face_projection.tokens(x["face_embeds"], "concat")
     with torch.no_grad():
@@ -34,7 +34,7 @@ def test_face_scale_zero_is_the_plain_unet(tiny_nets):
 
 
 def test_zero_condition_weights_remove_the_tri_attention(tiny_nets):
-    from portraittalk.engines.diffusion.attention import PlainAttnProcessor
+    from portraittalk.engines.diffusion.models.attention import PlainAttnProcessor
 
     _, identitynet, animatenet = tiny_nets
     open_zero_convs(animatenet)
@@ -61,7 +61,7 @@ def test_learned_weights_scale_the_condition_attention(tiny_nets):
 
 
 def test_processors_accept_kwargs_on_every_layer(tiny_nets):
-    from portraittalk.engines.diffusion.attention import AnimateAttnProcessor, FaceAttnProcessor, PlainAttnProcessor
+    from portraittalk.engines.diffusion.models.attention import AnimateAttnProcessor, FaceAttnProcessor, PlainAttnProcessor
 
     _, identitynet, animatenet = tiny_nets
     for model, cross in ((identitynet.unet, FaceAttnProcessor), (animatenet.controlnet, AnimateAttnProcessor)):

@@ -10,7 +10,7 @@ UNUSED = ("face_projection.inputs.512.",)  # the 512-d input layer sees no 128-d
 
 
 def _grads(stage: int, identitynet, animatenet):
-    from portraittalk.engines.diffusion.denoiser import Denoiser
+    from portraittalk.engines.diffusion.models.denoiser import Denoiser
     from portraittalk.training.stages import STAGE_CONDITION_SCALES, configure_stage
 
     params = configure_stage(stage, identitynet, animatenet)

@@ -10,7 +10,7 @@ from .conftest import inputs
 
 
 def _outputs(models):
-    from portraittalk.engines.diffusion.denoiser import Denoiser
+    from portraittalk.engines.diffusion.models.denoiser import Denoiser
 
     x = inputs()
     face = models.identitynet.face_projection.tokens(x["face_embeds"], "concat")
@@ -30,7 +30,7 @@ def _perturb(module, seed: int) -> None:
 def test_tiny_set_is_complete_and_loads(tiny_dir):
     from portraittalk.engines.diffusion import diffusion_status
     from portraittalk.weights import Weights
-    from portraittalk.engines.diffusion.weights import load_models
+    from portraittalk.engines.diffusion.checkpoints.load import load_models
 
     for name in ("sd15", "portraittalk", "audio2motion"):
         assert Weights(tiny_dir).present(name), name
@@ -43,7 +43,7 @@ def test_tiny_set_is_complete_and_loads(tiny_dir):
 
 
 def test_round_trip_gives_identical_outputs(tiny_dir, tmp_path):
-    from portraittalk.engines.diffusion.weights import load_models, save_adapters
+    from portraittalk.engines.diffusion.checkpoints.load import load_models, save_adapters
 
     models = load_models(tiny_dir / "sd15", tiny_dir / "portraittalk")
     _perturb(models.identitynet.face_projection, 1)
@@ -59,7 +59,7 @@ def test_round_trip_gives_identical_outputs(tiny_dir, tmp_path):
 
 
 def test_fine_tuned_backbone_travels_with_the_adapters(tiny_dir, tmp_path):
-    from portraittalk.engines.diffusion.weights import load_models, save_adapters
+    from portraittalk.engines.diffusion.checkpoints.load import load_models, save_adapters
 
     models = load_models(tiny_dir / "sd15", tiny_dir / "portraittalk")
     _perturb(models.identitynet.unet, 4)  # as after stage-1 fine-tuning
@@ -85,7 +85,7 @@ def test_saved_weights_are_keyed_by_module_name(tiny_dir):
 
 
 def test_adapters_for_another_base_are_refused(tiny_dir, tmp_path):
-    from portraittalk.engines.diffusion.weights import load_models
+    from portraittalk.engines.diffusion.checkpoints.load import load_models
     from portraittalk.errors import MissingWeightsError
     from safetensors.torch import load_file, save_file
 

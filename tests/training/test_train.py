@@ -94,7 +94,7 @@ def test_stage_one_regresses_eq1_and_drops_conditions_for_cfg(data_dir, tiny_wei
 
 
 def _denoiser_outputs(identitynet, animatenet, embed: int = 128) -> torch.Tensor:
-    from portraittalk.engines.diffusion.denoiser import Denoiser
+    from portraittalk.engines.diffusion.models.denoiser import Denoiser
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 8, 8, generator=g)
@@ -126,7 +126,7 @@ def animate_run(identity_run, data_dir, tmp_path_factory):
 
 
 def test_run_folder_is_a_weights_folder_that_reloads_to_identical_outputs(identity_run, base_without_adapters):
-    from portraittalk.engines.diffusion.weights import load_models
+    from portraittalk.engines.diffusion.checkpoints.load import load_models
 
     run = identity_run.run.root
     assert (run / "sd15").is_symlink() and (run / "sd15").resolve() == (base_without_adapters / "sd15").resolve()

@@ -5,7 +5,7 @@ folder alone, and :class:`DiffusionEngine` loads torch/diffusers when first touc
 """
 from __future__ import annotations
 
-from .status import diffusion_status
+from .checkpoints.status import diffusion_status
 
 __all__ = ["DiffusionEngine", "diffusion_status", "from_pretrained"]
 

@@ -2,8 +2,9 @@
 
 Frame 0 is conditioned on the reference (its head contour, and the reference itself as the
 "previous frame"); frame t on frame t-1. Every frame starts from the same seeded noise, and, unless
-``denoise_strength`` is 1, from the warp engine's frame for the same track (``stability.py``), so
-what changes between frames is what the motion and the conditions change.
+``denoise_strength`` is 1, from another engine's frame for the same track (``start_frames``: the
+registry gives it the warp engine; ``stability.py``), so what changes between frames is what the
+motion and the conditions change.
 """
 from __future__ import annotations
 
@@ -21,15 +22,15 @@ from ...motion.track import MotionTrack
 from ...runtime import resolve_device, torch_dtype
 from ...weights import Weights
 from ..base import Engine, ProgressFn, no_progress
-from .denoiser import Denoiser
+from .checkpoints.adapter_config import DLIB_DIM
+from .checkpoints.load import DiffusionModels, load_models
+from .checkpoints.status import NEEDED
+from .models.denoiser import Denoiser
 from .pipeline import PortraitTalkFramePipeline
 from .stability import strength_map
-from .status import NEEDED
-from .weights import DiffusionModels, load_models
 
 log = logging.getLogger(__name__)
-
-DLIB_DIM = 128  # the offline face-recognition backend's embedding width
+SD15_RESOLUTION = 512  # px: the frames Stable Diffusion 1.5 makes (64 latents x 8)
 
 
 def make_scheduler(name: str, config: dict):
@@ -69,8 +70,10 @@ class DiffusionEngine(Engine):
     name = "diffusion"
 
     def __init__(self, models: DiffusionModels, runtime: RuntimeConfig = RuntimeConfig(),
-                 weights: Optional[Weights] = None) -> None:  # fmt: skip
+                 weights: Optional[Weights] = None, start_frames: Optional[Engine] = None) -> None:  # fmt: skip
+        """``start_frames``: the engine whose frames each frame starts from (``denoise_strength`` < 1)."""
         self.models = models
+        self.start_frames = start_frames
         self.runtime = runtime
         self.weights = weights
         self.device = torch.device(resolve_device(runtime.device))
@@ -86,6 +89,7 @@ class DiffusionEngine(Engine):
         animatenet = models.animatenet
         self._eq2_trained = animatenet is not None and animatenet.condition_attention_trained
         self.notes = self._describe()
+        self.artifact_advice = self._advice()
         for note in self.notes:
             log.info(note)
 
@@ -94,11 +98,12 @@ class DiffusionEngine(Engine):
         return self.runtime.cpu_offload and self.device.type == "cuda"
 
     @classmethod
-    def from_pretrained(cls, weights: Weights, runtime: RuntimeConfig = RuntimeConfig()) -> "DiffusionEngine":
+    def from_pretrained(cls, weights: Weights, runtime: RuntimeConfig = RuntimeConfig(),
+                        start_frames: Optional[Engine] = None) -> "DiffusionEngine":  # fmt: skip
         """Load ``sd15`` + ``portraittalk`` from ``weights``, placed and cast as ``runtime`` says."""
         resolve_device(runtime.device)  # a missing GPU fails before minutes of loading
         sd15, adapters = (weights.require(name) for name in NEEDED)
-        return cls(load_models(sd15, adapters), runtime, weights)
+        return cls(load_models(sd15, adapters), runtime, weights, start_frames)
 
     @property
     def resolution(self) -> int:
@@ -117,7 +122,22 @@ class DiffusionEngine(Engine):
         elif not self._eq2_trained:
             notes.append("AnimateNet's Eq. (2) attention is untrained (w = 0, an imported ControlNet): the landmark "
                          "ControlNet runs as it is and w1-w3 have no effect until trained weights exist.")  # fmt: skip
+        if self.device.type == "cpu":
+            notes.append(f"warning: the diffusion engine is running on the CPU (no CUDA GPU): it is slow, minutes per "
+                         f"frame at Stable Diffusion's {SD15_RESOLUTION} px; the warp engine renders faster than real "
+                         "time on a CPU.")  # fmt: skip
         return tuple(notes)
+
+    def _advice(self) -> str:
+        """What the artifact check's warning says to try: these frames were painted, so a flagged video
+        is first the render's fault (and with test or untrained weights, surely not the photo's)."""
+        if self.resolution < SD15_RESOLUTION:
+            return (f"the diffusion engine's render is suspect, not the photo: it ran tiny test weights "
+                    f"({self.resolution} px); use real weights or the warp engine")  # fmt: skip
+        if self.models.animatenet is None or not self._eq2_trained:
+            return ("the diffusion engine's render is suspect, not the photo: its weights are not PortraitTalk-trained "
+                    "(see the notes); try another seed or the warp engine")  # fmt: skip
+        return "the diffusion engine's render is suspect: try another seed, or the warp engine"
 
     def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
         """The track at the default controls: here w1–w3 scale attention (Eq. 2), not the motion."""
@@ -126,9 +146,8 @@ class DiffusionEngine(Engine):
     def frames(self, references: Sequence[Reference], drawn: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip
         """Frames along the drawn track (the speech's at the default controls: w1–w3 are the Eq. (2)
-        scales here); the SDEdit start is the warp engine's frame of the same track."""
+        scales here); the SDEdit start is ``start_frames``' frame of the same track."""
         from ...face.contour import head_contour
-        from ..warp import WarpEngine
         from ...face.draw import draw_condition
         from ...face.segmentation import person_mask
 
@@ -145,7 +164,13 @@ class DiffusionEngine(Engine):
         face, no_face = pipe.encode_face(np.stack([identity_vector(r, widths) for r in references]), cfg.identity_mode)
         controls = request.controls
         scales = (controls.w1, controls.w2, controls.w3) if self._eq2_trained else (0.0, 0.0, 0.0)
-        warp = WarpEngine().frames(references, drawn, request) if cfg.denoise_strength < 1.0 else None
+        start = None
+        if cfg.denoise_strength < 1.0:
+            if self.start_frames is None:
+                raise InputError("denoise_strength below 1 starts each frame from another engine's frame, and this "
+                                 "diffusion engine has none: build it with the engine registry, or set "
+                                 "denoise_strength to 1.")  # fmt: skip
+            start = self.start_frames.frames(references, drawn, request)
         reference = references[0]
         previous = pipe.encode_image(_resize(reference.image, (res, res)))
         contour = _resize(reference.head_contour(), (res, res)) if animatenet is not None else None
@@ -163,8 +188,8 @@ class DiffusionEngine(Engine):
             points = landmarks[t] * scale
             structure = draw_condition(points, (res, res), style=animatenet.config.drawing_style) if animatenet else None
             init = strength = None
-            if warp is not None:
-                init = pipe.encode_image(_resize(next(warp), (res, res)))
+            if start is not None:
+                init = pipe.encode_image(_resize(next(start), (res, res)))
                 strength = strength_map(points, res, side, cfg.denoise_strength)
             done += cfg.steps - pipe.steps_to_run(cfg.steps, strength)  # steps every pixel skips
             out = pipe(prompt, negative, face, no_face, structure, contour, previous, noise, cfg.steps,

@@ -20,7 +20,7 @@ from diffusers.schedulers import KarrasDiffusionSchedulers
 from diffusers.utils import BaseOutput
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from .denoiser import Denoiser
+from .models.denoiser import Denoiser
 from .stability import start_steps
 
 

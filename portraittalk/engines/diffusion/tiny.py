@@ -73,8 +73,8 @@ def build_text_encoder(size: str):
 
 def build_adapters(unet, size: str):
     """Fresh IdentityNet + AnimateNet around ``unet`` with the ``size`` adapter settings."""
-    from .animatenet import AnimateNet
-    from .identitynet import IdentityNet
+    from .models.animatenet import AnimateNet
+    from .models.identitynet import IdentityNet
 
     identitynet = IdentityNet.from_unet(unet, num_tokens=ADAPTERS[size]["face_tokens"])
     animatenet = AnimateNet.from_unet(unet, **ADAPTERS[size]["animatenet"])
@@ -108,7 +108,7 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     from diffusers import PNDMScheduler
 
     from ...motion.vae import Audio2Motion, Audio2MotionConfig
-    from .weights import quiet_transformers, save_adapters
+    from .checkpoints.load import quiet_transformers, save_adapters
 
     root = Path(root)
     torch.manual_seed(seed)

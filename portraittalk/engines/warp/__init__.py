@@ -15,7 +15,7 @@ How a frame is made:
    upper and lower lips, cut by the outer lip contour and coloured like the photo; teeth come from a
    reference that shows them, else they are drawn.
 
-Controls (see ``portraittalk.config.Controls``), applied to the speech-only track by ``Engine.drawn``: w1 scales
+Controls (see ``portraittalk.config.Controls``), applied to the speech-only track by ``WarpEngine.drawn``: w1 scales
 the expression (mouth, jaw) displacements, w2 damps head motion toward the reference placement, w3
 sets the expression's temporal smoothing.
 Several references: the first gives the frame (background, hair, upper face). Each other reference
@@ -41,6 +41,12 @@ from .references import Source, lower_face_mask, source_weights
 class WarpEngine(Engine):
     name = "warp"
     still_background = True
+
+    def drawn(self, track: MotionTrack, request: GenerateRequest) -> MotionTrack:
+        """``track`` with w1–w3 as motion gains (expression scale, head damping, expression smoothing)."""
+        from ...motion.controls import apply_controls
+
+        return apply_controls(track, request.controls, request.render.smoothing_s)
 
     def frames(self, references: Sequence[Reference], drawn: MotionTrack, request: GenerateRequest,
                progress: ProgressFn = no_progress) -> Iterator[np.ndarray]:  # fmt: skip

@@ -18,13 +18,11 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from ...errors import MissingWeightsError
-from .animatenet import AnimateNet
-from .face_projection import FaceProjection
-from .identitynet import IdentityNet
-
-ADAPTER_FORMAT = "portraittalk-adapters/1"
-
+from ....errors import MissingWeightsError
+from .adapter_config import ADAPTER_FORMAT, read_adapter_config
+from ..models.animatenet import AnimateNet
+from ..models.face_projection import FaceProjection
+from ..models.identitynet import IdentityNet
 
 @dataclass
 class DiffusionModels:
@@ -86,10 +84,7 @@ def load_base(sd15: Path) -> tuple[CLIPTokenizer, CLIPTextModel, AutoencoderKL, 
 def load_models(sd15: Path, adapters: Path) -> DiffusionModels:
     """Base + PortraitTalk adapters, on the CPU in fp32 (``animatenet/`` when there is one)."""
     tokenizer, text_encoder, vae, unet, scheduler_config = load_base(sd15)
-    config = json.loads((adapters / "config.json").read_text())
-    if config.get("format") != ADAPTER_FORMAT:
-        raise MissingWeightsError(f"{adapters / 'config.json'} is not a PortraitTalk adapter config "
-                                  f"(expected format {ADAPTER_FORMAT}).")  # fmt: skip
+    config = read_adapter_config(adapters)
     if "face_projection" not in config:
         raise MissingWeightsError(f"{adapters} has no IdentityNet yet; import one with `portraittalk weights import "
                                   "ip-adapter-faceid FILE` (or train it).")  # fmt: skip

@@ -29,7 +29,7 @@ from diffusers.models.controlnets.controlnet import ControlNetConditioningEmbedd
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from ...face.draw import DRAWING_STYLES
+from ....face.draw import DRAWING_STYLES
 from .attention import CONDITIONS, AnimateAttnProcessor, install_processors
 
 _UNET_PARTS = ("conv_in", "time_proj", "time_embedding", "down_blocks", "mid_block")

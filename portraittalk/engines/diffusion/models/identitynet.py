@@ -17,7 +17,7 @@ from diffusers import UNet2DConditionModel
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ...errors import MissingWeightsError
+from ....errors import MissingWeightsError
 from .attention import FaceAttnProcessor, install_processors
 from .face_projection import FaceProjection
 

@@ -19,10 +19,10 @@ from typing import Iterator, Optional
 
 import torch
 
-from ...errors import InputError, MissingWeightsError
-from ...weights import Weights
+from ....errors import InputError
+from ....weights import Weights
 from .convert import check_controlnet_config, convert_faceid, split_ip_adapter
-from .weights import ADAPTER_FORMAT
+from .adapter_config import ADAPTER_FORMAT, read_adapter_config
 
 COMPONENT = "portraittalk"
 CONTROLNET_STYLE = "laion-face"  # the public MediaPipe-face ControlNet's annotator (face/draw.py)
@@ -52,7 +52,7 @@ def import_controlnet(folder: Path, weights: Weights, conditioning_scale: float 
     the LAION-Face style. Returns what was recorded."""
     from diffusers import ControlNetModel
 
-    from .animatenet import AnimateNet
+    from ..models.animatenet import AnimateNet
 
     folder = Path(folder)
     unet = _base_unet(weights)
@@ -112,7 +112,7 @@ def staged_component(weights: Weights, replaces: tuple[str, ...]) -> Iterator[tu
     ``portraittalk/`` except ``replaces`` and ``config.json``; on success the config is written and
     the stage replaces ``portraittalk/``; on any error the stage is removed and nothing changed."""
     final = weights.path(COMPONENT)
-    config = _read_config(final / "config.json") if (final / "config.json").exists() else {"format": ADAPTER_FORMAT}
+    config = read_adapter_config(final) if (final / "config.json").exists() else {"format": ADAPTER_FORMAT}
     config.setdefault("imported", {})
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.import-", dir=final.parent))
     try:
@@ -131,17 +131,6 @@ def staged_component(weights: Weights, replaces: tuple[str, ...]) -> Iterator[tu
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-
-
-def _read_config(path: Path) -> dict:
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise MissingWeightsError(f"{path} cannot be read ({exc}); move the folder away and import again.") from None
-    if config.get("format") != ADAPTER_FORMAT:
-        raise MissingWeightsError(f"{path} is not a PortraitTalk adapter config (expected format {ADAPTER_FORMAT}); "
-                                  "move the folder away and import again.")  # fmt: skip
-    return config
 
 
 def _link(src: Path, dst: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import torch
 
-from ...errors import InputError
+from ....errors import InputError
 
 ARCFACE_DIM = 512
 LORA_TARGETS = {"to_q_lora": "to_q", "to_k_lora": "to_k", "to_v_lora": "to_v", "to_out_lora": "to_out.0"}

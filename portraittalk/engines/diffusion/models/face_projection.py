@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import InputError
+from ....errors import InputError
 
 
 class FaceProjection(nn.Module):
