@@ -69,8 +69,10 @@ def measure(pt, video: Path, audio_path: Path, reference: Path, result) -> tuple
 
 
 def main() -> int:
+    from portraittalk.engines.warp import WarpEngine
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", default="warp")
+    parser.add_argument("--engine", default=WarpEngine.name)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     args = parser.parse_args()
     from portraittalk import PortraitTalk

@@ -183,9 +183,10 @@ def main() -> int:
     parser.add_argument("--motion-model", default=None, help="a MotionConfig.motion_model choice (default: the default)")
     args = parser.parse_args()
     from portraittalk import PortraitTalk
+    from portraittalk.engines.warp import WarpEngine
 
-    pt = PortraitTalk.from_pretrained(engine="warp")
-    report = {"engine": "warp", "seconds_of_speech": SECONDS, "bars": BARS, "sets": {}}
+    pt = PortraitTalk.from_pretrained(engine=WarpEngine.name)
+    report = {"engine": WarpEngine.name, "seconds_of_speech": SECONDS, "bars": BARS, "sets": {}}
     for split in (("tune", "heldout") if args.set == "all" else (args.set,)):
         out = args.out / split
         out.mkdir(parents=True, exist_ok=True)

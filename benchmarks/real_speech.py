@@ -83,9 +83,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "real_speech")
     args = parser.parse_args()
     from portraittalk import PortraitTalk
+    from portraittalk.engines.warp import WarpEngine
 
     args.out.mkdir(parents=True, exist_ok=True)
-    pt = PortraitTalk.from_pretrained(engine="warp")
+    pt = PortraitTalk.from_pretrained(engine=WarpEngine.name)
     rows = []
     for clip in sorted((CLIPS / args.set).glob("*.mp4")):
         rows.append(evaluate(pt, clip, args.out))

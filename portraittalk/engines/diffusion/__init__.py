@@ -1,5 +1,10 @@
 """The paper's renderer: IdentityNet + AnimateNet on Stable Diffusion 1.5 (see docs/diffusion.md).
 
+One folder per job: ``models/`` (the networks), ``checkpoints/`` (the weights folder's layout:
+reading, loading, saving, converting and importing checkpoints, and whether the engine can run),
+the engine itself (``engine.py``, ``pipeline.py``, ``stability.py``) and ``tiny.py`` (a tiny
+random weight set for tests and CPU demos).
+
 Importing this package does not import torch: :func:`diffusion_status` answers from the weights
 folder alone, and :class:`DiffusionEngine` loads torch/diffusers when first touched.
 """
