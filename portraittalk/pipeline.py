@@ -19,9 +19,11 @@ import numpy as np
 from .config import Controls, GenerateRequest, Limits, RuntimeConfig
 from .engines.base import Engine, ProgressFn, no_progress
 from .engines.registry import build_engine, choose_engine, engine_status, ignored_note
-from .errors import CancelledError, InputError
+from .errors import InputError
+from .face.crop import FaceCrop
 from .face.reference import Reference, analyse_reference
-from .media import Audio, VideoWriter, load_audio, load_image, read_video
+from .media import Audio, VideoWriter, load_audio, load_image
+from .media.frames import FrameStore
 from .motion.track import MotionTrack
 from .quality import ArtifactCheck, Quality
 from .weights import Weights
@@ -46,19 +48,32 @@ class GenerationResult:
     engine: str
     engine_reason: str
     seed: int
+    reference: Reference  # the first reference: its photo, and the face crop the frames were drawn in
+    rendered: FrameStore  # the engine's frames (the face crop), exactly as they went to the encoder
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # asdict(GenerateRequest): every setting used
     quality: Quality = field(default_factory=Quality)  # the artifact check's verdict (warnings for the user)
 
+    @property
+    def crop(self) -> FaceCrop:
+        """Where the rendered frames sit in the reference photo (``crop.to_source`` maps their points)."""
+        return self.reference.crop
+
+    @property
+    def full_frame(self) -> bool:
+        """The video shows the whole photo with the face pasted back (else the face crop)."""
+        return bool(self.settings["render"]["full_frame"])
+
     def iter_frames(self) -> Iterator[np.ndarray]:
-        """Decode the frames one at a time (memory stays flat)."""
-        for _, frame in read_video(self.video_path):
-            yield frame
+        """The video's frames one at a time, as encoded (before compression); memory stays flat."""
+        for frame in self.rendered:
+            yield self.crop.paste(self.reference.photo, frame) if self.full_frame else frame
 
     @property
     def frames(self) -> np.ndarray:
-        """All frames as one (T, H, W, 3) array; use :meth:`iter_frames` for long videos."""
-        return np.stack(list(self.iter_frames()))
+        """All of the video's frames as one (T, H, W, 3) array (read-only, backed by a temporary file
+        unless the video shows the whole photo); use :meth:`iter_frames` for long whole-photo videos."""
+        return np.stack(list(self.iter_frames())) if self.full_frame else self.rendered.frames
 
     def save(self, path: Union[str, os.PathLike]) -> Path:
         """Copy the MP4 to ``path``."""
@@ -168,21 +183,26 @@ class PortraitTalk:
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)
         check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background, engine.artifact_advice)
         drawn = engine.drawn(track, request)
-        with VideoWriter(out_path, render.fps, size, audio) as writer:
-            for t, frame in enumerate(engine.frames(refs, drawn, request, progress)):
-                check.update(frame, drawn.landmarks[t])
-                writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
-            progress("encoding", 0, 1)
+        rendered, written = FrameStore(len(drawn), (render.size, render.size)), False
         try:
+            with VideoWriter(out_path, render.fps, size, audio) as writer:  # on error it leaves nothing
+                for t, frame in enumerate(engine.frames(refs, drawn, request, progress)):
+                    check.update(frame, drawn.landmarks[t])
+                    rendered.append(frame)
+                    writer.write(primary.crop.paste(primary.photo, frame) if render.full_frame else frame)
+                progress("encoding", 0, 1)
+            written = True
             progress("encoding", 1, 1)
-        except CancelledError:  # cancelled as the file was finished: still keep nothing
-            out_path.unlink(missing_ok=True)
+        except BaseException:  # cancelled or failed, even as the file was finished: keep nothing
+            rendered.discard()
+            if written:
+                out_path.unlink(missing_ok=True)
             raise
         quality = check.result()
         for warning in quality.warnings:
             log.info("quality: %s", warning)
-        return GenerationResult(out_path, render.fps, audio, track, drawn, engine_name, reason, request.seed, notes,
-                                asdict(request), quality)  # fmt: skip
+        return GenerationResult(out_path, render.fps, audio, track, drawn, engine_name, reason, request.seed, primary,
+                                rendered, notes, asdict(request), quality)  # fmt: skip
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,
                 progress: ProgressFn = no_progress) -> list[Reference]:  # fmt: skip

@@ -1,6 +1,7 @@
 """The warp engine's pictures, measured with MediaPipe, and the Python API a developer uses."""
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from portraittalk.errors import CancelledError, EngineUnavailableError
 from portraittalk.face import mesh
 from portraittalk.face.landmarks import FaceMeshDetector
 from portraittalk.face.reference import analyse_reference
-from portraittalk.media import Audio, load_audio, load_image, probe_video
+from portraittalk.media import Audio, load_audio, load_image, probe_video, read_video
 from portraittalk.motion.controls import apply_controls
 from portraittalk.motion.offline import audio_to_motion
 
@@ -97,8 +98,8 @@ def test_python_api_end_to_end(tmp_path):
 
 def test_a_generation_applies_the_controls_once(tmp_path):
     """The video is the speech's track drawn with w1-w3 applied once, as `result.drawn` says: with
-    w1 = 1.5 and w2 = 0 (twice the sway) the frames match that rendering far better than the track
-    with the controls applied twice (bigger mouth, four times the sway)."""
+    w1 = 1.5 and w2 = 0 (twice the sway) the frames are that rendering, not the track with the
+    controls applied twice (bigger mouth, four times the sway)."""
     pt = PortraitTalk.from_pretrained(engine="warp")
     speech = load_audio(SPEECH)
     audio = Audio.from_array(speech.samples[: 2 * speech.sample_rate], speech.sample_rate)  # 2 s
@@ -114,18 +115,27 @@ def test_a_generation_applies_the_controls_once(tmp_path):
                           result.drawn.landmarks[:, :468].max(axis=(0, 1)).astype(int))  # fmt: skip
     face = (slice(None), slice(y0, y1), slice(x0, x1))
     off_once, off_twice = np.abs(video - once)[face].mean(), np.abs(video - twice)[face].mean()
-    assert off_once < 4.0 and off_once < 0.5 * off_twice, (off_once, off_twice)  # (2.8: the codec; 9.4)
+    assert off_once == 0 and off_twice > 5, (off_once, off_twice)  # (9.4)
+    # result.frames are the frames that went to the encoder, not a decode of the MP4 (2.8 levels off)
+    decoded = np.stack([f for _, f in read_video(result.video_path)]).astype(np.float32)
+    assert 0 < np.abs(decoded - video)[face].mean() < 4.0
 
 
-def test_cancel_stops_and_leaves_nothing(tmp_path):
+def test_cancel_stops_and_leaves_nothing(tmp_path, monkeypatch):
     def progress(stage, done, total):
         if stage == "rendering" and done == 5:
             raise CancelledError("stopped by the user")
 
     out = tmp_path / "cancelled.mp4"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the result's frames are kept
     with pytest.raises(CancelledError):
         PortraitTalk().generate([PORTRAIT], SPEECH, size=128, progress=progress, output=out)
     assert list(tmp_path.iterdir()) == []
+    # a finished result keeps its frames beside the video until it is dropped
+    result = PortraitTalk().generate([PORTRAIT], SPEECH, size=128, output=out)
+    assert len(list(tmp_path.glob("portraittalk-frames-*.npy"))) == 1 and len(result.frames) == len(result.track)
+    del result
+    assert list(tmp_path.iterdir()) == [out]
 
 
 def test_several_references_lend_their_mouth_where_it_fits(ref):

@@ -13,7 +13,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import gradio as gr
 import numpy as np
@@ -24,8 +24,11 @@ from ..media import Audio, load_audio, load_image
 from ..media.audio import SAMPLE_RATE
 from .jobs import JobControl, OutputFolder
 from .manager import ModelManager
-from .views import first_frame, label_grid, metric_curves, metrics_table, motion_overlay
+from .views import label_grid, metric_curves, metrics_table, motion_overlay
 from .widgets import engine_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import GenerationResult
 
 log = logging.getLogger("portraittalk.app")
 
@@ -159,10 +162,7 @@ class Handlers:
         note += f"\n- Seed {result.seed}: the same seed and settings make the same video."
         note += "".join(f"\n- **Check the result:** {html.escape(w, quote=False)}" for w in result.quality.warnings)
         note += "".join(f"\n- {html.escape(sentence(n), quote=False)}" for n in notes if not n.startswith("engine:"))
-        state = {"video": video, "track": result.drawn, "audio": speech, "reference": refs[0],
-                 "size": settings.render.size, "crop_margin": settings.render.crop_margin,
-                 "full_frame": settings.render.full_frame}  # fmt: skip
-        return video, video, result.seed, shown, note, state
+        return video, video, result.seed, shown, note, result
 
     def _example(self, thumbnail: Optional[str], references: list[str], audio: str, prompt: Optional[str] = None,
                  request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple:  # fmt: skip
@@ -223,15 +223,10 @@ class Handlers:
         return metrics_table(result, self.manager.public), pd.DataFrame(metric_curves(result))
 
     # -- motion view ----------------------------------------------------------------------------
-    def _motion(self, state: Optional[dict]) -> str:
-        if not state:
+    def _motion(self, result: Optional[GenerationResult]) -> str:
+        if result is None:
             raise InputError("generate a video on the Generate tab first; its landmark track is drawn here.")
-        to_video = None
-        if state["full_frame"]:  # the track lives in the face crop; find the crop in the photo again
-            pt = self.manager.get()
-            to_video = pt.analyse([state["reference"]], state["size"], state["crop_margin"])[0].crop.to_source
-        out = self.outputs.new_path(stem="motion")
-        return str(motion_overlay(Path(state["video"]), state["track"], out, state["audio"], to_video))
+        return str(motion_overlay(result, self.outputs.new_path(stem="motion")))
 
     # -- conflict explorer ----------------------------------------------------------------------
     def _conflicts(self, reference: Optional[str], prompts: str, scales: str, seed: int = 0,
@@ -263,7 +258,7 @@ class Handlers:
                     result = pt.generate(ref, one_frame, prompt=prompt, seed=int(seed or 0), engine=engine,
                                          size=CONFLICT_TILE, output=self.outputs.new_path(stem="conflict"),
                                          identity_scale=scale, steps=steps)  # fmt: skip
-                    row.append(first_frame(result.video_path))
+                    row.append(result.frames[0])
                 tiles.append(row)
         return label_grid(tiles, prompt_list, [f"identity scale {s:g}" for s in scale_list], CONFLICT_TILE)
 

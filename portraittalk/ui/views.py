@@ -2,39 +2,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ..media import Audio, VideoWriter, read_video
-from ..motion.track import MotionTrack
+from ..media import VideoWriter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pipeline import GenerationResult
 
 
-def motion_overlay(video: Path, track: MotionTrack, output: Path, audio: Optional[Audio] = None,
-                   to_video: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> Path:  # fmt: skip
-    """Write ``video`` with the MotionTrack's mesh drawn on each frame (same timing, same audio).
-
-    ``to_video`` maps track points into video pixels (whole-photo results); by default the track's
-    frame is stretched onto the video's.
-    """
+def motion_overlay(result: "GenerationResult", output: Path) -> Path:
+    """Write the result's video with the mesh of where its engine drew the face on each frame (same
+    timing, same audio), from the result's own frames: no decode of its MP4, no new face analysis."""
     from ..face.draw import draw_preview
 
-    frames = read_video(video)
-    tw, th = track.frame_size
-    scale = np.array([frames.width / tw, frames.height / th], np.float32)
-    last = len(track) - 1
-    with VideoWriter(output, frames.fps, (frames.width, frames.height), audio=audio) as writer:
-        for i, (_, frame) in enumerate(frames):
-            points = track.landmarks[min(i, last)]
-            writer.write(draw_preview(frame, to_video(points) if to_video else points * scale))
+    to_video = result.crop.to_source if result.full_frame else np.asarray
+    size = result.crop.source_size if result.full_frame else result.drawn.frame_size
+    with VideoWriter(output, result.fps, size, audio=result.audio) as writer:
+        for frame, points in zip(result.iter_frames(), result.drawn.landmarks):
+            writer.write(draw_preview(frame, to_video(points)))
     return output
-
-
-def first_frame(video: Path) -> np.ndarray:
-    """The first decoded frame of a video (the conflict explorer compares these)."""
-    for _, frame in read_video(video):
-        return frame
-    raise ValueError(f"{video} has no frames")
 
 
 def label_grid(tiles: Sequence[Sequence[np.ndarray]], rows: Sequence[str], cols: Sequence[str],

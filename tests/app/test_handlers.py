@@ -101,7 +101,7 @@ print(grid.shape)
     assert out.stdout.strip().splitlines()[-1] == "(292, 732, 3)"  # 36 + 256 rows, 220 + 2×256 columns
 
 
-def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_path):
+def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_path, monkeypatch):
     """Whole-photo results: the crop-space track is mapped back into the photo, onto the face."""
     import numpy as np
 
@@ -110,7 +110,12 @@ def test_motion_view_draws_the_track_on_the_face_of_a_whole_photo_result(tmp_pat
     h = Handlers(ModelManager(), ServeLimits(), tmp_path)
     video, *_, state = h.generate([str(PORTRAIT)], str(SPEECH), size=256, full_frame=True,
                                   request=SimpleNamespace(session_hash="m"), progress=lambda *a, **k: None)  # fmt: skip
+    def no_second_analysis(*args, **kwargs):
+        raise AssertionError("the motion view analysed the photo again")
+
+    monkeypatch.setattr(h.manager.get(), "analyse", no_second_analysis)  # the result carries its crop
     overlay = h.motion(state)
+    monkeypatch.undo()
     src, drawn = probe_video(video), probe_video(overlay)
     assert (drawn.width, drawn.height, drawn.frame_count) == (src.width, src.height, src.frame_count)
     assert drawn.audio_codec == "aac"
