@@ -1,4 +1,5 @@
-"""The stage-1 mask reconstruction loss (Eq. 1) and the plain denoising loss (Eq. 3).
+"""The stage-1 mask reconstruction target (Eq. 1), of which the plain denoising target (Eq. 3) is the
+unmasked case; :class:`~portraittalk.training.diffusion_task.DiffusionTask` regresses it with an MSE.
 
 Eq. (1) writes ``|| eps - eps_theta(z_m_t, t, c) ||²`` with ``z_m_t`` the noisy *masked* latent,
 while the text says the network must restore the *original* content. Taken literally (noise
@@ -16,10 +17,9 @@ so the usual epsilon sampler step lands on the clean image. Equivalently it is t
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 
 def random_region_mask(batch: int, height: int, width: int, generator: Optional[torch.Generator] = None,
@@ -53,26 +53,3 @@ def masked_diffusion_target(clean: torch.Tensor, masked: torch.Tensor, alphas_cu
     noisy = a.sqrt() * masked + (1 - a).sqrt() * eps
     target = (noisy - a.sqrt() * clean) / (1 - a).sqrt()
     return noisy, target
-
-
-def mask_reconstruction_loss(predict_noise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                             encode: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-                             alphas_cumprod: torch.Tensor, generator: Optional[torch.Generator] = None
-                             ) -> torch.Tensor:  # fmt: skip
-    """Eq. (1) as we read it (module docstring). ``predict_noise(z, t)`` is the conditioned
-    IdentityNet, ``encode`` the frozen VAE encoder returning scaled latents, ``images`` in [-1, 1]."""
-    b, _, h, w = images.shape
-    mask = random_region_mask(b, h, w, generator).to(images)
-    with torch.no_grad():
-        clean, masked = encode(images), encode(corrupt(images, mask, generator))
-    t = torch.randint(0, len(alphas_cumprod), (b,), generator=generator).to(images.device)
-    noisy, target = masked_diffusion_target(clean, masked, alphas_cumprod, t, generator)
-    return F.mse_loss(predict_noise(noisy, t).float(), target.float())
-
-
-def denoising_loss(predict_noise: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], latents: torch.Tensor,
-                   alphas_cumprod: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Eq. (3), the plain epsilon loss of stages 2 and 3."""
-    t = torch.randint(0, len(alphas_cumprod), (latents.shape[0],), generator=generator).to(latents.device)
-    noisy, target = masked_diffusion_target(latents, latents, alphas_cumprod, t, generator)
-    return F.mse_loss(predict_noise(noisy, t).float(), target.float())

@@ -64,7 +64,7 @@ def test_mask_target_restores_the_clean_latent():
 
 def test_mask_reconstruction_loss_trains_identitynet(tiny_nets):
     from portraittalk.engines.diffusion.tiny import SCHEDULER, build_vae
-    from portraittalk.training.losses import corrupt, mask_reconstruction_loss, random_region_mask
+    from portraittalk.training.losses import corrupt, masked_diffusion_target, random_region_mask
     from portraittalk.training.stages import configure_stage
     from diffusers import DDPMScheduler
 
@@ -80,7 +80,11 @@ def test_mask_reconstruction_loss_trains_identitynet(tiny_nets):
     text = torch.randn(2, 77, 32, generator=g)
     face = identitynet.face_projection(torch.randn(2, 128, generator=g))
     encode = lambda x: vae.encode(x).latent_dist.mean * vae.config.scaling_factor  # noqa: E731
-    loss = mask_reconstruction_loss(lambda z, t: identitynet(z, t, text, face, 1.0), encode, images, alphas, g)
+    with torch.no_grad():  # as DiffusionTask.inputs does: the frozen VAE encodes the clean and the corrupted frame
+        clean, masked = encode(images), encode(corrupt(images, mask, g))
+    t = torch.randint(0, len(alphas), (2,), generator=g)
+    noisy, target = masked_diffusion_target(clean, masked, alphas, t, g)
+    loss = torch.nn.functional.mse_loss(identitynet(noisy, t, text, face, 1.0).float(), target.float())
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in identitynet.unet.parameters())
     assert all(p.grad is None for p in vae.parameters()) and len(params) == len(list(identitynet.parameters()))
