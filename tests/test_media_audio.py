@@ -8,7 +8,7 @@ import soundfile as sf
 from portraittalk.errors import AudioError
 from portraittalk.media import load_audio
 
-from shared_inputs import PORTRAIT, SPEECH, ffmpeg
+from shared_inputs import PORTRAIT, SPEECH, ffmpeg, speech_excerpt
 
 SPEECH_SECONDS = sf.info(str(SPEECH)).duration
 
@@ -107,7 +107,7 @@ def test_bad_audio_gets_clear_errors(tmp_path):
         load_audio(empty)
     zero = tmp_path / "zero.wav"
     sf.write(zero, np.zeros(0, np.float32), 16000)
-    with pytest.raises(AudioError, match="needs at least"):
+    with pytest.raises(AudioError, match="give at least 0.5 s of speech"):
         load_audio(zero)
     with pytest.raises(AudioError, match="cannot be used as audio"):
         load_audio(PORTRAIT)
@@ -126,3 +126,25 @@ def test_too_long_through_ffmpeg(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "12", "-c:a", "aac", str(m4a))
     with pytest.raises(AudioError, match="over the limit of 5 s"):
         load_audio(m4a, max_seconds=5)
+
+
+def test_speech_shorter_than_half_a_second_is_refused_with_the_minimum(tmp_path):
+    """0.2 s of speech (a syllable) would make a 5-frame video; the minimum, 0.5 s, is accepted."""
+    short = speech_excerpt(tmp_path / "short.wav", 0.2)
+    with pytest.raises(AudioError) as refused:
+        load_audio(short)
+    assert str(refused.value) == "the speech in 'short.wav' is 0.2 s long; give at least 0.5 s of speech."
+    assert load_audio(speech_excerpt(tmp_path / "half.wav", 0.5)).duration == pytest.approx(0.5)
+    m4a = tmp_path / "short.m4a"  # through ffmpeg: its length is what it decodes to
+    ffmpeg("-i", str(short), "-c:a", "aac", str(m4a))
+    with pytest.raises(AudioError, match=r"^the speech in 'short\.m4a' is 0\.2 s long; give at least 0\.5 s"):
+        load_audio(m4a)
+
+
+def test_the_api_refuses_short_speech_and_writes_nothing(tmp_path):
+    from portraittalk import PortraitTalk
+
+    short = speech_excerpt(tmp_path / "short.wav", 0.2)
+    with pytest.raises(AudioError, match=r"^the speech in 'short\.wav' is 0\.2 s long; give at least 0\.5 s"):
+        PortraitTalk.from_pretrained().generate([PORTRAIT], short, size=128, output=tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == [short]

@@ -10,7 +10,7 @@ from PIL import Image
 from portraittalk.errors import ImageError
 from portraittalk.media import load_image
 
-from shared_inputs import PORTRAIT
+from shared_inputs import PORTRAIT, SPEECH, oversize_png
 
 
 @pytest.fixture(scope="module")
@@ -69,14 +69,41 @@ def test_garbage_and_wrong_formats_are_refused(tmp_path):
         load_image(tmp_path / "missing.png")
 
 
-def test_pixel_limit_and_decompression_bomb(tmp_path):
-    big = tmp_path / "big.png"
-    Image.new("RGB", (3000, 3000)).save(big)
-    with pytest.raises(ImageError, match="over the limit"):
-        load_image(big, max_pixels=4_000_000)
-    # A tiny file that claims 20000x20000 pixels: refused from the header, before decoding.
+def test_an_oversize_photo_is_refused_with_the_limit_in_megapixels_and_what_to_do(tmp_path):
+    """The product's own words (not Pillow's "decompression bomb"), from the header, before decoding."""
+    huge = oversize_png(tmp_path / "huge.png")
+    with pytest.raises(ImageError) as refused:
+        load_image(huge)
+    assert str(refused.value) == (
+        "'huge.png' is 12000×12000 pixels (144 megapixels), over the limit of 40 megapixels; downscale it to at "
+        "most 40 megapixels (6324×6324 keeps its shape) with any image editor: a portrait needs no more than "
+        "about 2000 pixels a side.")  # fmt: skip
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 1500)).save(wide)
+    with pytest.raises(ImageError, match=r"^'wide\.png' is 3000×1500 pixels \(4\.5 megapixels\), over the limit of "
+                       r"4 megapixels; downscale it to at most 4 megapixels \(2828×1414 keeps its shape\)"):
+        load_image(wide, max_pixels=4_000_000)
+    assert load_image(wide, max_pixels=4_500_000).shape == (1500, 3000, 3)  # the limit itself is accepted
+
+
+def test_a_decompression_bomb_is_refused_in_the_same_words(tmp_path):
+    """A tiny file that claims 20000x20000 pixels (above what Pillow opens at all): refused from the
+    header, with the limit and what to do."""
     buf = io.BytesIO()
     Image.new("1", (20000, 20000)).save(buf, format="PNG")
     assert len(buf.getvalue()) < 200_000
-    with pytest.raises(ImageError, match="over the limit|too large"):
+    with pytest.raises(ImageError) as refused:
         load_image(buf.getvalue())
+    message = str(refused.value)
+    assert message.startswith("the image is over the limit of 40 megapixels; downscale it to at most 40 megapixels")
+    assert "bomb" not in message and "exceeds" not in message
+
+
+def test_the_api_refuses_an_oversize_portrait_in_the_same_words(tmp_path):
+    from portraittalk import PortraitTalk
+
+    huge = oversize_png(tmp_path / "huge.png")
+    with pytest.raises(ImageError, match=r"^'huge\.png' is 12000×12000 pixels \(144 megapixels\), over the limit "
+                       r"of 40 megapixels; downscale it to at most 40 megapixels"):
+        PortraitTalk.from_pretrained().generate([PORTRAIT, huge], SPEECH, size=128, output=tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == [huge]  # nothing written

@@ -70,9 +70,8 @@ def load_audio(
     except _NotSoundfile:
         samples, duration = _load_ffmpeg(path, sample_rate, max_seconds)
     if duration < min_seconds or samples.size == 0:
-        raise AudioError(
-            f"audio file '{path.name}' is {duration:.2f} s long; it needs at least {min_seconds:.2f} s of sound."
-        )
+        raise AudioError(f"the speech in '{path.name}' is {round(duration, 2):g} s long; "
+                         f"give at least {min_seconds:g} s of speech.")  # fmt: skip
     return Audio(samples, sample_rate, duration, path)
 
 

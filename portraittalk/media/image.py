@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from pathlib import Path
@@ -20,7 +21,8 @@ def load_image(source: ImageSource, max_pixels: int = Limits.max_image_pixels) -
     """Decode ``source`` into an ``(H, W, 3)`` uint8 RGB array.
 
     The format is read from the bytes, never the file name. Corrupt, truncated, unsupported or
-    too-large images raise :class:`ImageError` with a message meant for the user.
+    too-large images raise :class:`ImageError` with a message meant for the user; the size is read from
+    the header, so an image over ``max_pixels`` is refused before it is decoded.
     """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source)
@@ -32,7 +34,8 @@ def load_image(source: ImageSource, max_pixels: int = Limits.max_image_pixels) -
         raise ImageError(f"{name} does not exist or is not a file.")
     data = io.BytesIO(source) if isinstance(source, bytes) else source
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow warns from 89 megapixels (its words are not the user's); ``max_pixels`` decides below.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(data) as img:
                 if img.format not in ACCEPTED_FORMATS:
@@ -41,21 +44,37 @@ def load_image(source: ImageSource, max_pixels: int = Limits.max_image_pixels) -
                     )
                 width, height = img.size
                 if width * height > max_pixels:
-                    raise ImageError(
-                        f"{name} is {width}x{height} pixels, over the limit of {max_pixels:,}; "
-                        "resize it (a portrait needs no more than about 2000 pixels a side)."
-                    )
+                    raise _too_large(name, max_pixels, (width, height))
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 return _pil_to_rgb(img)
         except ImageError:
             raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageError(f"{name} is too large to decode safely ({exc}).") from None
+        except Image.DecompressionBombError:  # twice Pillow's warning size: it does not even give the size
+            raise _too_large(name, max_pixels) from None
         except UnidentifiedImageError:
             raise ImageError(f"{name} is not an image we can read; use JPEG, PNG, WebP or BMP.") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(f"{name} is corrupt or truncated ({exc}); export it again.") from None
+
+
+def _too_large(name: str, max_pixels: int, size: tuple[int, int] | None = None) -> ImageError:
+    """The limit in megapixels and what to do; with ``size``, the image's own size and one that fits."""
+    limit = f"{_megapixels(max_pixels)} megapixels"
+    if size is None:
+        said, fits = f"{name} is over the limit of {limit}", ""
+    else:
+        width, height = size
+        fit_width = math.isqrt(max_pixels * width // height)  # the same shape, at most max_pixels
+        said = (f"{name} is {width}×{height} pixels ({_megapixels(width * height)} megapixels), "
+                f"over the limit of {limit}")  # fmt: skip
+        fits = f" ({fit_width}×{fit_width * height // width} keeps its shape)"
+    return ImageError(f"{said}; downscale it to at most {limit}{fits} with any image editor: a portrait needs no "
+                      "more than about 2000 pixels a side.")  # fmt: skip
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{round(pixels / 1e6, 1):g}"
 
 
 def _pil_to_rgb(img) -> np.ndarray:

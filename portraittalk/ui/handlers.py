@@ -246,7 +246,7 @@ class Handlers:
         cells = len(prompt_list) * len(scale_list)
         if cells > self.limits.max_conflict_cells:
             raise InputError(f"{cells} cells asked for; at most {self.limits.max_conflict_cells} per grid.")
-        one_frame = Audio.from_array(np.zeros(int(SAMPLE_RATE * Limits.min_audio_seconds), np.float32))
+        one_frame = Audio.from_array(np.zeros(int(SAMPLE_RATE / DEFAULTS.render.fps), np.float32))
         self.outputs.clean()
         tiles: list[list[np.ndarray]] = []
         with self.manager.run_lock:

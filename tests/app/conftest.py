@@ -86,9 +86,12 @@ def client(app_url):
 
 @pytest.fixture(scope="session")
 def bad_inputs(tmp_path_factory) -> dict[str, Path]:
-    """A landscape with no face, a corrupt PNG, a text file named .wav, and speech over the limit."""
+    """A landscape with no face, a corrupt PNG, a 144-megapixel PNG, a text file named .wav, speech over
+    the limit and speech under the minimum."""
     import soundfile as sf
     from skimage import data
+
+    from shared_inputs import oversize_png, speech_excerpt
 
     from portraittalk.media.image import save_image
 
@@ -99,6 +102,8 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     from portraittalk.ui.handlers import ServeLimits
 
     sf.write(d / "long.wav", np.zeros(int(16000 * (ServeLimits().max_audio_seconds + 3)), np.float32), 16000)
+    speech_excerpt(d / "short.wav", 0.2)
+    oversize_png(d / "huge.png")
     return {p.stem: p for p in d.iterdir()}
 
 

@@ -84,6 +84,9 @@ def test_evaluate_returns_metrics_and_curves(client, generated):
     ("corrupt image", ["corrupt"], None, "not an image we can read"),
     ("not audio", None, "notes", "it is not audio we can decode"),
     ("too long", None, "long", "is 63 s long, over the limit of 60 s"),
+    ("too short", None, "short", "the speech in 'short.wav' is 0.2 s long; give at least 0.5 s of speech."),
+    ("oversize photo", ["huge"], None, "'huge.png' is 12000×12000 pixels (144 megapixels), over the limit of 40 "
+     "megapixels; downscale it to at most 40 megapixels (6324×6324 keeps its shape) with any image editor"),
 ])  # fmt: skip
 def test_bad_inputs_give_clear_messages(client, bad_inputs, case, refs, audio, message):
     references = [handle_file(str(bad_inputs[r])) for r in refs] if refs else [handle_file(str(PORTRAIT))]

@@ -233,3 +233,24 @@ def test_the_metrics_table_says_how_to_read_each_number(tmp_path):
     assert "0.87–0.99" in reading["ADFD"] and "0.77–0.89" in reading["identity similarity"]
     assert "·" not in "".join(reading.values())  # no formulas: they stay in docs/metrics.md
     assert reading["note"] == "no face in frame 3 of x.mp4"
+
+
+def test_the_app_refuses_short_speech_and_oversize_photos_in_the_products_words(tmp_path):
+    """The upload check takes an oversize photo out of the list with the limit and what to do; Generate
+    says the same, and refuses speech under the minimum length with that minimum."""
+    from shared_inputs import oversize_png, speech_excerpt
+
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path / "out")
+    huge, short = oversize_png(tmp_path / "huge.png"), speech_excerpt(tmp_path / "short.wav", 0.2)
+    words = (r"'huge\.png' is 12000×12000 pixels \(144 megapixels\), over the limit of 40 megapixels; "
+             r"downscale it to at most 40 megapixels \(6324×6324 keeps its shape\) with any image editor")
+    with pytest.warns(UserWarning, match=words) as shown:
+        kept, _ = h.references_changed([str(PORTRAIT), str(huge)])
+    assert kept == [str(PORTRAIT)] and "bomb" not in str(shown[0].message)
+    request, progress = SimpleNamespace(session_hash="limits"), lambda *a, **k: None
+    with pytest.raises(gr.Error, match=words):
+        h.generate([str(huge)], str(SPEECH), request=request, progress=progress)
+    with pytest.raises(gr.Error) as refused:
+        h.generate([str(PORTRAIT)], str(short), request=request, progress=progress)
+    assert refused.value.message == "The speech in 'short.wav' is 0.2 s long; give at least 0.5 s of speech."
+    assert not list((tmp_path / "out").glob("*.mp4"))
