@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Union
@@ -113,6 +114,19 @@ def read_video(path: PathLike) -> VideoFrames:
 ENCODER_NICENESS = 10
 
 
+def _new_file(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new empty file with a unique name, made as any file the user creates is: mode 0666 less the
+    umask (typically 0644). ffmpeg writes into it and it is renamed to the output, which keeps its mode;
+    mkstemp's owner-only 0600 would make the video unreadable to anyone else."""
+    while True:
+        path = folder / f"{prefix}{uuid.uuid4().hex[:12]}{suffix}"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
+        except FileExistsError:
+            continue
+
+
 class VideoWriter:
     """Streams RGB frames into an H.264 (yuv420p) MP4 with an AAC track of ``audio``.
 
@@ -136,9 +150,7 @@ class VideoWriter:
         self._even = (self.width + self.width % 2, self.height + self.height % 2)
         self.frames_written = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = _new_file(self.path.parent, f".{self.path.stem}.", ".mp4")
         self._audio_tmp: Optional[Path] = None
         cmd = [ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{self._even[0]}x{self._even[1]}", "-r", f"{self.fps}", "-i", "-"]  # fmt: skip

@@ -48,3 +48,5 @@ def test_snippet_runs_as_written(code, app_url, tmp_path):
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PORTRAITTALK_URL": app_url})  # fmt: skip
     assert run.returncode == 0, f"the snippet failed:\n{code}\n--- stderr ---\n{run.stderr[-3000:]}"
+    if "gradio_client" in code:  # a client of the app makes its inputs in a scratch folder, not the user's
+        assert sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink()) == []
