@@ -1,9 +1,9 @@
 """The fitted audio-to-mouth model: log-mel speech -> how far the lips part and how wide they stretch.
 
 Three tiny temporal convolution networks (8 channels, about 2.8 k weights each, fitted from
-different seeds by ``scripts/fit_mouth_model.py`` on the real talking-head clips in
-``benchmarks/data/clips/fit``; ``mouth_model.npz`` beside this file) read 80-band log-mel frames at
-50 Hz; their mean predicts, per 25 fps video frame, the speaker's inner-lip opening, mouth width and
+different seeds by ``portraittalk train --stage mouth`` (:mod:`portraittalk.training.mouth`) on the
+real talking-head clips in ``benchmarks/data/clips/fit``; ``mouth_model.npz`` beside this file)
+read 80-band log-mel frames at 50 Hz; their mean predicts, per 25 fps video frame, the speaker's inner-lip opening, mouth width and
 chin drop as standard scores. They learn the shapes speech makes (lips shut for m/b/p, rounded for
 o/u/w, spread for i/e, open vowels open) from how real mouths moved, not from loudness. Inference
 is numpy only (no torch on this path) and runs in a few milliseconds per second of speech.

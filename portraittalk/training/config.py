@@ -24,7 +24,7 @@ from ..config import RenderConfig, _Section, setting
 from ..errors import InputError
 
 DIFFUSION_STAGES = ("identity", "animate", "joint")
-STAGES = (*DIFFUSION_STAGES, "audio2motion")
+STAGES = (*DIFFUSION_STAGES, "audio2motion", "mouth")  # mouth: the fitted mouth model (training.mouth)
 STAGE_NUMBER = {"identity": 1, "animate": 2, "joint": 3}  # portraittalk.training.stages numbering
 
 

@@ -274,5 +274,10 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 def train(stage: str, data: Union[str, Path], weights: Weights, output: Union[str, Path],
           config: TrainConfig, max_steps: Optional[int] = None, resume: bool = False,
           explicit_config: bool = False, progress: bool = True) -> TrainResult:  # fmt: skip
-    """Run one stage to its end (``max_steps`` or the configured epochs); see :class:`Trainer`."""
+    """Run one stage to its end (``max_steps`` or the configured epochs); see :class:`Trainer`. The
+    mouth stage fits the shipped mouth model from videos (``data``: a folder of clips; :mod:`.mouth`)."""
+    if stage == "mouth":
+        from .mouth import train_mouth
+
+        return train_mouth(data, output, max_steps, progress)
     return Trainer(stage, data, weights, output, config, max_steps, resume, explicit_config, progress).fit()

@@ -7,6 +7,7 @@ PRE = "tests/training/test_preprocess.py"
 DATA = "tests/training/test_data.py"
 TRAIN = "tests/training/test_train.py"
 A2M = "tests/training/test_audio2motion.py"
+MOUTH = "tests/training/test_mouth.py"
 
 MUTANTS: list[Mutant] = [
     Mutant("training: resampling takes the earlier frame, not the nearest", "portraittalk/training/preprocess.py",
@@ -53,4 +54,6 @@ MUTANTS: list[Mutant] = [
            "    aligned = apply_affines(mats, points[found])\n",
            "    aligned = points[found] / np.linalg.norm(points[found][:, 10] - points[found][:, 152], axis=-1).mean()\n",
            (DATA,)),
+    Mutant("training: the mouth stage never steps its optimiser", "portraittalk/training/mouth.py",
+           "        opt.step()\n", "", (MOUTH,)),
 ]  # fmt: skip

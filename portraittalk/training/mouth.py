@@ -1,10 +1,11 @@
-"""Fit the audio-to-mouth model shipped as ``portraittalk/motion/mouth_model.npz``.
+"""`portraittalk train --stage mouth`: fit the audio-to-mouth model shipped as
+``portraittalk/motion/mouth_model.npz`` (the "fitted" motion model, :mod:`portraittalk.motion.mouth_model`).
 
-Data: the real talking-head clips in ``benchmarks/data/clips/fit`` only (never ``clips/eval``). For
-each clip, MediaPipe (tracking mode) measures per frame the inner-lip gap, the mouth's width and the
-nose-to-chin distance, all over the outer eye-corner distance, standardised per clip (speakers
-differ in how far they open; the shape over time is what is learned). Inputs: 80-band log-mel at
-50 Hz (``portraittalk.motion.features.log_mel``).
+Data: real talking-head clips, ``--data benchmarks/data/clips/fit`` for the shipped model (never
+``clips/eval``). For each clip, MediaPipe (tracking mode) measures per frame the inner-lip gap, the
+mouth's width and the nose-to-chin distance, all over the outer eye-corner distance, standardised
+per clip (speakers differ in how far they open; the shape over time is what is learned). Inputs:
+80-band log-mel at 50 Hz (``portraittalk.motion.features.log_mel``).
 
 Training windows are read 0.85-1.15x as fast (sound and picture together) and their spectrum is
 shifted by up to 3 mel bands (another voice): with 19 clips, this raised the out-of-fold (4 folds
@@ -12,24 +13,26 @@ by speaker) median r with the real opening from 0.18 to 0.28.
 
 The clips' sound and picture are not all in sync (re-encoded sources): a first round of grouped
 4-fold models predicts every clip out of fold, each clip's offset (within ±6 frames) is where its
-prediction matches best, and the final model is fitted on the re-aligned clips. ``--cv`` also
-reports leave-one-speaker-out correlations. Needs torch (fitting only; the package runs the model
-with numpy). Deterministic (seeded, one thread).
+prediction matches best, and the final model is fitted on the re-aligned clips. ``cross_validate``
+also reports leave-one-speaker-out correlations. Needs torch (fitting only; the package runs the
+model with numpy). Deterministic (seeded, one thread). Writes RUN/mouth_model.npz (copy it over the
+shipped file to use it), RUN/mouth_report.json and RUN/landmarks/ (the clips' landmarks, reused).
 
-    python scripts/fit_mouth_model.py [--out portraittalk/motion/mouth_model.npz] [--cv] [--cache outputs/fit_cache]
+    portraittalk train --stage mouth --data benchmarks/data/clips/fit --output RUN [--max-steps STEPS]
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional, Union
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-CLIPS = ROOT / "benchmarks" / "data" / "clips" / "fit"
+from ..errors import InputError
+from .trainer import TrainResult
+
 # 8 channels and 3 members (seeds 0-2, their mean predicts): out of fold (4 folds by speaker, clips
 # re-aligned) the median r with the real opening rose from 0.39 (one 32-channel network) to 0.46;
 # 32 channels x 3 members gave 0.42, 16 x 3 0.45, 4 x 3 0.38, 16 x 5 0.45, 800 steps no more.
@@ -61,7 +64,8 @@ def measure_clip(path: Path, cache: Path) -> dict:
         track.save(cached)
     p = track.points.astype(np.float64)
     if np.isnan(p).any():
-        raise SystemExit(f"{path.name}: a frame without a face; every fit clip must show one on every frame")
+        raise InputError(f"{path.name}: a frame without a face; every clip the mouth model learns from must show one "
+                         "on every frame")  # fmt: skip
     scale = np.linalg.norm(p[:, 33] - p[:, 263], axis=1)
     y = np.stack([np.linalg.norm(p[:, 13] - p[:, 14], axis=1) / scale, np.linalg.norm(p[:, 61] - p[:, 291], axis=1) / scale,
                   np.linalg.norm(p[:, 1] - p[:, 152], axis=1) / scale], axis=1)  # fmt: skip
@@ -106,7 +110,8 @@ def aligned(clip: dict, lag: int) -> tuple[np.ndarray, np.ndarray]:
     return mel, y
 
 
-def fit(clips: list[dict], lags: dict[str, int], seed: int = 0):
+def fit(clips: list[dict], lags: dict[str, int], seed: int = 0, steps: int = STEPS):
+    """One network fitted from ``seed``; ``net.last_loss`` is its final loss."""
     import torch
 
     torch.manual_seed(seed)
@@ -118,7 +123,7 @@ def fit(clips: list[dict], lags: dict[str, int], seed: int = 0):
     sizes = np.array([it[1].shape[1] for it in items], np.float64)
     weights = torch.tensor(LOSS_WEIGHTS)
     net.train()
-    for _ in range(STEPS):
+    for _ in range(steps):
         xs, ys = [], []
         for k in rng.choice(len(items), BATCH, p=sizes / sizes.sum()):  # clips drawn by length
             mel, y = items[k]
@@ -153,11 +158,12 @@ def fit(clips: list[dict], lags: dict[str, int], seed: int = 0):
         opt.zero_grad()
         loss.backward()
         opt.step()
+    net.last_loss = float(loss)
     return net.eval()
 
 
-def fit_members(clips: list[dict], lags: dict[str, int]) -> list:
-    return [fit(clips, lags, seed) for seed in range(MEMBERS)]
+def fit_members(clips: list[dict], lags: dict[str, int], members: int = MEMBERS, steps: int = STEPS) -> list:
+    return [fit(clips, lags, seed, steps) for seed in range(members)]
 
 
 def predict(nets: list, clip: dict) -> np.ndarray:
@@ -189,10 +195,11 @@ def folds(clips: list[dict], k: int) -> list[list[str]]:
     return [[c["name"] for c in clips if speaker(c["name"]) in groups[i::k]] for i in range(k)]
 
 
-def out_of_fold(clips: list[dict], lags: dict[str, int], k: int) -> dict[str, np.ndarray]:
+def out_of_fold(clips: list[dict], lags: dict[str, int], k: int, members: int = MEMBERS,
+                steps: int = STEPS) -> dict[str, np.ndarray]:  # fmt: skip
     preds = {}
     for held in folds(clips, k):
-        nets = fit_members([c for c in clips if c["name"] not in held], lags)
+        nets = fit_members([c for c in clips if c["name"] not in held], lags, members, steps)
         preds.update({c["name"]: predict(nets, c) for c in clips if c["name"] in held})
     return preds
 
@@ -202,27 +209,38 @@ def export(nets: list) -> dict[str, np.ndarray]:
             for k, v in net.state_dict().items()}  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "portraittalk" / "motion" / "mouth_model.npz")
-    parser.add_argument("--cache", type=Path, default=ROOT / "outputs" / "fit_cache")
-    parser.add_argument("--cv", action="store_true", help="also report leave-one-speaker-out correlations")
-    args = parser.parse_args()
+def train_mouth(data: Union[str, Path], output: Union[str, Path], max_steps: Optional[int] = None,
+                progress: bool = True, members: int = MEMBERS, k_folds: int = 4,
+                cross_validate: bool = False) -> TrainResult:  # fmt: skip
+    """Fit the mouth model on the clips (``*.mp4``) in ``data`` and write it to ``output``/mouth_model.npz.
+
+    ``max_steps``: optimiser steps of each network (default ``STEPS``); ``members`` networks (seeds
+    0..members-1) average into the model; ``k_folds`` speaker folds find each clip's offset;
+    ``cross_validate`` adds leave-one-speaker-out correlations to RUN/mouth_report.json."""
     import torch
 
     torch.set_num_threads(1)
+    steps = STEPS if max_steps is None else max_steps
+    if steps < 1:
+        raise InputError("--max-steps must be at least 1.")
     started = time.perf_counter()
-    args.cache.mkdir(parents=True, exist_ok=True)
-    clips = [measure_clip(p, args.cache) for p in sorted(CLIPS.glob("*.mp4"))]
-    print(f"{len(clips)} clips, {sum(len(c['y']) for c in clips)} frames", file=sys.stderr)
+    run = Path(output)
+    cache = run / "landmarks"
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = sorted(Path(data).glob("*.mp4"))
+    if not paths:
+        raise InputError(f"no .mp4 clips in {data} (the mouth model learns from talking-head videos).")
+    clips = [measure_clip(p, cache) for p in paths]
+    say = (lambda text: print(text, file=sys.stderr)) if progress else (lambda text: None)  # noqa: E731
+    say(f"{len(clips)} clips, {sum(len(c['y']) for c in clips)} frames")
     # 1. Each clip's sound-to-picture offset, from out-of-fold predictions.
-    first = out_of_fold(clips, {}, 4)
+    first = out_of_fold(clips, {}, k_folds, members, steps)
     lags = {c["name"]: best_offset(lag_scan(c["y"][:, 0], first[c["name"]][:, 0])) for c in clips}
-    print(f"offsets (frames): {lags}", file=sys.stderr)
+    say(f"offsets (frames): {lags}")
     report: dict = {"clips": [c["name"] for c in clips], "offsets": lags}
     # 2. Optionally, how well it predicts speakers it has not seen.
-    if args.cv:
-        held = out_of_fold(clips, lags, len({speaker(c["name"]) for c in clips}))
+    if cross_validate:
+        held = out_of_fold(clips, lags, len({speaker(c["name"]) for c in clips}), members, steps)
         cv = {}
         for c in clips:
             scan = [lag_scan(c["y"][:, j], held[c["name"]][:, j]) for j in range(3)]
@@ -230,39 +248,36 @@ def main() -> int:
         report["leave_one_speaker_out"] = cv
         report["median_r"] = {n: round(float(np.median([v[f"r_{n}"] for v in cv.values()])), 3) for n in OUTPUTS}
     # 3. The final members on every clip, re-aligned.
-    nets = fit_members(clips, lags)
+    nets = fit_members(clips, lags, members, steps)
     # Predictions on unseen speech are tamer than on the fit clips: rescale by the out-of-fold spread.
     pred_std = np.concatenate([first[c["name"]] for c in clips]).std(axis=0)
     aperture = np.concatenate([c["aperture"] for c in clips])
     width = np.concatenate([c["width_change"] for c in clips])
-    data = export(nets)
+    data_out = export(nets)
     # What torch predicts on the first clip with the exported (fp16) weights: the package's numpy
     # model must give the same (checked here, and by the tests).
     halves = []
-    for i in range(MEMBERS):
+    for i in range(members):
         half = network()
-        half.load_state_dict({k[len(f"w.{i}."):]: torch.from_numpy(v.astype(np.float32)) for k, v in data.items()
+        half.load_state_dict({k[len(f"w.{i}."):]: torch.from_numpy(v.astype(np.float32)) for k, v in data_out.items()
                               if k.startswith(f"w.{i}.")})  # fmt: skip
         halves.append(half.eval())
     check = predict(halves, clips[0]).astype(np.float32)
-    data.update(dilations=np.array(DILATIONS), outputs=np.array(OUTPUTS), prediction_std=pred_std.astype(np.float32),
-                opening_mean=np.float32(aperture.mean()), opening_std=np.float32(aperture.std()),
-                width_std=np.float32(width.std()), fit_clips=np.array(report["clips"]),
-                check_clip=np.array(clips[0]["name"]), check_prediction=check)  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **data)
-    from portraittalk.motion.mouth_model import MouthModel
+    data_out.update(dilations=np.array(DILATIONS), outputs=np.array(OUTPUTS), prediction_std=pred_std.astype(np.float32),
+                    opening_mean=np.float32(aperture.mean()), opening_std=np.float32(aperture.std()),
+                    width_std=np.float32(width.std()), fit_clips=np.array(report["clips"]),
+                    check_clip=np.array(clips[0]["name"]), check_prediction=check)  # fmt: skip
+    out = run / "mouth_model.npz"
+    np.savez_compressed(out, **data_out)
+    from ..motion.mouth_model import MouthModel
 
-    gap = float(np.abs(MouthModel.load(args.out).forward(clips[0]["mel"]) - check).max())
+    gap = float(np.abs(MouthModel.load(out).forward(clips[0]["mel"]) - check).max())
     if gap > 1e-3:
-        raise SystemExit(f"numpy and torch disagree by {gap}")
+        raise RuntimeError(f"the numpy mouth model and torch disagree by {gap}")
+    seconds = time.perf_counter() - started
     report.update(prediction_std=[round(float(v), 3) for v in pred_std], opening_mean=round(float(aperture.mean()), 4),
                   opening_std=round(float(aperture.std()), 4), width_std=round(float(width.std()), 4),
                   chin_per_gap_median=round(float(np.median([c["chin_per_gap"] for c in clips])), 3),
-                  bytes=args.out.stat().st_size, seconds=round(time.perf_counter() - started, 1))  # fmt: skip
-    print(json.dumps(report, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                  bytes=out.stat().st_size, seconds=round(seconds, 1))  # fmt: skip
+    (run / "mouth_report.json").write_text(json.dumps(report, indent=1))
+    return TrainResult(run, "mouth", steps, steps, nets[-1].last_loss, seconds)  # steps of each network
