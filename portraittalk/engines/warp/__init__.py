@@ -1,8 +1,9 @@
 """The warp engine: animates the reference photo itself along the MotionTrack, on the CPU.
 
 How a frame is made:
-1. The track's landmarks are split into head pose (a similarity, from the track's ``head``
-   parameters) and expression (what is left, in reference coordinates).
+1. The track is read as it is stored: its expression (displacements in the reference's placement)
+   and its head pose (a similarity from the ``head`` parameters' roll, translation and scale; pitch
+   and yaw are ignored by a 2-D warp).
 2. Expression displacements are spread over the face by a piecewise-linear (barycentric) map on a
    Delaunay mesh of the 468 face points plus rings of still anchors, on a 4-px grid over only the
    window that can move, and bounded (``field.MAX_DISPLACEMENT``); head pose moves the head region
