@@ -108,7 +108,7 @@ def test_unavailable_engine_says_why_without_server_paths(client):
     with pytest.raises(AppError, match="diffusion engine cannot run: .*portraittalk weights download sd15") as err:
         client.predict(references=[handle_file(str(PORTRAIT))], audio=handle_file(str(SPEECH)),
                        engine="diffusion", api_name="/generate")  # fmt: skip
-    assert "expected in the server's weights folder" in str(err.value)
+    assert "missing from the server's weights folder" in str(err.value)
     assert str(ASSETS.parent) not in str(err.value)
 
 
