@@ -196,14 +196,15 @@ def _wait_for_records(out: Path, n: int, proc: subprocess.Popen) -> None:
 
 
 def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tmp_path):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it), then a kill (SIGKILL to the batch
-    alone: its workers are orphaned mid-job), then a rerun that finishes. Every video is whole, no
-    finished job is redone, no temporary file is left, and the orphaned workers exit."""
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it), a kill of the batch alone (SIGKILL:
+    its workers are orphaned mid-job), a kill of everything (SIGKILL to the group: workers and
+    encoders die mid-file), then a rerun that finishes. Every video is whole, no finished job is
+    redone, no temporary file is left, and the orphaned workers exit."""
     import psutil
 
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"ref": str(PORTRAIT), "audio": str(inputs["speech"]), "out": f"clip{i}",
-                                        "seed": i, "size": 128}) + "\n" for i in range(8)))  # fmt: skip
+                                        "seed": i, "size": 128}) + "\n" for i in range(10)))  # fmt: skip
     out = tmp_path / "out"
 
     proc = _start(jobs, out, inputs)
@@ -212,7 +213,7 @@ def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tm
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in stderr, stderr
     after_interrupt = len(status_lines(out))
-    assert after_interrupt < 8
+    assert after_interrupt < 10
 
     proc = _start(jobs, out, inputs)
     _wait_for_records(out, after_interrupt + 1, proc)
@@ -221,16 +222,35 @@ def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tm
     proc.communicate(timeout=60)
     _, alive = psutil.wait_procs(workers, timeout=60)
     assert not alive, "orphaned workers kept running"
-    assert len(status_lines(out)) < 8
+    after_kill = len(status_lines(out))
+
+    proc = _start(jobs, out, inputs)
+    _wait_for_records(out, after_kill + 1, proc)
+    time.sleep(0.5)  # the workers are mid-job again
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert len(status_lines(out)) < 10
 
     final = batch(str(jobs), "--out", str(out), "--workers", "2", "--quiet", inputs=inputs)
     assert final.returncode == 0, final.stderr
     records = status_lines(out)
-    assert Counter(r["job"] for r in records if r["status"] == "done") == {f"clip{i}": 1 for i in range(8)}
-    assert sorted(videos(out)) == [f"clip{i}" for i in range(8)]
+    assert Counter(r["job"] for r in records if r["status"] == "done") == {f"clip{i}": 1 for i in range(10)}
+    assert sorted(videos(out)) == sorted(f"clip{i}" for i in range(10))
     for path in videos(out).values():
         assert_sound_video(path, 128)
     assert not list(out.glob(".*.mp4")) and not list(out.glob(".*.wav"))
+
+
+def test_a_torn_status_line_is_skipped_and_the_next_record_kept(tmp_path):
+    """A run killed while writing leaves half a line; the next result must still be read back."""
+    from portraittalk.batch import JobResult, read_status
+    from portraittalk.batch.status import append_status
+
+    append_status(tmp_path, JobResult("a", "done", output="a.mp4"))
+    with open(tmp_path / "batch.jsonl", "a") as f:
+        f.write('{"job": "b", "status": "do')
+    append_status(tmp_path, JobResult("c", "failed", "no face"))
+    assert read_status(tmp_path) == {"a": JobResult("a", "done", output="a.mp4"), "c": JobResult("c", "failed", "no face")}
 
 
 @pytest.fixture

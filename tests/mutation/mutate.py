@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("motion", "warp", "diffusion", "training", "media")
+AREAS = ("motion", "warp", "diffusion", "training", "media", "batch")
 
 
 @dataclass(frozen=True)
