@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from portraittalk.media import probe_video
+from portraittalk.motion.track import MotionTrack
 
 from shared_inputs import PAUSES, PORTRAIT, SECOND_PORTRAIT, SPEECH, ffmpeg, oversize_png, run_cli, speech_excerpt
 
@@ -90,8 +91,7 @@ def test_generate_with_track_and_two_references(tmp_path):
     dur = sf.info(str(PAUSES)).duration
     assert (info.video_codec, info.audio_codec, info.width) == ("h264", "aac", 256)
     assert abs(info.duration - dur) <= 1 / 25
-    d = np.load(track)
-    assert d["landmarks"].shape == (info.frame_count, 478, 2)
+    assert MotionTrack.load(track).landmarks.shape == (info.frame_count, 478, 2)
     # Re-rendering the saved track at another size gives the same number of frames.
     out2 = tmp_path / "again.mp4"
     r = run_cli("generate", "--ref", str(PORTRAIT), "--audio", str(PAUSES), "--out", str(out2),
@@ -168,7 +168,7 @@ def test_valid_but_awkward_inputs_make_videos(tmp_path):
         info = probe_video(out)
         assert info.frame_count >= 1 and info.audio_codec == "aac"
         if audio == silence:
-            lm = np.load(track)["landmarks"]
+            lm = MotionTrack.load(track).landmarks
             assert mouth_aperture(lm).max() < 0.01  # silence: the mouth stays shut
 
 
