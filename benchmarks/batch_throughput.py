@@ -11,7 +11,8 @@ each timed end to end as a user would see it (process start to the last MP4), in
 The machine is shared: the load average before and after each run is recorded beside its time.
 Prints one JSON object and writes it to ``--json``.
 
-    python benchmarks/batch_throughput.py [--jobs 20] [--seconds 8] [--size 256] [--json docs/measured/batch_throughput.json]
+    python benchmarks/batch_throughput.py [--jobs 20] [--seconds 8] [--size 256]
+                                          [--json docs/measured/batch_throughput.json]
 """
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def timed(commands: list[list[str]], outputs: list[Path]) -> dict:
     if missing:
         raise RuntimeError(f"not written: {missing}")
     return {"wall_s": round(wall, 1), "clips_per_minute": round(len(outputs) / wall * 60, 2),
-            "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)}  # fmt: skip
+            "load_average_before": round(load_before, 2),
+            "load_average_after": round(os.getloadavg()[0], 2)}  # fmt: skip
 
 
 def main() -> None:
@@ -89,10 +91,11 @@ def main() -> None:
         runs = {}
 
         out = tmp_dir / "separate"
+        outputs = [out / f"clip{i:02d}.mp4" for i in range(args.jobs)]
         runs["separate generate calls"] = timed(
-            [cli + ["generate", "--ref", str(PORTRAITS[i % 2]), "--audio", str(audio), "--out", str(out / f"clip{i:02d}.mp4"),
+            [cli + ["generate", "--ref", str(PORTRAITS[i % 2]), "--audio", str(audio), "--out", str(outputs[i]),
                     "--seed", str(i), "--size", str(args.size), "--quiet"] for i, audio in enumerate(speech)],
-            [out / f"clip{i:02d}.mp4" for i in range(args.jobs)])  # fmt: skip
+            outputs)  # fmt: skip
         modes = {"batch --workers 1": ["--workers", "1"], "batch --workers 2": ["--workers", "2"]}
         if not args.no_ray:
             modes["batch --ray local"] = ["--ray", "local"]

@@ -80,7 +80,8 @@ def batch(*args: str, inputs: dict[str, Path], counts: Path | None = None) -> su
 
 
 def _env(inputs: dict[str, Path], counts: Path | None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(inputs["hook"]), os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(inputs["hook"]), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     if counts is not None:
         env["PT_COUNT_ANALYSES"] = str(counts)
     return env
@@ -250,7 +251,8 @@ def test_a_torn_status_line_is_skipped_and_the_next_record_kept(tmp_path):
     with open(tmp_path / "batch.jsonl", "a") as f:
         f.write('{"job": "b", "status": "do')
     append_status(tmp_path, JobResult("c", "failed", "no face"))
-    assert read_status(tmp_path) == {"a": JobResult("a", "done", output="a.mp4"), "c": JobResult("c", "failed", "no face")}
+    expected = {"a": JobResult("a", "done", output="a.mp4"), "c": JobResult("c", "failed", "no face")}
+    assert read_status(tmp_path) == expected
 
 
 @pytest.fixture

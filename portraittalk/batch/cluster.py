@@ -16,6 +16,7 @@ from .status import FAILED
 from .worker import Outcome, Task, render
 
 LOCAL = "local"  # start a Ray instance inside this process (one machine, for trying it out)
+CONNECT_TIMEOUT_S = 5.0
 
 
 class RayTasks:
@@ -27,6 +28,7 @@ class RayTasks:
         self._ray = ray
         self._owns_connection = not ray.is_initialized()
         if self._owns_connection:
+            _check_reachable(address)
             try:
                 ray.init(address=None if address == LOCAL else address, log_to_driver=False,
                          logging_level=logging.WARNING, include_dashboard=False)  # fmt: skip
@@ -86,3 +88,17 @@ class RayTasks:
         self._stored.clear()
         if self._owns_connection:
             self._ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) nobody answers at: say so now (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local": Ray finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach a Ray cluster at '{address}' ({exc.strerror or exc}); start one with "
+                         "`ray start --head` or check the address.") from None  # fmt: skip

@@ -41,25 +41,32 @@ def run_batch(pt: "PortraitTalk", jobs: Iterable[Union[Job, Mapping[str, Any]]],
             raise InputError(f"{len(lines)} of {len(jobs)} jobs cannot run (nothing was started; --skip-invalid "
                              "runs the others):\n  " + "\n  ".join(lines))  # fmt: skip
         _remove_partial_files(out_dir, todo)
-        if started is not None:
-            started(len(todo), len(jobs) - len(todo))
-        for job in todo:
-            if job.id in problems:
-                yield _record(out_dir, JobResult(job.id, FAILED, problems[job.id]))
         runnable = [job for job in todo if job.id not in problems]
-        if runnable:
-            yield from _run(pt, runnable, out_dir, workers, ray)
+        backend = _backend(ray, workers, len(runnable)) if runnable else None  # a cluster is reached first
+        try:
+            if started is not None:
+                started(len(todo), len(jobs) - len(todo))
+            for job in todo:
+                if job.id in problems:
+                    yield _record(out_dir, JobResult(job.id, FAILED, problems[job.id]))
+            if backend is not None:
+                yield from _run(pt, runnable, out_dir, backend)
+        finally:
+            if backend is not None:
+                backend.close()
 
 
-def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, workers: Optional[int],
-         ray: Optional[str]) -> Iterator[JobResult]:  # fmt: skip
-    from .cluster import RayTasks
+def _backend(ray: Optional[str], workers: Optional[int], jobs: int) -> Any:
+    if ray:
+        from .cluster import RayTasks
+
+        return RayTasks(ray, workers)
     from .local import LocalPool
 
-    if ray:
-        backend: Any = RayTasks(ray, workers)
-    else:
-        backend = LocalPool(min(workers or os.cpu_count() or 1, len(jobs)))
+    return LocalPool(min(workers or os.cpu_count() or 1, jobs))
+
+
+def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, backend: Any) -> Iterator[JobResult]:
     setup = Setup(pt.weights, pt.defaults, pt.limits)
     cache = ReferenceCache(pt, jobs, forget=backend.forget)
     queued = deque(jobs)
@@ -89,8 +96,6 @@ def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, workers: Optional[i
     except KeyboardInterrupt:
         backend.interrupt()
         raise
-    finally:
-        backend.close()
 
 
 class ReferenceCache:

@@ -48,22 +48,25 @@ def _run(args: argparse.Namespace) -> int:
         nonlocal bar
         if finished_before:
             print(f"{finished_before} of {len(jobs)} jobs finished in an earlier run: skipped", file=sys.stderr)
-        bar = tqdm(total=to_run, unit="clip", desc="batch", file=sys.stderr, disable=args.quiet or not to_run, dynamic_ncols=True)
+        bar = tqdm(total=to_run, unit="clip", desc="batch", file=sys.stderr, disable=args.quiet or not to_run,
+                   dynamic_ncols=True)  # fmt: skip
 
     failed = 0
+    results = run_batch(pt, jobs, args.out, workers=args.workers, ray=args.ray, retry_failed=args.retry_failed,
+                        skip_invalid=args.skip_invalid, started=started)  # fmt: skip
     try:
-        for result in run_batch(pt, jobs, args.out, workers=args.workers, ray=args.ray,
-                                retry_failed=args.retry_failed, skip_invalid=args.skip_invalid, started=started):  # fmt: skip
+        for result in results:
             if result.status == FAILED:
                 failed += 1
                 bar.write(f"failed: {result.job}: {result.reason}", file=sys.stderr)
             bar.set_postfix(failed=failed, refresh=False)
             bar.update()
     except KeyboardInterrupt:
-        bar.close()
         print("interrupted: finished videos are kept; run the same command again to resume.", file=sys.stderr)
         return 130
-    bar.close()
+    finally:
+        results.close()  # an interrupt outside the batch's own code still stops its workers here
+        bar.close()
     latest = read_status(args.out)
     done = sum(1 for job in jobs if job.id in latest and latest[job.id].status == DONE)
     print(f"{done} of {len(jobs)} jobs done, {len(jobs) - done} failed ({args.out / 'batch.jsonl'})")
