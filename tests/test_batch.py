@@ -302,3 +302,35 @@ def test_generate_takes_an_analysed_portrait_as_it_is(inputs, monkeypatch):
     assert np.array_equal(reused.frames, from_file.frames)
     with pytest.raises(InputError, match="analysed at 128 px; this video is 160 px"):
         pt.generate([reference], inputs["speech"], size=160)
+
+
+def test_a_job_list_reads_the_same_from_csv_and_json_lines(tmp_path):
+    """Several portraits, settings by flat name (typed), default names unique in row order; a repeated
+    or escaping output name is that row's problem, under its own id."""
+    from portraittalk.batch import read_jobs
+    from portraittalk.batch.jobs import find_problems
+    from portraittalk.config import GenerateRequest, Limits
+
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "s.wav").write_bytes(b"")
+    rows = [{"ref": ["a.png", "a.png"], "audio": "s.wav", "full_frame": "yes", "w1": "0.5"},
+            {"ref": "a.png", "audio": "s.wav", "seed": "3"},
+            {"ref": "a.png", "audio": "s.wav", "out": "a-s"},
+            {"ref": "a.png", "audio": "s.wav", "out": "../elsewhere"},
+            {"ref": "a.png", "audio": "s.wav", "colour": "red"}]  # fmt: skip
+    (tmp_path / "jobs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    with open(tmp_path / "jobs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["ref", "audio", "out", "full_frame", "w1", "seed", "colour"])
+        writer.writeheader()
+        writer.writerows([{**r, "ref": ";".join(r["ref"]) if isinstance(r["ref"], list) else r["ref"]} for r in rows])
+    from_json, from_csv = read_jobs(tmp_path / "jobs.jsonl"), read_jobs(tmp_path / "jobs.csv")
+    for jobs in (from_json, from_csv):
+        assert [j.id for j in jobs[:5]] == ["a-s", "a-s-2", "a-s-3", "../elsewhere", "a-s-4"]
+        assert jobs[0].references == (tmp_path / "a.png",) * 2 and jobs[0].audio == tmp_path / "s.wav"
+        assert jobs[0].settings == {"full_frame": True, "w1": "0.5"}
+        problems = find_problems(jobs, GenerateRequest(), Limits())
+        assert problems["a-s-3"] == "out 'a-s' is also another job's output"
+        assert problems["../elsewhere"] == "out '../elsewhere' must be a name inside the output folder"
+        assert problems["a-s-4"].startswith("unknown setting 'colour'")
+        assert set(problems) == {"a-s-3", "../elsewhere", "a-s-4"} | ({"row-6"} if jobs is from_json else set())
+    assert from_json[5].problem.startswith("not a JSON object")

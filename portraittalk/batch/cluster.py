@@ -44,10 +44,6 @@ class RayTasks:
         self._pending: dict[Any, int] = {}  # ObjectRef -> handle
         self._next_handle = 0
 
-    @property
-    def capacity(self) -> int:
-        return self._capacity
-
     def has_room(self) -> bool:
         return len(self._pending) < self._capacity
 

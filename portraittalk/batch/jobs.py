@@ -96,6 +96,7 @@ def _job(row: Mapping[str, Any], base: Path, source: str, taken: set[str]) -> Jo
         job_id = str(name.with_suffix(""))
         if job_id in taken:
             problem = problem or f"out '{out}' is also another job's output"
+            job_id = _unique(job_id, taken)  # its own line in the status file, not the other job's
     else:
         stem = f"{references[0].stem}-{audio.stem}" if references else "job"
         job_id = _unique(stem, taken)

@@ -29,10 +29,6 @@ class LocalPool:
         self._size = max(1, workers)
         self._next_handle = 0
 
-    @property
-    def capacity(self) -> int:
-        return self._size
-
     def has_room(self) -> bool:
         return len(self._workers) < self._size or any(w.handle is None for w in self._workers)
 

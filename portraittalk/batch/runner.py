@@ -8,20 +8,31 @@ import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, Optional, Protocol, Union
 
 from ..config import GenerateRequest
 from ..errors import InputError, PortraitTalkError
 from ..face.reference import Reference
 from .jobs import Job, find_problems, jobs_from_rows
 from .status import DONE, FAILED, JobResult, append_status, read_status
-from .worker import INTERRUPTED, Setup, Task
+from .worker import INTERRUPTED, Outcome, Setup, Task
 
 if TYPE_CHECKING:
     from ..pipeline import PortraitTalk
 
 LOCK_FILE = ".batch.lock"
 Started = Callable[[int, int], None]  # (jobs to run now, jobs an earlier run finished)
+
+
+class Backend(Protocol):
+    """Where jobs run: :class:`~.local.LocalPool` or :class:`~.cluster.RayTasks`."""
+
+    def has_room(self) -> bool: ...  # another job can start now
+    def submit(self, task: Task, references: list[Reference]) -> int: ...  # a handle
+    def forget(self, key: Hashable) -> None: ...  # no later job uses this portrait
+    def wait(self) -> list[tuple[int, Outcome]]: ...  # blocks until a job in flight ends
+    def interrupt(self) -> None: ...  # stop the jobs in flight
+    def close(self) -> None: ...
 
 
 def run_batch(pt: "PortraitTalk", jobs: Iterable[Union[Job, Mapping[str, Any]]], out_dir: Path,
@@ -40,8 +51,8 @@ def run_batch(pt: "PortraitTalk", jobs: Iterable[Union[Job, Mapping[str, Any]]],
             lines = [f"{_where(job)}: {problems[job.id]}" for job in todo if job.id in problems]
             raise InputError(f"{len(lines)} of {len(jobs)} jobs cannot run (nothing was started; --skip-invalid "
                              "runs the others):\n  " + "\n  ".join(lines))  # fmt: skip
-        _remove_partial_files(out_dir, todo)
         runnable = [job for job in todo if job.id not in problems]
+        _remove_partial_files(out_dir, runnable)
         backend = _backend(ray, workers, len(runnable)) if runnable else None  # a cluster is reached first
         try:
             if started is not None:
@@ -56,7 +67,7 @@ def run_batch(pt: "PortraitTalk", jobs: Iterable[Union[Job, Mapping[str, Any]]],
                 backend.close()
 
 
-def _backend(ray: Optional[str], workers: Optional[int], jobs: int) -> Any:
+def _backend(ray: Optional[str], workers: Optional[int], jobs: int) -> Backend:
     if ray:
         from .cluster import RayTasks
 
@@ -66,7 +77,7 @@ def _backend(ray: Optional[str], workers: Optional[int], jobs: int) -> Any:
     return LocalPool(min(workers or os.cpu_count() or 1, jobs))
 
 
-def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, backend: Any) -> Iterator[JobResult]:
+def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, backend: Backend) -> Iterator[JobResult]:
     setup = Setup(pt.weights, pt.defaults, pt.limits)
     cache = ReferenceCache(pt, jobs, forget=backend.forget)
     queued = deque(jobs)

@@ -25,7 +25,7 @@ MUTANTS = [
     Mutant("batch: an interrupted job is recorded as finished", RUNNER,
            "                if outcome.status == INTERRUPTED:", "                if False:", (INTERRUPTED,)),
     Mutant("batch: a killed run's partial files stay", RUNNER,
-           "        _remove_partial_files(out_dir, todo)\n", "", (INTERRUPTED,)),
+           "        _remove_partial_files(out_dir, runnable)\n", "", (INTERRUPTED,)),
     Mutant("batch: a worker reuses another portrait's analysis", "portraittalk/batch/worker.py",
            "    kept = _references.setdefault(key, reference)\n",
            "    kept = _references.setdefault(0, reference)\n", (SIX,)),
