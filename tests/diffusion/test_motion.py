@@ -118,12 +118,13 @@ def test_hubert_features_when_the_component_is_present(tmp_path):
 
 def test_the_motion_model_is_a_setting_and_the_seed_reaches_it(tiny_dir, tmp_path):
     """auto = learned when audio2motion is in the weights folder, whatever the engine; the seed draws the
-    learned model's latent (its lips change with it), while the acoustic lips do not depend on it."""
+    learned model's latent (its lips change with it), while the acoustic lips do not depend on it; the
+    learned track's mouth_open is the opening its own lips are drawn with."""
     from portraittalk import PortraitTalk
     from portraittalk.config import MotionConfig
     from portraittalk.errors import MissingWeightsError
     from portraittalk.media import load_audio
-    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET, MAX_GAP, FaceRig
     from portraittalk.weights import Weights
 
     from shared_inputs import PORTRAIT, SPEECH
@@ -144,3 +145,6 @@ def test_the_motion_model_is_a_setting_and_the_seed_reaches_it(tiny_dir, tmp_pat
         seed=1)).expression[:, LOWER_LIP_INNER_SET], atol=1e-3)  # no audio2motion: auto = fitted
     with pytest.raises(MissingWeightsError, match="audio-to-motion"):
         PortraitTalk(Weights(tmp_path)).motion(audio, ref, GenerateRequest(motion=MotionConfig(motion_model="learned")))
+    learned = pt.motion(audio, ref, GenerateRequest(motion=MotionConfig(motion_model="learned")))
+    drawn = FaceRig(learned.reference).opening(learned.expression)  # the opening its lips are drawn with
+    assert np.ptp(drawn) > 0.01 and np.allclose(learned.mouth_open, np.clip(drawn / MAX_GAP, 0, 1.5), atol=1e-3)
