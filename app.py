@@ -26,9 +26,24 @@ footer { display: none !important; }
   flex-direction: row; flex-wrap: wrap; justify-content: center; gap: .3em; padding-top: 1.6em; }
 .gradio-container { overflow: clip !important; }  /* hidden would make the page's own box the sticky frame */
 #actions { position: sticky; bottom: 0; z-index: 20; padding: 6px 0; background: var(--body-background-fill); }
+@media (max-width: 720px) {  /* one column: the bar stays on the screen under the result too, where the progress is */
+  #actions { position: fixed; left: 0; right: 0; margin: 0; padding: 6px 16px;
+             box-shadow: 0 -2px 6px rgb(0 0 0 / 12%); }
+  .gradio-container { padding-bottom: 64px !important; } }
 #audio .upload-container { min-height: 0 !important; height: 96px !important; }
 #examples table { display: block; max-width: 100%; overflow-x: auto; }  /* scrolls inside its box if too wide */
 #examples img { max-height: 72px; width: auto; }
+#weights table.stacked { width: 100%; border-collapse: collapse; font-size: var(--text-sm); }
+#weights .stacked th, #weights .stacked td { text-align: left; vertical-align: top; padding: 6px 8px;
+                                             border-bottom: 1px solid var(--border-color-primary); }
+@media (max-width: 720px) {  /* a phone: each weights row is a card of labelled lines; the metrics wrap tighter */
+  #weights .stacked thead { display: none; }
+  #weights .stacked tr { display: block; padding: 6px 0; border-bottom: 1px solid var(--border-color-primary); }
+  #weights .stacked td { display: block; border: 0; padding: 2px 4px; overflow-wrap: anywhere; }
+  #weights .stacked td::before { content: attr(data-label) ": "; font-weight: 600; }
+  #metrics [role=gridcell] *, #metrics th * { font-size: 12px !important; overflow-wrap: normal !important;
+                                              word-break: normal !important; }  /* "0.4931" stays whole */
+  #metrics [role=gridcell], #metrics th { padding-left: 4px !important; padding-right: 4px !important; } }
 #curves-legend .curve-key { display: inline-block; white-space: nowrap; margin: 0 1.2em .2em 0;
                             font-size: var(--text-sm); }
 """
@@ -47,6 +62,12 @@ SHOW_RESULT = """() => { const el = document.querySelector('#result-video'); if 
   const r = el.getBoundingClientRect();
   if (r.top < 0 || r.bottom > innerHeight) el.scrollIntoView({behavior: 'smooth', block: 'start'}); }"""
 
+WHOLE_PHOTO = ("Slower: every frame is the whole photo, about 3–8× the time of the face alone (measured: 8 s of "
+               "speech took 18.8 s instead of 2.4 s); the bigger the photo, the slower.")  # fmt: skip
+# Engines that "auto" picks only on a GPU, when this server has none (measured: tiny weights, 3.4 s of speech).
+SLOW_ON_CPU = (" This server has no GPU: the {names} engine runs on its CPU, about 30 s per second of speech "
+               "(3.4 s took 102 s with tiny test weights, more with real ones).")  # fmt: skip
+
 # (portraits, speech, prompt); an example with a prompt is offered only where an engine that follows a prompt runs.
 EXAMPLES = [(["portraits/astronaut.png"], "speech/en_mbp.wav", ""),
             (["portraits/man.jpg"], "speech/en_voice2.wav", ""),
@@ -58,8 +79,9 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     import gradio as gr
 
     from portraittalk.config import ENGINE_CHOICES, FLAT
+    from portraittalk.engines.registry import auto_order
     from portraittalk.ui.handlers import ENGINE_DEPENDENT, Handlers, ServeLimits
-    from portraittalk.ui.manager import WEIGHTS_HEADERS, shared_manager
+    from portraittalk.ui.manager import shared_manager
     from portraittalk.ui.views import CURVE_COLORS, curve_legend
     from portraittalk.ui.widgets import engine_info, setting_slider
 
@@ -71,12 +93,16 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name)
                       for name in ENGINE_CHOICES]  # fmt: skip
     engine_help = h.manager.engine_help()
+    slow = [e.name for e in auto_order() if e.auto_when == "on a GPU" and engines.get(e.name, (False, ""))[0]]
+    if slow and h.manager.device_info()["device"] == "cpu":
+        engine_help += SLOW_ON_CPU.format(names=" and ".join(slow))
     in_use = h.manager.engine_in_use(FLAT["engine"].default)
     slider = setting_slider
 
     with gr.Blocks(title="PortraitTalk", delete_cache=(1800, 2 * 3600)) as demo:
         gr.Markdown(INTRO, elem_id="intro")
         last = gr.State(None)
+        truth_previews = gr.State(None)  # {name of the player's H.264 copy: the uploaded ground truth}
         with gr.Tabs():
             with gr.Tab("Generate"):
                 with gr.Row(equal_height=False):
@@ -104,7 +130,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             with gr.Row():
                                 size = slider("size", "Output size (px)", 64, minimum=256, maximum=1024, info=None)
                                 fps = slider("fps", "Frames per second", 1, minimum=10, info=None)
-                            full_frame = gr.Checkbox(FLAT["full_frame"].default, label="Whole photo (paste the face back)")
+                            full_frame = gr.Checkbox(FLAT["full_frame"].default, label="Whole photo (paste the face back)",
+                                                     info=WHOLE_PHOTO, elem_id="full-frame")  # fmt: skip
                             w1 = slider("w1", "w1 · structure", 0.05)
                             w2 = slider("w2", "w2 · head placement", 0.05)
                             w3 = slider("w3", "w3 · temporal", 0.05)
@@ -138,7 +165,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                             evaluate = gr.Button("Compute metrics")
                             metrics = gr.Dataframe(headers=["metric", "value", "how to read it"], label="Metrics",
                                                    interactive=False, wrap=True, elem_id="metrics", max_height=1200,
-                                                   column_widths=["130px", "80px", "380px"])  # fmt: skip
+                                                   column_widths=["28%", "20%", "52%"])  # fmt: skip
                             curves = gr.LinePlot(x="time_s", y="value", color="curve", label="Per-frame curves",
                                                  x_title="time (s)", y_title="score (1 = same)", y_lim=[0, 1],
                                                  color_map=CURVE_COLORS, colors_in_legend=[], elem_id="curves")
@@ -170,8 +197,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                     c_grid = gr.Image(label="First frames", interactive=False, min_width=300)
             with gr.Tab("Status"):
                 status_md = gr.Markdown(elem_id="status")
-                weights = gr.Dataframe(headers=WEIGHTS_HEADERS, label="Weights", interactive=False, wrap=True,
-                                       column_widths=["120px", "80px", "320px", "240px", "420px"], elem_id="weights")
+                gr.Markdown("**Weights**")
+                weights = gr.HTML(elem_id="weights")
                 refresh = gr.Button("Refresh", size="sm")
 
         gen_inputs = [references, audio, prompt, negative, engine, w1, w2, w3, identity_mode, steps, guidance,
@@ -180,6 +207,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
         gen = run.click(h.generate, gen_inputs, [video, download, seed_used, settings, note, last],
                         api_name="generate", concurrency_id="render", concurrency_limit=1,
                         show_progress_on=[video])  # fmt: skip
+        gen.failure(h.generation_failed, None, [video, note], api_visibility="private", queue=False)
         video.change(h.result_shown, video, download, api_visibility="private", queue=False, show_progress="hidden")
         video.change(None, js=SHOW_RESULT, queue=False)  # a result from Generate or from an example
         cancel.click(h.cancel, None, note, cancels=[gen], api_visibility="private", queue=False)
@@ -190,7 +218,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
                      "guidance_scale": guidance}  # fmt: skip
         engine.change(h.setting_infos, engine, [dependent[name] for name in ENGINE_DEPENDENT],
                       api_visibility="private", queue=False)  # fmt: skip
-        evaluate.click(h.evaluate, [video, truth, references], [metrics, curves], api_name="evaluate")
+        truth.upload(h.truth_uploaded, truth, [truth, truth_previews], api_visibility="private")
+        evaluate.click(h.evaluate, [video, truth, references, truth_previews], [metrics, curves], api_name="evaluate")
         motion_btn.click(h.motion, last, motion_video, api_visibility="private", concurrency_id="render")
         c_run.click(h.conflicts, [c_ref, c_prompts, c_scales, c_seed, c_steps], c_grid, api_visibility="private",
                     concurrency_id="render")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import html
+import inspect
 import logging
 import random
 from dataclasses import dataclass
@@ -19,12 +20,12 @@ import gradio as gr
 import numpy as np
 
 from ..config import GenerateRequest, Limits
-from ..errors import ImageError, InputError, PortraitTalkError
+from ..errors import CancelledError, ImageError, InputError, PortraitTalkError
 from ..media import Audio, load_audio, load_image
 from ..media.audio import SAMPLE_RATE
-from .jobs import JobControl, OutputFolder
-from .manager import ModelManager
-from .views import label_grid, metric_curves, metrics_table, motion_overlay
+from .jobs import JobControl, JobProgress, OutputFolder
+from .manager import WEIGHTS_HEADERS, ModelManager
+from .views import label_grid, metric_curves, metrics_table, motion_overlay, playable_preview, stacked_table
 from .widgets import engine_info
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,9 +52,15 @@ class ServeLimits:
     max_conflict_cells: int = 16
 
 
-def user_errors(fn: Callable, public: Callable[[str], str] = str) -> Callable:
+UNEXPECTED = "Something went wrong inside PortraitTalk; the server log has the details."
+CANCELLED = "**Cancelled.** Nothing was kept; press Generate to start again."
+
+
+def user_errors(fn: Callable, public: Callable[[str], str] = str,
+                failed: Optional[Callable[[str, str], None]] = None) -> Callable:  # fmt: skip
     """Turn package errors into ``gr.Error`` (their text through ``public``) and hide every other
-    error's details from the page."""
+    error's details from the page; ``failed(session, message)`` keeps the message for the page."""
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -62,11 +69,13 @@ def user_errors(fn: Callable, public: Callable[[str], str] = str) -> Callable:
         except gr.Error:
             raise
         except PortraitTalkError as exc:
-            raise gr.Error(html.escape(sentence(public(str(exc))), quote=False), print_exception=False) from None
+            message = html.escape(sentence(public(str(exc))), quote=False)
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error("Something went wrong inside PortraitTalk; the server log has the details.",
-                           print_exception=False) from None  # fmt: skip
+            message = UNEXPECTED
+        if failed is not None:
+            failed(_session(signature.bind_partial(*args, **kwargs).arguments.get("request")), message)
+        raise gr.Error(message, print_exception=False)
 
     return wrapper
 
@@ -98,9 +107,10 @@ class Handlers:
         self.jobs = JobControl(limits.job_time_limit_s)
         self.outputs = OutputFolder(output_root, limits.output_max_age_s)
         public = manager.public
-        self.generate = user_errors(_gpu(self._generate), public)  # the app's inputs map onto GenerateRequest
+        self.generate = user_errors(_gpu(self._generate), public, self.jobs.failed)  # the app's inputs map onto GenerateRequest
         self.example = user_errors(self._example, public)
         self.evaluate = user_errors(self._evaluate, public)
+        self.truth_uploaded = user_errors(self._truth_uploaded, public)
         self.motion = user_errors(self._motion, public)
         self.conflicts = user_errors(_gpu(self._conflicts), public)
 
@@ -139,14 +149,21 @@ class Handlers:
         session = _session(request)
         flag = self.jobs.start(session)
         progress(0.0, desc="waiting for the model")
+        job = JobProgress()
 
         def report(stage: str, done: int, total: int) -> None:
-            progress((min(done, total), max(total, 1)), desc=stage, unit="")
+            fraction, desc = job.update(stage, done, total)
+            progress(fraction, desc=desc)
 
         try:
             with self.manager.run_lock:
                 result = self.manager.get().generate(refs, speech, request=settings, output=self.outputs.new_path(),
                                                      progress=self.jobs.progress(flag, report))  # fmt: skip
+        except CancelledError:
+            if not flag.is_set():  # stopped by the server's time limit: an error
+                raise
+            gr.Info("Generation cancelled; nothing was kept.", title="Cancelled")
+            return None, None, gr.skip(), gr.skip(), CANCELLED, gr.skip()
         finally:
             self.jobs.finish(session, flag)
         video = str(result.video_path)
@@ -173,8 +190,15 @@ class Handlers:
     def cancel(self, request: gr.Request = None) -> Any:
         """Flag this session's job; the note under the result says so (a toast needs the queue)."""
         if self.jobs.cancel(_session(request)):
-            return "**Cancelled.** The job stops at its next frame; nothing is kept."
+            return CANCELLED
         return gr.skip()
+
+    def generation_failed(self, request: gr.Request = None) -> tuple[None, Any]:
+        """After a failed Generate: an empty result box (not Gradio's bare "Error" badge) and a note under
+        it that keeps what went wrong and what to do after the toast has gone. A job Cancel stopped
+        failed without a message: its note already says so."""
+        message = self.jobs.failure(_session(request))
+        return None, f"**Nothing was generated.** {message}" if message else gr.skip()
 
     @staticmethod
     def random_seed() -> int:
@@ -207,9 +231,18 @@ class Handlers:
         return gr.skip(), thumbnails
 
     # -- evaluate -------------------------------------------------------------------------------
+    def _truth_uploaded(self, video: Optional[str]) -> tuple[Any, Optional[dict]]:
+        """(what the player shows, {preview name: the uploaded file}): a ground truth the browser cannot
+        play is shown as an H.264 copy, and the metrics still read the upload."""
+        preview = playable_preview(Path(video), self.outputs.new_path(stem="truth")) if video else None
+        if preview is None:
+            return gr.skip(), None
+        return str(preview), {preview.name: video}
+
     def _evaluate(self, generated: Optional[str], ground_truth: Optional[str],
-                  references: Optional[list[str]] = None) -> tuple[Any, Any]:  # fmt: skip
-        """Metrics of the result against a ground-truth video; identity against the first reference."""
+                  references: Optional[list[str]] = None, previews: Optional[dict] = None) -> tuple[Any, Any]:  # fmt: skip
+        """Metrics of the result against a ground-truth video (the upload behind a preview copy);
+        identity against the first reference."""
         import pandas as pd
 
         from ..metrics import evaluate
@@ -218,6 +251,7 @@ class Handlers:
             raise InputError("generate a video first (or upload one to evaluate).")
         if not ground_truth:
             raise InputError("upload the ground-truth video of the same speech to compare against.")
+        ground_truth = (previews or {}).get(Path(ground_truth).name, ground_truth)
         reference = Path(references[0]) if references else None
         result = evaluate(Path(generated), Path(ground_truth), reference=reference, learned=False)
         return metrics_table(result, self.manager.public), pd.DataFrame(metric_curves(result))
@@ -263,5 +297,6 @@ class Handlers:
         return label_grid(tiles, prompt_list, [f"identity scale {s:g}" for s in scale_list], CONFLICT_TILE)
 
     # -- status ---------------------------------------------------------------------------------
-    def status(self) -> tuple[str, list[list[str]]]:
-        return self.manager.status_markdown(), self.manager.weights_table()
+    def status(self) -> tuple[str, str]:
+        """The Status tab: its text, and the weights table as labelled rows that stack on a phone."""
+        return self.manager.status_markdown(), stacked_table(WEIGHTS_HEADERS, self.manager.weights_table())

@@ -23,6 +23,7 @@ class JobControl:
     def __init__(self, time_limit_s: float) -> None:
         self.time_limit_s = time_limit_s
         self._flags: dict[str, threading.Event] = {}
+        self._failures: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def start(self, session: str) -> threading.Event:
@@ -45,6 +46,16 @@ class JobControl:
             if self._flags.get(session) is flag:
                 del self._flags[session]
 
+    def failed(self, session: str, message: str) -> None:
+        """Keep why the session's last job failed, for the note under the result (the toast goes after 10 s)."""
+        with self._lock:
+            self._failures[session] = message
+
+    def failure(self, session: str) -> Optional[str]:
+        """Why the session's last job failed (once), or None."""
+        with self._lock:
+            return self._failures.pop(session, None)
+
     def progress(self, flag: threading.Event, report: Optional[StageReporter] = None) -> StageReporter:
         """A pipeline progress callback that forwards stages and stops on cancel or time-out."""
         deadline = time.monotonic() + self.time_limit_s
@@ -61,6 +72,42 @@ class JobControl:
                 report(stage, done, total)
 
         return callback
+
+
+# Each stage's share of a whole job (the pipeline's stages, in order), measured with the warp engine:
+# rendering (and pasting into the whole photo, and the diffusion engine's sampling) is nearly all of it.
+STAGE_SHARES = {"analysing faces": 0.05, "audio → motion": 0.10, "rendering": 0.80, "encoding": 0.05}
+
+
+class JobProgress:
+    """The pipeline's stage reports as one fraction of the whole job, and the seconds left.
+
+    Why: each stage counts from 0 to its own total; shown as is, the bar restarts at every stage and
+    says nothing of how long the job takes. The time left is the rendering rate so far times the
+    frames still to render (nothing is guessed before the first frames are done).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._rendering_from: Optional[tuple[float, int]] = None  # (when, frames done) at the first report
+        self.fraction = 0.0
+
+    def update(self, stage: str, done: int, total: int) -> tuple[float, str]:
+        """(fraction of the whole job, the stage with the time left) for one stage report."""
+        names = list(STAGE_SHARES)
+        if stage in STAGE_SHARES:
+            before = sum(STAGE_SHARES[name] for name in names[: names.index(stage)])
+            self.fraction = max(self.fraction, before + STAGE_SHARES[stage] * min(done, total) / max(total, 1))
+        if stage != "rendering":
+            return self.fraction, stage
+        now = self._clock()
+        if self._rendering_from is None:
+            self._rendering_from = (now, done)
+        since, first = self._rendering_from
+        if done <= first:
+            return self.fraction, stage
+        left = (now - since) / (done - first) * (total - done)
+        return self.fraction, f"{stage} · about {max(1, round(left))} s left"
 
 
 class OutputFolder:

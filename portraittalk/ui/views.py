@@ -1,6 +1,10 @@
-"""Result views the app shows: the landmark track over the video, and the conflict-explorer grid."""
+"""Result views the app shows: the landmark track over the video, the conflict-explorer grid, a
+ground truth the browser can play, and the metrics with how to read them."""
 from __future__ import annotations
 
+import html
+import re
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
@@ -25,6 +29,28 @@ def motion_overlay(result: "GenerationResult", output: Path) -> Path:
     return output
 
 
+# Video codecs every browser the app supports plays in an MP4 (MPEG-4 Part 2, HDTF's, is not one).
+PLAYABLE_CODECS = {"h264", "vp8", "vp9", "av1"}
+
+
+def playable_preview(video: Path, output: Path) -> Optional[Path]:
+    """An H.264 copy of ``video`` at ``output`` when the browser cannot play its codec, else None.
+
+    Why: the metrics read any codec ffmpeg decodes, but the page's player shows a blank box for the
+    others; the copy is only for the eyes (the metrics keep reading the original).
+    """
+    from ..media.ffmpeg import ffmpeg_exe
+
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True, text=True)
+    codec = re.search(r"Video: (\w+)", probe.stderr)
+    if codec is None or codec.group(1) in PLAYABLE_CODECS:
+        return None
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-crf", "18", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:a", "aac", "-movflags", "+faststart",
+                    str(output)], check=True, capture_output=True)  # fmt: skip
+    return output
+
+
 def label_grid(tiles: Sequence[Sequence[np.ndarray]], rows: Sequence[str], cols: Sequence[str],
                tile: int = 256) -> np.ndarray:  # fmt: skip
     """Tiles (rows × cols) resized to ``tile`` px, with row and column captions, as one RGB image."""
@@ -44,11 +70,26 @@ def label_grid(tiles: Sequence[Sequence[np.ndarray]], rows: Sequence[str], cols:
     return grid
 
 
+def stacked_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An HTML table whose cells carry their column's name, so that on a phone each row can be shown as
+    a card of labelled lines (the app's CSS) instead of columns that scroll sideways. `code` spans in
+    the cells are kept."""
+    def cell(value: Any) -> str:
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape("" if value is None else str(value)))
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f'<td data-label="{html.escape(h)}">{cell(v)}</td>' for h, v in zip(headers, row))
+                   + "</tr>" for row in rows)  # fmt: skip
+    return f'<table class="stacked"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 # How to read each number, in the words of a creator; docs/metrics.md has the definitions, and the
 # measurements these sentences quote (ADFD's noise floor, dlib's scale for two different people).
 READING = {
     "ADFD": "higher is better (1 = the same face motion). Even a re-encoded copy of the same video scores "
-            "0.87–0.99, depending on size and motion; the right motion 3 frames late scores about 0.5–0.6",
+            "0.87–0.99, depending on size and motion; the right motion 3 frames late scores about 0.5–0.6. It "
+            "follows the whole head, not only the lips: a still or differently moving head against a moving real "
+            "speaker scores near zero even when the lips match (LMD mouth says how the lips do)",
     "S (spatial)": "higher is better: where the face landmarks are (1 = the same places)",
     "C (motion)": "higher is better: which way they move from frame to frame (1 = the same way, 0.5 = unrelated)",
     "LMD mouth (px)": "lower is better: mean distance of the lip points, in the ground truth's pixels",
