@@ -197,15 +197,16 @@ def _wait_for_records(out: Path, n: int, proc: subprocess.Popen) -> None:
 
 
 def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tmp_path):
-    """Ctrl-C (SIGINT to the process group, as a terminal sends it), a kill of the batch alone (SIGKILL:
-    its workers are orphaned mid-job), a kill of everything (SIGKILL to the group: workers and
-    encoders die mid-file), then a rerun that finishes. Every video is whole, no finished job is
-    redone, no temporary file is left, and the orphaned workers exit."""
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it), an interrupt that reaches the
+    workers alone (the batch stops as for Ctrl-C, the interrupted jobs are not recorded), a kill of
+    the batch alone (SIGKILL: its workers are orphaned mid-job), a kill of everything (SIGKILL to the
+    group: workers and encoders die mid-file), then a rerun that finishes. Every video is whole, no
+    finished job is redone, no temporary file is left, and the orphaned workers exit."""
     import psutil
 
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"ref": str(PORTRAIT), "audio": str(inputs["speech"]), "out": f"clip{i}",
-                                        "seed": i, "size": 128}) + "\n" for i in range(10)))  # fmt: skip
+                                        "seed": i, "size": 128}) + "\n" for i in range(12)))  # fmt: skip
     out = tmp_path / "out"
 
     proc = _start(jobs, out, inputs)
@@ -214,7 +215,17 @@ def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tm
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in stderr, stderr
     after_interrupt = len(status_lines(out))
-    assert after_interrupt < 10
+    assert after_interrupt < 12
+
+    proc = _start(jobs, out, inputs)
+    _wait_for_records(out, after_interrupt + 1, proc)
+    for worker in psutil.Process(proc.pid).children():
+        if "spawn_main" in " ".join(worker.cmdline()):  # not multiprocessing's resource tracker
+            worker.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in stderr, stderr
+    after_interrupt = len(status_lines(out))
+    assert after_interrupt < 12 and all(r["status"] == "done" for r in status_lines(out))
 
     proc = _start(jobs, out, inputs)
     _wait_for_records(out, after_interrupt + 1, proc)
@@ -230,13 +241,13 @@ def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tm
     time.sleep(0.5)  # the workers are mid-job again
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
-    assert len(status_lines(out)) < 10
+    assert len(status_lines(out)) < 12
 
     final = batch(str(jobs), "--out", str(out), "--workers", "2", "--quiet", inputs=inputs)
     assert final.returncode == 0, final.stderr
     records = status_lines(out)
-    assert Counter(r["job"] for r in records if r["status"] == "done") == {f"clip{i}": 1 for i in range(10)}
-    assert sorted(videos(out)) == sorted(f"clip{i}" for i in range(10))
+    assert Counter(r["job"] for r in records if r["status"] == "done") == {f"clip{i}": 1 for i in range(12)}
+    assert sorted(videos(out)) == sorted(f"clip{i}" for i in range(12))
     for path in videos(out).values():
         assert_sound_video(path, 128)
     assert not list(out.glob(".*.mp4")) and not list(out.glob(".*.wav"))

@@ -99,8 +99,8 @@ def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, backend: Backend) -
                 continue
             for handle, outcome in backend.wait():
                 job, analysis_s, analysed = in_flight.pop(handle)
-                if outcome.status == INTERRUPTED:  # neither done nor failed: a rerun does it
-                    continue
+                if outcome.status == INTERRUPTED:  # Ctrl-C reached a worker first: the whole batch stops
+                    raise KeyboardInterrupt
                 output = str(out_dir / job.output) if outcome.status == DONE else None
                 yield _record(out_dir, JobResult(job.id, outcome.status, outcome.reason,
                                                  _seconds(analysis_s + outcome.seconds), output, analysed))  # fmt: skip

@@ -22,7 +22,7 @@ MUTANTS = [
            "        if key not in self._kept:\n", "        if True:\n", (SHARED,)),
     Mutant("batch: invalid rows run anyway", RUNNER,
            "        if problems and not skip_invalid:\n", "        if False:\n", (INVALID,)),
-    Mutant("batch: an interrupted job is recorded as finished", RUNNER,
+    Mutant("batch: a job interrupted in its worker is recorded and the batch goes on", RUNNER,
            "                if outcome.status == INTERRUPTED:", "                if False:", (INTERRUPTED,)),
     Mutant("batch: a killed run's partial files stay", RUNNER,
            "        _remove_partial_files(out_dir, runnable)\n", "", (INTERRUPTED,)),
