@@ -10,6 +10,7 @@ SHARED = f"{T}::test_three_jobs_sharing_a_portrait_analyse_it_once"
 INTERRUPTED = f"{T}::test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file"
 INVALID = f"{T}::test_invalid_rows_stop_everything_before_anything_starts"
 RUNNER = "portraittalk/batch/runner.py"
+REFERENCE = f"{T}::test_generate_takes_an_analysed_portrait_as_it_is"
 
 MUTANTS = [
     Mutant("batch: a rerun redoes finished jobs", RUNNER,
@@ -29,6 +30,10 @@ MUTANTS = [
     Mutant("batch: a worker reuses another portrait's analysis", "portraittalk/batch/worker.py",
            "    kept = _references.setdefault(key, reference)\n",
            "    kept = _references.setdefault(0, reference)\n", (SIX,)),
+    Mutant("generate analyses an already analysed Reference again", "portraittalk/pipeline.py",
+           "    if not isinstance(src, Reference):\n", "    if True:\n", (REFERENCE,)),
+    Mutant("generate uses a Reference analysed at another size", "portraittalk/pipeline.py",
+           "    if src.size != size:\n", "    if False:\n", (REFERENCE,)),
     Mutant("batch: a torn status line swallows the next record", "portraittalk/batch/status.py",
            '            line = b"\\n" + line\n', "            pass\n",
            (f"{T}::test_a_torn_status_line_is_skipped_and_the_next_record_kept",)),
