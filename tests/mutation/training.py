@@ -57,3 +57,32 @@ MUTANTS: list[Mutant] = [
     Mutant("training: the mouth stage never steps its optimiser", "portraittalk/training/mouth.py",
            "        opt.step()\n", "", (MOUTH,)),
 ]  # fmt: skip
+
+# The motion corpus (issue 21): measurements in the face's frame, GRID split, model-free timing.
+CORPUS = "tests/training/test_motion_corpus.py"
+_MC = "portraittalk/training/motion_corpus.py"
+MUTANTS += [
+    Mutant("motion corpus: roll's sign flipped", _MC,
+           "    roll = np.arctan2(x[..., 1], x[..., 0])\n", "    roll = np.arctan2(-x[..., 1], x[..., 0])\n", (CORPUS,)),
+    Mutant("motion corpus: yaw's sign flipped", _MC,
+           "    yaw = np.arcsin(np.clip(x[..., 2], -1.0, 1.0))\n", "    yaw = np.arcsin(np.clip(-x[..., 2], -1.0, 1.0))\n",
+           (CORPUS,)),
+    Mutant("motion corpus: pitch read from the eye line", _MC,
+           "    pitch = np.arcsin(np.clip(y[..., 2], -1.0, 1.0))\n", "    pitch = np.arcsin(np.clip(x[..., 2], -1.0, 1.0))\n",
+           (CORPUS,)),
+    Mutant("motion corpus: expression measured in image axes", _MC,
+           'np.einsum("...nk,...kj->...nj", np.asarray(points, np.float64) - centre[..., None, :], axes)',
+           "(np.asarray(points, np.float64) - centre[..., None, :])", (CORPUS,)),
+    Mutant("motion corpus: pitch lag off by the search's start", _MC,
+           "    lag = lo + np.argmax(norm[:, lo : hi + 1], axis=1)\n", "    lag = np.argmax(norm[:, lo : hi + 1], axis=1)\n",
+           (CORPUS,)),
+    Mutant("motion corpus: GRID split inverted", _MC,
+           '"validation" if int.from_bytes(digest[:4], "big") / 2**32 < VALIDATION_FRACTION else "train"',
+           '"train" if int.from_bytes(digest[:4], "big") / 2**32 < VALIDATION_FRACTION else "validation"', (CORPUS,)),
+    Mutant("motion corpus: release timed from the closure's first frame", _MC,
+           "        m = hi - 1 - int(np.argmin(lip_gap[lo:hi][::-1]))", "        m = lo + int(np.argmin(lip_gap[lo:hi]))",
+           (CORPUS,)),
+    Mutant("motion corpus: cross-correlation lag's sign flipped", _MC,
+           "            a, b = (g[lag:], e[: len(e) - lag]) if lag >= 0 else (g[:lag], e[-lag:])\n",
+           "            a, b = (e[lag:], g[: len(g) - lag]) if lag >= 0 else (e[:lag], g[-lag:])\n", (CORPUS,)),
+]  # fmt: skip
