@@ -66,7 +66,7 @@ WHOLE_PHOTO = ("Slower: every frame is the whole photo, about 3–8× the time o
                "speech took 18.8 s instead of 2.4 s); the bigger the photo, the slower.")  # fmt: skip
 # Engines that "auto" picks only on a GPU, when this server has none (measured: tiny weights, 3.4 s of speech).
 SLOW_ON_CPU = (" This server has no GPU: the {names} engine runs on its CPU, about 30 s per second of speech "
-               "(3.4 s took 102 s with tiny test weights, more with real ones).")  # fmt: skip
+               "(3.4 s took 102 s with tiny test weights).")  # fmt: skip
 
 # (portraits, speech, prompt); an example with a prompt is offered only where an engine that follows a prompt runs.
 EXAMPLES = [(["portraits/astronaut.png"], "speech/en_mbp.wav", ""),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from portraittalk.ui.jobs import JobProgress
 from portraittalk.ui.manager import shared_manager
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +176,52 @@ def test_whole_photo_says_it_is_slower_and_the_progress_counts_the_whole_job(ope
     percents = [float(t.rsplit("-", 1)[1].strip(" %")) for t in texts if t.endswith("%")]
     assert len(percents) >= 3 and percents == sorted(percents), texts
     assert any("s left" in t for t in texts), texts
+
+
+def test_the_progress_counts_the_whole_job_and_the_time_left():
+    """Stage reports of a job (at the times on the clock): one fraction that only grows, and the time
+    left from the rendering rate so far."""
+    now = [0.0]
+    job = JobProgress(clock=lambda: now[0])
+    reports = [("analysing faces", 0, 1, 0.0), ("analysing faces", 1, 1, 0.5), ("audio → motion", 0, 1, 0.5),
+               ("audio → motion", 1, 1, 1.0), ("rendering", 1, 100, 1.0), ("rendering", 51, 100, 6.0),
+               ("rendering", 100, 100, 10.9), ("encoding", 0, 1, 10.9), ("encoding", 1, 1, 11.5)]  # fmt: skip
+    seen = []
+    for stage, done, total, t in reports:
+        now[0] = t
+        seen.append(job.update(stage, done, total))
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert seen[2] == (pytest.approx(0.05), "audio → motion")  # not back to 0 at a new stage
+    assert seen[5] == (pytest.approx(0.15 + 0.8 * 0.51), "rendering · about 5 s left")  # 0.1 s a frame, 49 to go
+
+
+def test_a_failed_generate_leaves_its_message_for_the_note(tmp_path):
+    """The message of the toast, for the note under the empty result box; a job Cancel stopped left none."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from portraittalk.ui.handlers import Handlers, ServeLimits
+    from portraittalk.ui.manager import ModelManager
+
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    request = SimpleNamespace(session_hash="session-1")
+    with pytest.raises(gr.Error, match="Add at least one reference portrait"):
+        h.generate([], str(ROOT / "assets/speech/en_mbp.wav"), request=request)
+    assert h.generation_failed(request) == (None, "**Nothing was generated.** Add at least one reference portrait "
+                                                  "(JPEG, PNG, WebP or BMP).")  # fmt: skip
+    assert h.generation_failed(request) == (None, gr.skip())  # told once; a cancel's note stays
+
+
+def test_a_ground_truth_the_browser_cannot_play_gets_an_h264_copy(mpeg4_part2_clip, ground_truth, tmp_path):
+    from portraittalk.media import read_video
+    from portraittalk.media.ffmpeg import ffmpeg_exe
+    from portraittalk.ui.views import playable_preview
+
+    preview = playable_preview(mpeg4_part2_clip, tmp_path / "preview.mp4")
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(preview)], capture_output=True, text=True)
+    assert "Video: h264" in probe.stderr and "Audio: aac" in probe.stderr
+    assert len(list(read_video(preview))) == len(list(read_video(mpeg4_part2_clip)))
+    assert playable_preview(ground_truth["video"], tmp_path / "unneeded.mp4") is None  # H.264 already
+    assert not (tmp_path / "unneeded.mp4").exists()

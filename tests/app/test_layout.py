@@ -154,7 +154,7 @@ def test_a_creator_at_desktop_and_phone_size(open_app, ground_truth, viewport):
     assert "Conflict explorer" in page.locator("#status").inner_text()  # hidden, and the one line of why
     assert page.get_by_role("tab", name="Conflict explorer").count() == 0
     page.screenshot(path=str(ARTIFACTS / f"app-status-{size}.png"))
-    page.locator("#weights").scroll_into_view_if_needed()
+    page.locator("#weights").evaluate("e => e.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(ARTIFACTS / f"app-weights-{size}.png"))
     assert page.evaluate(TABLE_FIT, "#weights") in fit
     assert page.evaluate("document.documentElement.scrollWidth") <= width
