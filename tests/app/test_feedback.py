@@ -225,3 +225,21 @@ def test_a_ground_truth_the_browser_cannot_play_gets_an_h264_copy(mpeg4_part2_cl
     assert len(list(read_video(preview))) == len(list(read_video(mpeg4_part2_clip)))
     assert playable_preview(ground_truth["video"], tmp_path / "unneeded.mp4") is None  # H.264 already
     assert not (tmp_path / "unneeded.mp4").exists()
+
+
+def test_the_metrics_read_the_uploaded_ground_truth_not_its_preview(mpeg4_part2_clip, ground_truth, tmp_path):
+    """The player's H.264 copy is only for the eyes: Compute metrics on it measures the upload."""
+    import shutil
+
+    from portraittalk.ui.handlers import Handlers, ServeLimits
+    from portraittalk.ui.manager import ModelManager
+
+    h = Handlers(ModelManager(), ServeLimits(), tmp_path / "outputs")
+    preview, previews = h.truth_uploaded(str(mpeg4_part2_clip))
+    shown = tmp_path / "gradio-cache" / Path(preview).name  # Gradio serves a copy under the same name
+    shown.parent.mkdir()
+    shutil.copy(preview, shown)
+    generated = str(ground_truth["video"])
+    via_preview = h.evaluate(generated, str(shown), None, previews)[0]
+    assert via_preview == h.evaluate(generated, str(mpeg4_part2_clip))[0]
+    assert via_preview != h.evaluate(generated, str(shown))[0]  # the copy measures differently

@@ -26,4 +26,7 @@ MUTANTS = [
     Mutant("app: every ground truth is transcoded", "portraittalk/ui/views.py",
            "    if codec is None or codec.group(1) in PLAYABLE_CODECS:\n", "    if codec is None:\n",
            (PREVIEW_TEST,)),
+    Mutant("app: the metrics measure the preview copy, not the upload", "portraittalk/ui/handlers.py",
+           "        ground_truth = (previews or {}).get(Path(ground_truth).name, ground_truth)\n", "",
+           (f"{FEEDBACK}::test_the_metrics_read_the_uploaded_ground_truth_not_its_preview",)),
 ]
