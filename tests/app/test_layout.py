@@ -33,6 +33,10 @@ WATCH_PROGRESS = """() => { window.__progress = [];
   window.__progress_observer.observe(document.body, {subtree: true, childList: true, attributes: true,
                                                      characterData: true});
   record(); }"""
+SCROLL_SETTLED = """() => new Promise(done => { let last = -1, same = 0;
+  const tick = () => { if (scrollY === last) { if (++same >= 5) return done(); } else { same = 0; last = scrollY; }
+                       requestAnimationFrame(tick); };
+  tick(); })"""
 PROGRESS_SEEN = "() => { window.__progress_observer.disconnect(); return window.__progress; }"
 STAGE_SHOWN = "() => !!document.querySelector('#result-video .progress-level')"
 VIDEO_READY = """() => { const v = document.querySelector('#result-video video');
@@ -110,6 +114,8 @@ def test_a_creator_at_desktop_and_phone_size(open_app, ground_truth, viewport):
     page.click("#generate-btn")
     try:  # the picture for the docs: a bar with a stage name (a fast run may finish before one is drawn)
         page.wait_for_function(STAGE_SHOWN, timeout=120_000, polling=50)
+        page.wait_for_function(f"() => ({IN_VIEW})('#result-video .progress-level')", timeout=5_000, polling=50)
+        page.evaluate(SCROLL_SETTLED)  # a picture taken mid-scroll draws the fixed action bar out of place
         page.screenshot(path=str(ARTIFACTS / f"app-progress-{size}.png"))
     except PlaywrightTimeout:
         pass
