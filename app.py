@@ -78,8 +78,8 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     """Build the Blocks (not launched); ``manager`` defaults to the process's shared one."""
     import gradio as gr
 
-    from portraittalk.config import ENGINE_CHOICES, FLAT
-    from portraittalk.engines.registry import auto_order
+    from portraittalk.config import FLAT
+    from portraittalk.engines.registry import auto_order, engine_choices
     from portraittalk.ui.handlers import ENGINE_DEPENDENT, Handlers, ServeLimits
     from portraittalk.ui.manager import shared_manager
     from portraittalk.ui.views import CURVE_COLORS, curve_legend
@@ -91,7 +91,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     engines = h.manager.engine_status()
     prompt_ok = h.manager.prompt_engine()[1]  # an engine that follows a prompt runs here
     engine_choices = [(name if engines.get(name, (True, ""))[0] else f"{name} (unavailable)", name)
-                      for name in ENGINE_CHOICES]  # fmt: skip
+                      for name in engine_choices()]  # fmt: skip
     engine_help = h.manager.engine_help()
     slow = [e.name for e in auto_order() if e.auto_when == "on a GPU" and engines.get(e.name, (False, ""))[0]]
     if slow and h.manager.device_info()["device"] == "cpu":

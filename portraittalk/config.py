@@ -17,30 +17,11 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 DEFAULT_NEGATIVE_PROMPT = "blurry, deformed, lowres, bad teeth, watermark"
 
 
-class _EngineChoices(Sequence[str]):
-    """"auto" and every engine's name, read from the engine registry (``engines/registry.py``) each
-    time they are asked for: the registry imports this module, and an engine registered later counts."""
-
-    def _names(self) -> tuple[str, ...]:
-        from .engines.registry import engine_choices
-
-        return engine_choices()
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-
-ENGINE_CHOICES: Sequence[str] = _EngineChoices()
-
-
 def setting(default: Any, help: str, *, minimum: Optional[float] = None, maximum: Optional[float] = None,
             choices: Optional[Sequence[str]] = None, multiple_of: Optional[int] = None,
             aliases: Sequence[str] = ()) -> Any:  # fmt: skip
     """A dataclass field with its help text and bounds (``aliases``: extra CLI flag names)."""
-    choices = choices if isinstance(choices, _EngineChoices) else tuple(choices) if choices else None
+    choices = tuple(choices) if choices else None
     meta = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices,
             "multiple_of": multiple_of, "aliases": tuple(aliases)}  # fmt: skip
     return field(default=default, metadata=meta)
@@ -212,8 +193,9 @@ class GenerateRequest(_Section):
     negative_prompt: str = setting(DEFAULT_NEGATIVE_PROMPT, "what to steer away from (diffusion engine)")
     seed: int = setting(0, "random seed (motion and sampling); the same seed gives the same video",
                         minimum=0, maximum=2**32 - 1)  # fmt: skip
-    engine: str = setting("auto", "render engine: auto = diffusion when its weights and a GPU are there, else warp",
-                          choices=ENGINE_CHOICES)  # fmt: skip
+    # Which names exist is the engine registry's to say (engines/registry.py checks them where a
+    # request meets an engine): this module sits below every engine and imports none.
+    engine: str = setting("auto", "render engine: auto = diffusion when its weights and a GPU are there, else warp")
     face_index: int = setting(0, "which face when a photo shows several (0 = the largest)", minimum=0, maximum=63)
     controls: Controls = field(default_factory=Controls)
     render: RenderConfig = field(default_factory=RenderConfig)

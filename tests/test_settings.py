@@ -124,8 +124,8 @@ def test_the_request_validates_once_and_round_trips():
         GenerateRequest.from_flat({"steps": 2.5})
     with pytest.raises(InputError, match="unknown setting 'stepz'"):
         GenerateRequest.from_flat({"stepz": 2})
-    with pytest.raises(InputError, match="engine must be one of auto, warp, diffusion"):
-        GenerateRequest(engine="fast")
+    with pytest.raises(InputError, match="unknown engine 'fast'; choose one of auto, warp, diffusion"):
+        PortraitTalk().generate([PORTRAIT], SPEECH, engine="fast")  # refused before any work, by the registry
     request = GenerateRequest.from_flat({"size": 256, "w1": 0.5, "steps": 30.0, "full_frame": 1})
     assert (request.render.size, request.controls.w1, request.sampling.steps) == (256, 0.5, 30)
     assert isinstance(request.sampling.steps, int) and request.render.full_frame is True

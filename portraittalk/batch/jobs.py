@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from ..config import FLAT, GenerateRequest, Limits
+from ..engines.registry import AUTO, entry
 from ..errors import InputError
 
 FILE_COLUMNS = ("ref", "audio", "out")
@@ -138,7 +139,9 @@ def _problem(job: Job, defaults: GenerateRequest, limits: Limits) -> Optional[st
         if not path.is_file():
             return f"'{path}' does not exist"
     try:
-        defaults.updated(**job.settings)
+        request = defaults.updated(**job.settings)
+        if request.engine != AUTO:
+            entry(request.engine)  # an engine of that name exists (whether it runs is known only where it runs)
     except InputError as exc:
         return str(exc)
     return None

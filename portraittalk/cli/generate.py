@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..config import FLAT, FlatSetting
+from ..engines.registry import engine_choices
 from .common import add_weights_argument, weights_from
 
 
@@ -43,8 +44,9 @@ def _add_setting(group: argparse._ArgumentGroup, spec: FlatSetting) -> None:
     if spec.type is bool:
         group.add_argument(*names, dest=spec.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
     else:
-        group.add_argument(*names, dest=spec.name, type=spec.type, choices=spec.choices, default=None,
-                           metavar=None if spec.choices else spec.name.upper(), help=helptext)  # fmt: skip
+        choices = engine_choices() if spec.name == "engine" else spec.choices  # engine names: the registry's
+        group.add_argument(*names, dest=spec.name, type=spec.type, choices=choices, default=None,
+                           metavar=None if choices else spec.name.upper(), help=helptext)  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
