@@ -238,7 +238,9 @@ def test_an_interrupted_run_resumes_and_finishes_with_no_corrupt_file(inputs, tm
 
     proc = _start(jobs, out, inputs)
     _wait_for_records(out, after_kill + 1, proc)
-    time.sleep(0.5)  # the workers are mid-job again
+    while not list(out.glob(".*.mp4")):  # a video is being written: the kill lands mid-file, not on timing
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     assert len(status_lines(out)) < 12
