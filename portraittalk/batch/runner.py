@@ -8,17 +8,14 @@ import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, Optional, Protocol, Union
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Optional, Protocol, Union
 
 from ..config import GenerateRequest
 from ..errors import InputError, PortraitTalkError
 from ..face.reference import Reference
 from .jobs import Job, find_problems, jobs_from_rows
 from .status import DONE, FAILED, JobResult, append_status, read_status
-from .worker import INTERRUPTED, Outcome, Setup, Task
-
-if TYPE_CHECKING:
-    from ..pipeline import PortraitTalk
+from .worker import INTERRUPTED, Generator, Outcome, Setup, Task
 
 LOCK_FILE = ".batch.lock"
 Started = Callable[[int, int], None]  # (jobs to run now, jobs an earlier run finished)
@@ -35,7 +32,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def run_batch(pt: "PortraitTalk", jobs: Iterable[Union[Job, Mapping[str, Any]]], out_dir: Path,
+def run_batch(pt: Generator, jobs: Iterable[Union[Job, Mapping[str, Any]]], out_dir: Path,
               workers: Optional[int] = None, ray: Optional[str] = None, retry_failed: bool = False,
               skip_invalid: bool = False, started: Optional[Started] = None) -> Iterator[JobResult]:  # fmt: skip
     """See :meth:`PortraitTalk.generate_many`. Invalid jobs stop everything before anything starts
@@ -77,8 +74,8 @@ def _backend(ray: Optional[str], workers: Optional[int], jobs: int) -> Backend:
     return LocalPool(min(workers or os.cpu_count() or 1, jobs))
 
 
-def _run(pt: "PortraitTalk", jobs: list[Job], out_dir: Path, backend: Backend) -> Iterator[JobResult]:
-    setup = Setup(pt.weights, pt.defaults, pt.limits)
+def _run(pt: Generator, jobs: list[Job], out_dir: Path, backend: Backend) -> Iterator[JobResult]:
+    setup = Setup(type(pt), pt.weights, pt.defaults, pt.limits)
     cache = ReferenceCache(pt, jobs, forget=backend.forget)
     queued = deque(jobs)
     in_flight: dict[int, tuple[Job, float, int]] = {}  # handle -> (job, analysis seconds, portraits analysed)
@@ -115,7 +112,7 @@ class ReferenceCache:
     byte size) and the request's crop (size, crop margin, face index). A portrait is dropped once
     no later job needs it; a failed analysis (no face) is remembered as such."""
 
-    def __init__(self, pt: "PortraitTalk", jobs: list[Job], forget: Callable[[Hashable], None]) -> None:
+    def __init__(self, pt: Generator, jobs: list[Job], forget: Callable[[Hashable], None]) -> None:
         self.pt = pt
         self.analyses = 0  # portraits analysed so far
         self._forget = forget

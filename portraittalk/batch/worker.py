@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from collections import OrderedDict
-from typing import Hashable, Optional
+from typing import Any, Hashable, Optional, Protocol, Sequence
 
 from ..config import GenerateRequest, Limits
 from ..errors import PortraitTalkError
@@ -22,10 +22,28 @@ INTERRUPTED = "interrupted"
 KEPT_REFERENCES = 16  # portraits a worker keeps with their lazily computed masks and embeddings
 
 
+class Generator(Protocol):
+    """What a batch needs of a generator (:class:`~portraittalk.pipeline.PortraitTalk`; this room sits
+    below the pipeline, which hands itself down)."""
+
+    weights: Weights
+    defaults: GenerateRequest
+    limits: Limits
+
+    def __init__(self, weights: Weights, defaults: GenerateRequest, limits: Limits) -> None: ...
+
+    def analyse(self, references: Sequence[Path], size: int, margin: float, face_index: int = 0
+                ) -> list[Reference]: ...  # fmt: skip
+
+    def generate(self, references: Sequence[Reference], audio: Path, **settings: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What a worker needs to build the same generator as the caller's."""
+    """What a worker needs to build the same generator as the caller's (its class is handed down,
+    so this room never imports the pipeline above it)."""
 
+    generator: type[Generator]  # the caller's class: PortraitTalk, or a subclass
     weights: Weights
     defaults: GenerateRequest
     limits: Limits
@@ -46,22 +64,20 @@ class Outcome:
     seconds: float = 0.0
 
 
-_generator: Optional[tuple[Setup, object]] = None
+_generator: Optional[tuple[Setup, Generator]] = None
 _references: "OrderedDict[Hashable, Reference]" = OrderedDict()  # the latest portraits' copies, most recent last
 
 
 def render(task: Task, *references: Reference) -> Outcome:
     """Generate one job's video into ``task.output`` (written atomically by the VideoWriter)."""
     global _generator
-    from ..pipeline import PortraitTalk
-
     start = time.perf_counter()
     try:
         if _generator is None or _generator[0] != task.setup:
-            _generator = (task.setup, PortraitTalk(task.setup.weights, task.setup.defaults, task.setup.limits))
+            _generator = (task.setup, task.setup.generator(task.setup.weights, task.setup.defaults, task.setup.limits))
         pt = _generator[1]
         refs = [_kept(key, ref) for key, ref in zip(task.reference_keys, references)]
-        pt.generate(refs, task.job.audio, output=task.output, **task.job.settings)  # type: ignore[attr-defined]
+        pt.generate(refs, task.job.audio, output=task.output, **task.job.settings)
         return Outcome(DONE, "", time.perf_counter() - start)
     except PortraitTalkError as exc:
         return Outcome(FAILED, str(exc), time.perf_counter() - start)
