@@ -1,7 +1,8 @@
 """The Python API: ``PortraitTalk.from_pretrained(...).generate(...)``.
 
 One direction of data: references -> face analysis; audio -> motion track; track + references ->
-engine -> frames streamed into the MP4 writer. See DESIGN.md.
+engine -> frames streamed into the MP4 writer (and kept for the result). docs/architecture.md
+has the whole map.
 """
 from __future__ import annotations
 
@@ -183,7 +184,7 @@ class PortraitTalk:
         size = primary.crop.source_size if render.full_frame else (render.size, render.size)
         check = ArtifactCheck(primary.image, primary.landmarks, engine.still_background, engine.artifact_advice)
         drawn = engine.drawn(track, request)
-        rendered, written = FrameStore(len(drawn), (render.size, render.size)), False
+        rendered, written = FrameStore((render.size, render.size)), False
         try:
             with VideoWriter(out_path, render.fps, size, audio) as writer:  # on error it leaves nothing
                 for t, frame in enumerate(engine.frames(refs, drawn, request, progress)):
