@@ -17,4 +17,10 @@ MUTANTS = [
     Mutant("media: no minimum speech length", "portraittalk/media/audio.py",
            "    if duration < min_seconds or samples.size == 0:\n", "    if samples.size == 0:\n",
            ("tests/test_media_audio.py",)),
+    Mutant("media: a cancelled generation keeps its frames file", "portraittalk/pipeline.py",
+           "            rendered.discard()\n", "", ("tests/test_warp_and_api.py::test_cancel_stops_and_leaves_nothing",)),
+    Mutant("media: result.frames decoded back out of the MP4", "portraittalk/pipeline.py",
+           "return np.stack(list(self.iter_frames())) if self.full_frame else self.rendered.frames",
+           "from .media import read_video\n        return np.stack([f for _, f in read_video(self.video_path)])",
+           ("tests/test_warp_and_api.py::test_a_generation_applies_the_controls_once",)),
 ]
