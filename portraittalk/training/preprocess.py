@@ -29,6 +29,8 @@ from typing import Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from ..errors import InputError, PortraitTalkError
+from ..face.crop import FaceCrop
+from ..media.video import VideoFrames
 from ..motion.features import FEATURE_RATE
 from ..weights import Weights
 from .clips import CLIP_FORMAT, CLIPS, DATA_FORMAT, MANIFEST, frame_name, write_json
@@ -113,15 +115,9 @@ def _track_faces(video, fps: float) -> np.ndarray:
 def process_video(source: Path, folder: Path, settings: PreprocessSettings, prompt: str,
                   weights: Optional[Weights]) -> dict:  # fmt: skip
     """Write one clip into ``folder`` (which must not exist); returns its meta (also meta.json, written last)."""
-    import cv2
-
-    from ..errors import AudioError, NoFaceError, VideoError
-    from ..face.contour import head_contour
+    from ..errors import NoFaceError, VideoError
     from ..face.crop import face_crop
-    from ..face.identity import identity_encoder
-    from ..face.segmentation import person_mask
-    from ..media import load_audio, read_video
-    from ..motion.features import audio_features
+    from ..media import read_video
 
     started = time.perf_counter()
     video = read_video(source)
@@ -139,9 +135,32 @@ def process_video(source: Path, folder: Path, settings: PreprocessSettings, prom
     crop = face_crop(np.nanmedian(points[found], axis=0), (video.width, video.height), settings.size, settings.margin)
     crop_points = np.where(found[:, None, None], crop.to_crop(np.nan_to_num(points)), np.nan).astype(np.float32)
 
+    _write_frames(video, source, folder, crop, crop_points, found, weights)
+    np.savez_compressed(folder / "landmarks.npz", points=crop_points, found=found)
+    features = _write_audio(source, folder, total, settings, weights)
+    encoder_name, identity_dim = _write_identity(folder, crop_points, found, settings, weights)
+
+    meta = {"format": CLIP_FORMAT, "source": str(source), "fps": FPS, "frames": total, "size": settings.size,
+            "found": int(found.sum()), "audio": bool(features), "features": features, "prompt": prompt,
+            "identity_backend": encoder_name, "identity_dim": identity_dim,
+            "crop": crop.matrix.tolist(), "source_size": [video.width, video.height],
+            "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+    write_json(folder / "meta.json", meta)
+    return meta
+
+
+def _write_frames(video: VideoFrames, source: Path, folder: Path, crop: FaceCrop, crop_points: np.ndarray,
+                  found: np.ndarray, weights: Optional[Weights]) -> None:  # fmt: skip
+    """Each frame's face crop (JPEG), person mask and head contour (PNG), decoded a second time."""
+    import cv2
+
+    from ..errors import VideoError
+    from ..face.contour import head_contour
+    from ..face.segmentation import person_mask
+
     for sub in ("frames", "masks", "contours"):
         (folder / sub).mkdir(parents=True)
-    written = 0
+    total, written = len(found), 0
     for i, frame in enumerate(resample(video, FPS, video.fps)):
         if i >= total:
             break
@@ -157,21 +176,36 @@ def process_video(source: Path, folder: Path, settings: PreprocessSettings, prom
         written += 1
     if written != total:
         raise VideoError(f"'{source.name}' decoded to {written} frames on the second pass, {total} on the first.")
-    np.savez_compressed(folder / "landmarks.npz", points=crop_points, found=found)
 
-    features: list[str] = []
+
+def _write_audio(source: Path, folder: Path, frames: int, settings: PreprocessSettings,
+                 weights: Optional[Weights]) -> list[str]:  # fmt: skip
+    """The clip's speech (audio.wav) and its features per frame; the features' names, none for a
+    silent video (it still trains the image stages)."""
+    from ..errors import AudioError
+    from ..media import load_audio
+    from ..motion.features import audio_features
+
     try:
         audio = load_audio(source, max_seconds=settings.max_seconds + 60)
-    except AudioError as exc:  # a silent video still trains the image stages
+    except AudioError as exc:
         log.info("%s: no usable audio (%s)", source.name, exc)
-        audio = None
-    if audio is not None:
-        audio.write_wav(folder / "audio.wav")
-        feats = {"mel": audio_features(audio.samples, "mel", total)}
-        if weights is not None and weights.present("hubert"):
-            feats["hubert"] = audio_features(audio.samples, "hubert", total, weights)
-        np.savez_compressed(folder / "features.npz", **feats)
-        features = sorted(feats)
+        return []
+    audio.write_wav(folder / "audio.wav")
+    feats = {"mel": audio_features(audio.samples, "mel", frames)}
+    if weights is not None and weights.present("hubert"):
+        feats["hubert"] = audio_features(audio.samples, "hubert", frames, weights)
+    np.savez_compressed(folder / "features.npz", **feats)
+    return sorted(feats)
+
+
+def _write_identity(folder: Path, crop_points: np.ndarray, found: np.ndarray, settings: PreprocessSettings,
+                    weights: Optional[Weights]) -> tuple[str, int]:  # fmt: skip
+    """Identity embeddings of ``settings.reference_frames`` frames spread over the clip (identity.npz);
+    (the encoder's name, the embedding's size)."""
+    import cv2
+
+    from ..face.identity import identity_encoder
 
     encoder = identity_encoder("auto", weights)
     valid = np.flatnonzero(found)
@@ -182,14 +216,7 @@ def process_video(source: Path, folder: Path, settings: PreprocessSettings, prom
         embeddings.append(encoder.embed(image, crop_points[i]).vector)
     np.savez_compressed(folder / "identity.npz", embeddings=np.stack(embeddings).astype(np.float32),
                         frames=chosen.astype(np.int64))  # fmt: skip
-
-    meta = {"format": CLIP_FORMAT, "source": str(source), "fps": FPS, "frames": total, "size": settings.size,
-            "found": int(found.sum()), "audio": audio is not None, "features": features, "prompt": prompt,
-            "identity_backend": encoder.name, "identity_dim": int(embeddings[0].shape[0]),
-            "crop": crop.matrix.tolist(), "source_size": [video.width, video.height],
-            "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
-    write_json(folder / "meta.json", meta)
-    return meta
+    return encoder.name, int(embeddings[0].shape[0])
 
 
 def run_job(job: Job) -> VideoResult:
