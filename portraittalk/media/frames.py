@@ -27,7 +27,8 @@ class FrameStore:
 
     def append(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"a {self.width}x{self.height} RGB uint8 frame was expected, got {frame.shape} {frame.dtype}")
+            raise ValueError(f"a {self.width}x{self.height} RGB uint8 frame was expected, "
+                             f"got {frame.shape} {frame.dtype}")  # fmt: skip
         self._file.write(np.ascontiguousarray(frame).data)
         self._count += 1
 
