@@ -13,15 +13,8 @@ import pytest
 
 from portraittalk.ui.jobs import JobProgress
 from portraittalk.ui.manager import shared_manager
+from page_checks import ARTIFACTS, IN_VIEW, ROOT, VIEWPORTS
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
-VIEWPORTS = [pytest.param((1280, 800), id="1280x800"), pytest.param((390, 844), id="390x844")]
-
-IN_VIEW = """sel => { const e = document.querySelector(sel); if (!e) return false;
-  const r = e.getBoundingClientRect();
-  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0
-         && r.bottom <= innerHeight && r.right <= innerWidth; }"""
 RENDERING = """() => Array.from(document.querySelectorAll('#result-video .progress-level'))
   .some(e => e.innerText.includes('rendering'))"""
 # The result box's own status: "busy" while its event runs, "error" under Gradio's Error badge, else "idle".

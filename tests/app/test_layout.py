@@ -10,15 +10,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from portraittalk.ui.views import CURVES
+from page_checks import ARTIFACTS, IN_VIEW, ROOT, VIEWPORTS
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts"
-VIEWPORTS = [pytest.param((1280, 800), id="1280x800"), pytest.param((390, 844), id="390x844")]
-
-IN_VIEW = """sel => { const e = document.querySelector(sel); if (!e) return false;
-  const r = e.getBoundingClientRect();
-  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0
-         && r.bottom <= innerHeight && r.right <= innerWidth; }"""
 # Every progress indicator (a stage bar or a timer) drawn from Generate until the result is shown,
 # recorded by a MutationObserver at each change of the page, not by polling: a flash between two
 # polls is caught. ``where`` is the label of the box it is drawn on.
@@ -120,7 +113,7 @@ def test_a_creator_at_desktop_and_phone_size(open_app, ground_truth, viewport):
     except PlaywrightTimeout:
         pass
     page.wait_for_function(f"() => ({VIDEO_READY})() && !document.querySelector('#download').disabled",
-                           timeout=120_000)  # fmt: skip
+                           timeout=240_000)  # fmt: skip  (a bound for a crowded machine, not a speed goal)
     bars = page.evaluate(PROGRESS_SEEN)
     assert any(b["in_video"] and b["in_view"] for b in bars), f"no progress in view on the result: {bars[:5]}"
     outside = sorted({b["where"] for b in bars if not b["in_video"]})
@@ -139,7 +132,7 @@ def test_a_creator_at_desktop_and_phone_size(open_app, ground_truth, viewport):
     page.wait_for_selector("#truth video", state="attached", timeout=30_000)
     page.get_by_role("button", name="Compute metrics").click()
     page.wait_for_function("() => /ADFD\\s+0\\.\\d+/.test(document.querySelector('#metrics').innerText)",
-                           timeout=90_000)  # fmt: skip
+                           timeout=180_000)  # fmt: skip
     table = page.locator("#metrics").inner_text()
     assert "higher is better" in table and "lower is better" in table and "0.87–0.99" in table
     assert "w1·S" not in table  # formulas stay in docs/metrics.md
