@@ -122,7 +122,9 @@ def track(clips: list[tuple[str, str, Path]], work: Path) -> None:
             print(f"tracked {k + 1}/{len(todo)} ({time.time() - started:.0f} s)", flush=True)
 
 
-FILES = {"fit": "fit.npz", "grid_s1": "grid_s1.npz", "grid_other": "grid_others.npz"}
+# One npz per group; GRID s1 in two by its sentences' first word (bin/lay, place/set: about 500 clips and
+# 6 MB each), so that no committed file passes 8 MiB.
+FILES = ("fit.npz", "grid_s1_bin_lay.npz", "grid_s1_place_set.npz", "grid_others.npz")
 FORMAT = "portraittalk-motion-corpus/1"
 FIELDS = {
     "face_found": "bool: MediaPipe found the face (else pose and expression are NaN)",
@@ -152,6 +154,13 @@ UNIT_NOTE = ("face height = the clip's median 3-D forehead-to-chin distance (lm 
 
 def _group(source: str) -> str:
     return "fit" if source.startswith("fit_") else ("grid_s1" if source == "grid_s1" else "grid_other")
+
+
+def _file(group: str, clip_id: str) -> str:
+    """The npz a clip's features go to (GRID clip names start with their sentence's first letter)."""
+    if group == "grid_s1":
+        return FILES[1] if clip_id[0] in "bl" else FILES[2]
+    return FILES[0] if group == "fit" else FILES[3]
 
 
 def _per_clip_std(values: list[np.ndarray]) -> float:
@@ -195,18 +204,19 @@ def assemble(clips: list[tuple[str, str, Path]], work: Path, out: Path, s1_limit
                                                      lip_sound_lags, read_alignment, validation_split)  # fmt: skip
 
     out.mkdir(parents=True, exist_ok=True)
-    columns: dict[str, dict[str, list]] = {g: {k: [] for k in PER_FRAME} for g in FILES}
-    words: dict[str, dict[str, list]] = {g: {"clip": [], "text": [], "start": [], "end": []} for g in FILES}
+    columns: dict[str, dict[str, list]] = {f: {k: [] for k in PER_FRAME} for f in FILES}
+    words: dict[str, dict[str, list]] = {f: {"clip": [], "text": [], "start": [], "end": []} for f in FILES}
     entries, by_source = [], {}
     for source, clip_id, video in clips:
         points = np.load(work / "landmarks" / f"{source}__{clip_id}.npy")
         feats = clip_features(points, load_audio(video))
         group = _group(source)
-        index = len([e for e in entries if e["file"] == FILES[group]])
-        start = sum(len(c) for c in columns[group]["roll"])
+        file = _file(group, clip_id)
+        index = len([e for e in entries if e["file"] == file])
+        start = sum(len(c) for c in columns[file]["roll"])
         for k in PER_FRAME:
-            columns[group][k].append(feats[k] - 1.0 if k == "scale" else feats[k])
-        entry = {"id": clip_id, "source": source, "file": FILES[group], "index": index, "start": start,
+            columns[file][k].append(feats[k] - 1.0 if k == "scale" else feats[k])
+        entry = {"id": clip_id, "source": source, "file": file, "index": index, "start": start,
                  "frames": len(points), "face_found": round(float(feats["face_found"].mean()), 4)}  # fmt: skip
         if group == "fit":
             entry["split"] = "fit"
@@ -219,22 +229,22 @@ def assemble(clips: list[tuple[str, str, Path]], work: Path, out: Path, s1_limit
             entry["alignment_matches_name"] = spoken == entry["sentence"]
         for w in aligned:
             for key, value in (("clip", index), ("text", w.text), ("start", w.start), ("end", w.end)):
-                words[group][key].append(value)
+                words[file][key].append(value)
         entries.append(entry)
         by_source.setdefault(source, []).append((feats, aligned))
 
     sizes = {}
-    for group, name in FILES.items():
-        if not columns[group]["roll"]:
+    for name in FILES:
+        if not columns[name]["roll"]:
             continue
         arrays = {k: np.concatenate(v).astype(bool if k == "face_found" else np.float16)
-                  for k, v in columns[group].items()}  # fmt: skip
-        arrays["clip_start"] = np.cumsum([0] + [len(v) for v in columns[group]["roll"]]).astype(np.int64)
+                  for k, v in columns[name].items()}  # fmt: skip
+        arrays["clip_start"] = np.cumsum([0] + [len(v) for v in columns[name]["roll"]]).astype(np.int64)
         arrays["clip_id"] = np.array([e["id"] for e in entries if e["file"] == name])
-        arrays["word_clip"] = np.array(words[group]["clip"], np.int32)
-        arrays["word_text"] = np.array(words[group]["text"], dtype="U8")
-        arrays["word_start"] = np.array(words[group]["start"], np.float32)
-        arrays["word_end"] = np.array(words[group]["end"], np.float32)
+        arrays["word_clip"] = np.array(words[name]["clip"], np.int32)
+        arrays["word_text"] = np.array(words[name]["text"], dtype="U8")
+        arrays["word_start"] = np.array(words[name]["start"], np.float32)
+        arrays["word_end"] = np.array(words[name]["end"], np.float32)
         np.savez_compressed(out / name, **arrays)
         sizes[name] = (out / name).stat().st_size
 

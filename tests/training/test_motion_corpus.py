@@ -187,6 +187,7 @@ def test_manifest_split_keeps_eval_out_and_grid_sentences_apart():
 def test_committed_features_load_with_the_documented_fields():
     manifest = _manifest()
     assert manifest["fps"] == 25
+    s1_words: set[str] = set()
     for name in manifest["files"]:
         data = np.load(CORPUS / name)
         clips = [c for c in manifest["clips"] if c["file"] == name]
@@ -203,11 +204,13 @@ def test_committed_features_load_with_the_documented_fields():
         found = data["face_found"]
         assert 0.0 <= np.nanmin(data["lip_gap"][found]) and np.nanmax(data["lip_gap"][found]) < 0.3
         assert np.all(np.isfinite(data["mel"])) and np.all(data["pitch_hz"] >= 0)
-        if name == "grid_s1.npz":
+        assert (CORPUS / name).stat().st_size < 8 * 2**20, name  # committed files stay small
+        if name.startswith("grid_s1_"):
             assert {c["frames"] for c in clips} <= {74, 75, 76}
             assert np.all(data["word_start"] < data["word_end"])
             assert np.all(data["word_end"] <= np.diff(starts)[data["word_clip"]] + 1)
-            assert set(np.unique(data["word_text"])) >= {"sil", "bin", "blue", "now"}
+            s1_words |= set(np.unique(data["word_text"]))
+    assert s1_words >= {"sil", "bin", "lay", "place", "set", "blue", "now"}  # every GRID s1 command, aligned
 
 
 def test_committed_fit_features_match_a_fresh_measurement():
