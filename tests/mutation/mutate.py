@@ -6,7 +6,7 @@ Each mutant replaces one exact snippet in one file (it must occur exactly once, 
 moves the code makes the mutant fail loudly instead of silently testing nothing), then runs the
 mutant's test files with ``-x`` in a fresh copy of the tree. A mutant that leaves every test green
 "survives": a missing test. The lists live beside this file, one module per area (motion, warp,
-diffusion, training, media, batch, app); this script is not part of ``make test`` (it runs the suite once per mutant).
+diffusion, training, media, batch, app, lips, head, interior, live); this script is not part of ``make test`` (it runs the suite once per mutant).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ("motion", "warp", "diffusion", "training", "media", "batch", "app")
+AREAS = ("motion", "warp", "diffusion", "training", "media", "batch", "app", "lips", "head", "interior", "live")
 
 
 @dataclass(frozen=True)
