@@ -8,7 +8,8 @@ QUALITY_TESTS = ("tests/test_quality.py", "tests/test_warp_and_api.py", "tests/t
 
 MUTANTS = [
     Mutant("warp: no mouth interior", "portraittalk/engines/warp/__init__.py",
-           "            frame = paint_mouth(frame, lm, face_h, teeth, main.ref_gap, style, grain)\n", "", WARP_TESTS),
+           "        return paint_mouth(frame, lm, self.face_h, self.teeth, main.ref_gap, self.style, self.grain)\n",
+           "        return frame\n", WARP_TESTS),
     Mutant("warp: controls not applied", "portraittalk/engines/base.py",
            "        return self.frames(references, self.drawn(track, request), request, progress)\n",
            "        return self.frames(references, track, request, progress)\n", WARP_TESTS),
@@ -22,7 +23,7 @@ MUTANTS = [
     Mutant("warp: frozen head (head field ignored)", "portraittalk/engines/warp/field.py",
            "            field[box] += self.alpha * cv2.transform(moved, head)\n", "", WARP_TESTS),
     Mutant("warp: second reference never used", "portraittalk/engines/warp/__init__.py",
-           "            for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:\n", "            for k in []:\n", WARP_TESTS),
+           "        for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:\n", "        for k in []:\n", WARP_TESTS),
     Mutant("warp: unbounded field (a broken track tears the frame)", "portraittalk/engines/warp/field.py",
            "(t, disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9)))",
            "(t, disp)", WARP_TESTS),

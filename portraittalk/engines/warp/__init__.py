@@ -26,6 +26,7 @@ per frame, the lower face comes from the reference whose own mouth is closest to
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -66,24 +67,49 @@ class WarpEngine(Engine):
 
     def _frames(self, references: Sequence[Reference], track: MotionTrack,
                 progress: ProgressFn) -> Iterator[np.ndarray]:  # fmt: skip
+        renderer = WarpRenderer(references, track)
+        total = len(track)
+        for t in range(total):
+            frame = renderer.frame(t)
+            progress("rendering", t + 1, total)
+            yield frame
+
+
+class WarpRenderer:
+    """The warp engine's frames of a track: what the photos alone decide (the warp fields, the other
+    references' alignment, the teeth, the mouth's colours) is computed once; :meth:`follow` hands it
+    another track of the same references (live rendering: a few frames at a time)."""
+
+    def __init__(self, references: Sequence[Reference], track: MotionTrack) -> None:
         primary = references[0]
         if primary.size != track.frame_size[0]:
             raise ValueError("the track was made for another output size")
-        sources = [Source.of(primary, track)]
-        sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
-        weights = source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in sources])
-        teeth = teeth_from(references)
-        style = MouthStyle.of(primary)
-        grain = np.random.default_rng(0).standard_normal((primary.size, primary.size)).astype(np.float32)
-        face_h = sources[0].warper.face_height
-        total = len(track)
-        for t in range(total):
-            frame = sources[0].warper.frame(t)
-            lm = sources[0].warper.landmarks(t)  # the track's, bounded like the field
-            for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:
-                mask = lower_face_mask(lm, primary.size, face_h)[..., None] * weights[t, k]
-                frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
-            main = sources[int(np.argmax(weights[t]))]
-            frame = paint_mouth(frame, lm, face_h, teeth, main.ref_gap, style, grain)
-            progress("rendering", t + 1, total)
-            yield frame
+        self.primary = primary
+        self.sources = [Source.of(primary, track)]
+        self.sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
+        self.teeth = teeth_from(references)
+        self.style = MouthStyle.of(primary)
+        self.grain = np.random.default_rng(0).standard_normal((primary.size, primary.size)).astype(np.float32)
+        self.face_h = self.sources[0].warper.face_height
+        self.weights = self.source_weights(track)
+
+    def source_weights(self, track: MotionTrack) -> np.ndarray:
+        """(T, K) how much of each reference's lower face each frame shows (:func:`.references.source_weights`)."""
+        return source_weights(mesh.mouth_aperture(track.landmarks), [s.aperture for s in self.sources])
+
+    def follow(self, track: MotionTrack, weights: np.ndarray) -> None:
+        """Render ``track`` from now on, each reference's lower face weighed by ``weights`` (T, K)."""
+        for source in self.sources:  # each on its own rest shape
+            source.warper.follow(replace(track, reference=source.warper.track.reference))
+        self.weights = weights
+
+    def frame(self, t: int) -> np.ndarray:
+        """(size, size, 3) RGB uint8: frame ``t`` of the track followed."""
+        primary, sources, weights = self.primary, self.sources, self.weights
+        frame = sources[0].warper.frame(t)
+        lm = sources[0].warper.landmarks(t)  # the track's, bounded like the field
+        for k in np.nonzero(weights[t, 1:] > 0.01)[0] + 1:
+            mask = lower_face_mask(lm, primary.size, self.face_h)[..., None] * weights[t, k]
+            frame = (frame * (1 - mask) + sources[k].warper.frame(t) * mask).round().astype(np.uint8)
+        main = sources[int(np.argmax(weights[t]))]
+        return paint_mouth(frame, lm, self.face_h, self.teeth, main.ref_gap, self.style, self.grain)

@@ -70,8 +70,7 @@ class FaceWarper:
         ys, xs = np.nonzero(alpha > 1e-3)
         self.head_box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else None
         self.alpha = alpha[self.head_box][..., None] if len(ys) else None
-        self.heads = head_transform(track.head.astype(np.float64), head_pivot(ref)).astype(np.float32)
-        self._expression: tuple[int, np.ndarray] = (-1, np.empty(0))  # frame t's, asked for three times per frame
+        self.follow(track)
         # The moving window (in cells, a cell of margin): everything else stays the photo.
         x0, y0, x1, y1 = self.box
         if self.head_box is not None:
@@ -80,6 +79,13 @@ class FaceWarper:
         self.win = (max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, cells), min(y1 + 1, cells))
         wy, wx = np.mgrid[0 : self.win[3] - self.win[1], 0 : self.win[2] - self.win[0]].astype(np.float32)
         self.window_cells = np.stack([wx, wy], axis=-1)  # each window cell's own (column, row)
+
+    def follow(self, track: MotionTrack) -> None:
+        """Render ``track`` (of this same reference) from now on; the fields above stay. Live rendering
+        follows a short track per chunk: building a warper costs about 80 ms at 512 px, a frame 4 ms."""
+        self.track = track
+        self.heads = head_transform(track.head.astype(np.float64), head_pivot(self.reference)).astype(np.float32)
+        self._expression: tuple[int, np.ndarray] = (-1, np.empty(0))  # frame t's, asked for three times per frame
 
     def expression(self, t: int) -> np.ndarray:
         """(478, 2) the track's expression displacements of frame t, bounded: whatever the track says,
