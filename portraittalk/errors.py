@@ -44,5 +44,9 @@ class EngineUnavailableError(PortraitTalkError):
     """The requested render engine cannot run here (weights or hardware missing)."""
 
 
+class SessionClosedError(PortraitTalkError):
+    """A live session was used after it was closed or its stream finished."""
+
+
 class CancelledError(PortraitTalkError):
     """The user stopped the job."""

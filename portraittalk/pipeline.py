@@ -31,6 +31,7 @@ from .weights import Weights
 
 if TYPE_CHECKING:
     from .batch import Job, JobResult
+    from .live import LiveSession
 
 log = logging.getLogger(__name__)
 ImageInput = Union[str, os.PathLike, np.ndarray, Reference]  # a Reference: already analysed (see analyse)
@@ -152,12 +153,7 @@ class PortraitTalk:
         if controls is not None:
             request = replace(request, controls=controls)
         render = request.render
-        references = list(references)
-        if not references:
-            raise InputError("give at least one reference portrait.")
-        if len(references) > self.limits.max_references:
-            raise InputError(f"at most {self.limits.max_references} reference images are accepted "
-                             f"(got {len(references)}).")  # fmt: skip
+        references = self._checked(references)
         engine_name, reason = choose_engine(request.engine, self.weights, request.runtime)
         ignored = ignored_note(engine_name, request)
         notes = [f"engine: {engine_name} ({reason})"] + ([ignored] if ignored else [])
@@ -204,6 +200,27 @@ class PortraitTalk:
             log.info("quality: %s", warning)
         return GenerationResult(out_path, render.fps, audio, track, drawn, engine_name, reason, request.seed, primary,
                                 rendered, notes, asdict(request), quality)  # fmt: skip
+
+    def live(self, references: Sequence[ImageInput], request: Optional[GenerateRequest] = None,
+             **settings: Any) -> "LiveSession":  # fmt: skip
+        """A live session: push speech as it arrives, get the frames back (:mod:`portraittalk.live`).
+        The portraits are analysed here, once; the settings are as :meth:`generate`'s (flat names)."""
+        from .live import LiveSession
+
+        request = (request or self.defaults).updated(**settings)
+        references = self._checked(references)
+        refs = self.analyse(references, request.render.size, request.render.crop_margin, request.face_index)
+        return LiveSession(refs, request, self.weights)
+
+    def _checked(self, references: Sequence[ImageInput]) -> list[ImageInput]:
+        """The references as a list: at least one, at most ``limits.max_references``."""
+        references = list(references)
+        if not references:
+            raise InputError("give at least one reference portrait.")
+        if len(references) > self.limits.max_references:
+            raise InputError(f"at most {self.limits.max_references} reference images are accepted "
+                             f"(got {len(references)}).")  # fmt: skip
+        return references
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,
                 progress: ProgressFn = no_progress) -> list[Reference]:  # fmt: skip

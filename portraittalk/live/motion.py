@@ -1,0 +1,134 @@
+"""Speech -> motion one frame at a time, as the audio arrives.
+
+The mouth of frame k is the offline motion model's (:func:`.motion.registry.choose_model`) run on a
+sliding window of the stream: from ``CONTEXT_S`` before the frame's start to ``LOOKAHEAD_S`` after
+it. Each frame's window is fixed by its index alone, so the frames do not depend on how the audio
+was chunked; the model reads a bounded past, so memory does not grow. Blinks (and head motion)
+come from a seeded generator stepped once per frame: they go on in silence. The controls are
+applied per frame as the warp engine applies them offline, except w3's smoothing, which can only
+look back (:class:`CausalControls`).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from typing import Optional
+
+import numpy as np
+
+from ..config import Controls, GenerateRequest
+from ..face import mesh
+from ..media.audio import SAMPLE_RATE, Audio
+from ..motion.acoustic import acoustic_features
+from ..motion.controls import apply_controls
+from ..motion.geometry import MAX_GAP, FaceRig
+from ..motion.registry import Speech, choose_model
+from ..motion.track import MotionTrack
+from ..weights import Weights
+from .audio import AudioStream
+
+LOOKAHEAD_S = 0.12  # sound past a frame's start its mouth waits for (the frame's own 40 ms + 80 ms)
+CONTEXT_S = 1.2  # sound before a frame's start its mouth reads
+BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # ~0.24 s at 25 fps
+
+
+def frame_start(k: int, fps: float) -> int:
+    """The 16 kHz sample at which frame ``k`` starts (frame k shows [start(k), start(k + 1)))."""
+    return int(round(k * SAMPLE_RATE / fps))
+
+
+class LiveMotion:
+    """Frame k's motion (a one-frame :class:`MotionTrack`, no controls) from the stream's sound."""
+
+    def __init__(self, reference: np.ndarray, frame_size: tuple[int, int], request: GenerateRequest,
+                 weights: Optional[Weights]) -> None:  # fmt: skip
+        self.fps = float(request.render.fps)
+        self.frame_size = frame_size
+        self.reference = reference.astype(np.float32)
+        self.rig = FaceRig(reference)
+        self.config, self.seed, self.weights = request.motion, request.seed, weights
+        self.model = choose_model(self.config.motion_model, weights)
+        self.context_frames = int(np.ceil(CONTEXT_S * self.fps))
+        self.lookahead = int(round(LOOKAHEAD_S * SAMPLE_RATE))
+        self.blinks = Blinks(self.fps, self.config.blink_interval_s, self.seed)
+
+    def rest_track(self) -> MotionTrack:
+        """One frame of the face at rest (what a renderer is set up with)."""
+        return MotionTrack(self.fps, self.frame_size, self.reference, np.zeros((1, 478, 2), np.float32),
+                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32))  # fmt: skip
+
+    def ready(self, k: int, received: int) -> bool:
+        """Frame k's window has arrived."""
+        return frame_start(k, self.fps) + self.lookahead <= received
+
+    def first_needed(self, k: int) -> int:
+        """The earliest sample frame k (and every later frame) reads."""
+        return frame_start(max(k - self.context_frames, 0), self.fps)
+
+    def frame(self, k: int, audio: AudioStream) -> MotionTrack:
+        """Frame k's motion; frames must be asked for in order (the blinks are stepped)."""
+        first = max(k - self.context_frames, 0)
+        start = frame_start(first, self.fps)
+        window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))
+        speech = Speech(window, acoustic_features(window, self.fps), self.rig, self.fps, self.config, self.seed,
+                        self.weights)  # fmt: skip
+        mouth = self.model.mouth(speech)
+        i = k - first
+        blink = self.blinks.step()
+        expression = mouth.displacement[i : i + 1] + self.rig.lids(np.array([blink], np.float32))
+        return MotionTrack(self.fps, self.frame_size, self.reference, expression.astype(np.float32),
+                           np.zeros((1, 6), np.float32),
+                           np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
+                           np.array([blink], np.float32),
+                           np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32))  # fmt: skip
+
+
+class Blinks:
+    """Irregular blinks, one frame per step: gamma-distributed gaps around ``interval_s``, seeded."""
+
+    def __init__(self, fps: float, interval_s: float, seed: int) -> None:
+        self.fps, self.interval_s = fps, interval_s
+        self.rng = np.random.default_rng(seed)
+        self.next_start = int(round(self.rng.uniform(0.6, 1.8) * fps))
+        self.started = -len(BLINK_PROFILE)
+        self.t = 0
+
+    def step(self) -> float:
+        if self.t >= self.next_start:
+            self.started = self.t
+            self.next_start += int(round(max(1.2, self.rng.gamma(4.0, self.interval_s / 4.0)) * self.fps))
+        k = self.t - self.started
+        self.t += 1
+        return float(BLINK_PROFILE[k]) if k < len(BLINK_PROFILE) else 0.0
+
+
+class CausalControls:
+    """w1–w3 applied to one frame at a time: w1 and w2 exactly as offline (:func:`.controls.apply_controls`);
+    w3's Gaussian smoothing (σ = ``smoothing_s`` × w3) over the past frames only, the future half of
+    the offline kernel cut off (a live frame cannot wait for the frames after it)."""
+
+    def __init__(self, controls: Controls, smoothing_s: float, fps: float) -> None:
+        self.per_frame = replace(controls, w3=0.0)
+        self.smoothing_s = smoothing_s
+        sigma = smoothing_s * fps * controls.w3
+        if sigma < 0.3:  # the offline smoothing's own cut-off
+            self.kernel = np.ones(1)
+        else:
+            radius = int(4.0 * sigma + 0.5)
+            kernel = np.exp(-0.5 * (np.arange(radius, -1, -1) / sigma) ** 2)  # oldest frame first
+            self.kernel = kernel / kernel.sum()
+        self.speech = np.setdiff1d(np.arange(478), mesh.eye_points())
+        self.past: deque = deque(maxlen=len(self.kernel))  # (expression of the speech points, mouth_open)
+
+    def apply(self, track: MotionTrack) -> MotionTrack:
+        drawn = apply_controls(track, self.per_frame, self.smoothing_s)
+        if len(self.kernel) == 1:
+            return drawn
+        now = (drawn.expression[0, self.speech].astype(np.float64), float(drawn.mouth_open[0]))
+        while len(self.past) < len(self.kernel) - 1:  # the first frame held before the start, as offline
+            self.past.append(now)
+        self.past.append(now)
+        expression = drawn.expression.copy()
+        expression[0, self.speech] = sum(w * e for w, (e, _) in zip(self.kernel, self.past))
+        mouth_open = sum(w * m for w, (_, m) in zip(self.kernel, self.past))
+        return replace(drawn, expression=expression, mouth_open=np.array([mouth_open], np.float32))
