@@ -24,6 +24,7 @@ class Reference:
     photo_landmarks: np.ndarray  # (478, 2) in photo pixels
     notes: list[str] = field(default_factory=list)
     weights: Optional[Weights] = None  # where the rembg mask and ArcFace come from (None: offline only)
+    depth: Optional[np.ndarray] = None  # (478,) MediaPipe's relative depth in crop pixels (the warp turns the face on it)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -71,8 +72,9 @@ def analyse_reference(photo: np.ndarray, name: str, size: int = 512, margin: flo
         # Landmarks on the crop itself are more precise than mapped ones for small faces.
         refined = det.all_faces(image)
         landmarks = refined[0].points if refined else crop.to_crop(face.points)
+        depth = refined[0].z if refined else face.z * crop.scale
     finally:
         if own:
             det.close()
     return Reference(name, photo, crop, image, landmarks.astype(np.float32), face.points, list(face.notes),
-                     weights)  # fmt: skip
+                     weights, depth.astype(np.float32))  # fmt: skip

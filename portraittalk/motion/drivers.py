@@ -1,4 +1,4 @@
-"""From acoustic features to the per-frame drivers of the face: jaw, lips, blinks, head."""
+"""From acoustic features to the per-frame drivers of the mouth: jaw and lips (head, brows, eyes: :mod:`.head`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +10,6 @@ from .controls import smooth
 from .geometry import MAX_GAP
 from .features import SAMPLE_RATE
 from .mouth_model import mouth_model
-
-BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # ~0.24 s at 25 fps
 
 
 def acoustic_mouth(feat: AcousticFeatures, fps: float, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -76,46 +74,3 @@ def pause_gate(loudness: np.ndarray, fps: float, min_pause_s: float = 0.3) -> np
                 gate[start:t] = 0.0
             start = None
     return smooth(gate, 0.06 * fps)
-
-
-def blink_curve(n: int, fps: float, cfg: MotionConfig, rng: np.random.Generator) -> np.ndarray:
-    """Irregular blinks (gamma-distributed gaps around ``blink_interval_s``), 0 = open, 1 = shut."""
-    out = np.zeros(n, np.float32)
-    t = rng.uniform(0.6, 1.8)
-    while True:
-        start = int(round(t * fps))
-        if start >= n:
-            break
-        seg = BLINK_PROFILE[: n - start]
-        out[start : start + len(seg)] = np.maximum(out[start : start + len(seg)], seg)
-        t += max(1.2, rng.gamma(4.0, cfg.blink_interval_s / 4.0))
-    return out
-
-
-def head_motion(energy: np.ndarray, fps: float, face_height: float, cfg: MotionConfig,
-                rng: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """(T, 6) a track's head (:data:`.track.HEAD_PARAMS`): a slow seeded sway of roll, dx, dy (px) and
-    scale whose amplitude follows the speech (the engine scales it with w2 when it renders); pitch and
-    yaw stay 0."""
-    n = len(energy)
-    amp = cfg.head_sway
-    if amp == 0.0 or n == 0:
-        return np.zeros((n, 6), np.float32)
-    t = np.arange(n) / fps
-    e = smooth(np.clip(energy / max(float(energy.max()), 1e-6), 0, 1).astype(np.float32), fps * 0.35)
-    level = 0.35 + 0.65 * e
-
-    def sway(period_lo: float, period_hi: float) -> np.ndarray:
-        s = np.zeros(n)
-        for _ in range(3):
-            f = 1.0 / rng.uniform(period_lo, period_hi)
-            s += np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) * rng.uniform(0.5, 1.0)
-        return s / 2.0
-
-    roll = 1.6 * sway(2.0, 6.0) * level
-    dx = 0.012 * face_height * sway(2.5, 7.0) * level
-    nod = smooth(np.diff(e, prepend=e[:1]) * fps, fps * 0.15)  # a small dip of the head on stressed onsets
-    dy = 0.010 * face_height * (sway(2.0, 5.0) * level + np.clip(nod, -1.5, 1.5))
-    scale = 0.006 * sway(3.0, 8.0) * level
-    still = np.zeros(n)  # pitch, yaw
-    return (np.stack([roll, still, still, dx, dy, scale], axis=1) * amp).astype(np.float32)

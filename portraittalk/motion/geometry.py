@@ -1,4 +1,5 @@
-"""Landmark deformations on the 478-point mesh: jaw opening, lip spread/round, blinks, head pose.
+"""Landmark deformations on the 478-point mesh: jaw opening, lip spread/round, blinks, brows, gaze,
+head pose (a planar similarity after a 3-D turn of pitch and yaw on the reference's depth).
 
 Deformations are built in a face-aligned frame (eyes horizontal, unit = face height) from the
 reference's own landmarks, so they fit any face shape, then mapped back to output pixels. Which
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..face import mesh
-from .track import DX, DY, ROLL, SCALE
+from .track import DX, DY, PITCH, ROLL, SCALE, YAW
 
 CORNERS = np.array([61, 291, 78, 308])
 UPPER_LIP_INNER_SET = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
@@ -31,6 +32,12 @@ CHIN_PER_GAP = 0.45  # chin drop per unit of lip opening (median slope over the 
 MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
 MAX_OPEN = 0.14  # the widest any mouth is drawn, whatever the controls ask (face heights)
 DEGRADED_GAIN = 0.5  # motion kept on a face whose landmarks look implausible
+BROWS = (np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55]), np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285]))
+IRISES = (np.arange(468, 473), np.arange(473, 478))  # (subject's right, left), as mesh.RIGHT/LEFT_IRIS_CENTER
+EYE_CORNERS = ((mesh.RIGHT_EYE_OUTER, mesh.RIGHT_EYE_INNER), (mesh.LEFT_EYE_OUTER, mesh.LEFT_EYE_INNER))
+EYE_PARTS = (np.unique(np.concatenate([UPPER_LIDS[0], LOWER_LIDS[0], IRISES[0]])),
+             np.unique(np.concatenate([UPPER_LIDS[1], LOWER_LIDS[1], IRISES[1]])))
+HEAD_DEPTH = 0.25  # the turning axis behind the face (face heights); deeper slides the head over the background
 
 
 @dataclass
@@ -193,6 +200,27 @@ class FaceRig:
         self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach_x[upper] * 2 * UPPER_LIP_SHARE
         self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach_x[lower] * 2 * (1 - UPPER_LIP_SHARE)
         self._lid_targets = self._lid_pairs(loc)
+        self.brow_weight = self._brow_weights(loc)
+        self.eye_width = [float(np.linalg.norm(loc[a] - loc[b])) for a, b in EYE_CORNERS]
+
+    @staticmethod
+    def _brow_weights(loc: np.ndarray) -> np.ndarray:
+        """(478,) how much of a brow raise each point follows: 1 on the brows, down to 0 at the top of
+        the upper lids (the eyes stay) and to 0.4 at the top of the forehead (the scalp moves less),
+        fading out sideways beyond each brow's outer end."""
+        weight = np.zeros(len(loc))
+        y_top = loc[mesh.FOREHEAD, 1]
+        for brow, lids in zip(BROWS, UPPER_LIDS):
+            y_low, y_high, y_lid = loc[brow, 1].max(), loc[brow, 1].min(), loc[lids, 1].min()
+            below = np.clip((y_lid - loc[:, 1]) / max(y_lid - y_low, 1e-3), 0.0, 1.0)
+            above = np.clip((y_high - loc[:, 1]) / max(y_high - y_top, 1e-3), 0.0, 1.0)
+            vertical = np.where(loc[:, 1] > y_low, below * below * (3 - 2 * below), 1.0 - 0.6 * above)
+            # Sideways the raise fades out beyond the brow's outer end; between the brows the forehead rises.
+            outer = loc[brow, 0].min() - loc[:, 0] if loc[brow, 0].mean() < 0 else loc[:, 0] - loc[brow, 0].max()
+            outside = np.clip(outer / 0.08, 0.0, 1.0)
+            weight = np.maximum(weight, vertical * (1.0 - outside * outside * (3 - 2 * outside)))
+        weight[468:] = 0.0  # irises move with the gaze only
+        return weight
 
     @staticmethod
     def _lid_pairs(loc: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -229,6 +257,20 @@ class FaceRig:
         lips = [mesh.UPPER_LIP_INNER, mesh.LOWER_LIP_INNER]
         moved = self.loc[lips][None] + displacement[:, lips] @ self.frame.rot / self.frame.scale
         return np.clip(moved[:, 1, 1] - moved[:, 0, 1], 0.0, None).astype(np.float32)
+
+    def brows(self, raise_: np.ndarray) -> np.ndarray:
+        """(T, 478, 2) brow displacements in output pixels for a raise of ``raise_`` face heights
+        (+ up) above the photo's own brows; the forehead above them follows, the eyes stay."""
+        d = np.zeros((len(raise_), len(self.loc), 2))
+        d[:, :, 1] = -np.asarray(raise_, np.float64)[:, None] * self.brow_weight[None] * self.gain
+        return self.frame.vector_to_global(d).astype(np.float32)
+
+    def gaze(self, gaze: np.ndarray) -> np.ndarray:
+        """(T, 478, 2) iris displacements in output pixels for a gaze (T, 2) in eye widths (+ right, down)."""
+        d = np.zeros((len(gaze), len(self.loc), 2))
+        for iris, width in zip(IRISES, self.eye_width):
+            d[:, iris, :] = np.asarray(gaze, np.float64)[:, None, :] * width
+        return self.frame.vector_to_global(d).astype(np.float32)
 
     def lids(self, blink: np.ndarray) -> np.ndarray:
         """(T, 478, 2) eyelid displacements in output pixels (1 = shut, a sliver left open)."""
@@ -278,7 +320,7 @@ def mesh_triangles() -> np.ndarray:
 
 def head_transform(head: np.ndarray, pivot: np.ndarray) -> np.ndarray:
     """(T, 2, 3) similarity matrices of a track's head (T, 6) about ``pivot``: its roll, translation
-    and scale. Pitch and yaw are not planar and are not in it (no model makes them yet; issue 21)."""
+    and scale (the planar part; :func:`turn` does pitch and yaw before it)."""
     roll = np.deg2rad(head[:, ROLL])
     s = 1.0 + head[:, SCALE]
     c, si = np.cos(roll) * s, np.sin(roll) * s
@@ -288,12 +330,51 @@ def head_transform(head: np.ndarray, pivot: np.ndarray) -> np.ndarray:
     return m
 
 
-def compose(reference: np.ndarray, expression: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """(T, 478, 2) float64 landmarks: the reference moved by the expression, then placed by the head
-    (the one place a track's parameters become points)."""
+def relative_depth(reference: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
+    """(N,) each point's depth (output pixels, + away from the camera) from the neck's turning axis:
+    MediaPipe's depth of the reference about the face's median, minus HEAD_DEPTH face heights.
+
+    The depth is smoothed over the face (a tenth of its height) and each lip, each eye taken at one
+    depth: a turn must not slide the upper lip over the lower one or a lid across the eye (a fold in
+    the warp). Without a depth (a track made from 2-D points) the face is read as flat: turning it
+    then shifts it as a whole, which is most of what a few degrees do."""
+    face_h = float(mesh.face_height(reference))
+    if depth is None:
+        return np.full(len(reference), -HEAD_DEPTH * face_h)
+    z = np.asarray(depth, np.float64) - np.median(np.asarray(depth, np.float64)[:468])
+    near = np.exp(-0.5 * (np.linalg.norm(reference[:, None] - reference[None, :468], axis=2) / (0.05 * face_h)) ** 2)
+    z = near @ z[:468] / near.sum(axis=1)
+    lips = lip_topology()
+    for part in (np.unique(np.concatenate([lips.upper, lips.lower, CORNERS])), *EYE_PARTS):
+        z[part] = z[part].mean()
+    return z - HEAD_DEPTH * face_h
+
+
+def turn(points: np.ndarray, z: np.ndarray, head: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+    """(T, N, 2) points (T or 1, N, 2) turned in 3-D by each frame's pitch (chin down > 0) and yaw (nose to
+    the image's right > 0) about the neck (``pivot`` on screen, depth ``z`` from :func:`relative_depth`)
+    and seen again from the front (orthographic). Signs as :mod:`portraittalk.training.motion_corpus`."""
+    pitch, yaw = np.deg2rad(head[:, PITCH]), np.deg2rad(head[:, YAW])
+    cp, sp, cy, sy = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
+    x, y = points[..., 0] - pivot[0], points[..., 1] - pivot[1]
+    out = np.empty((len(head),) + points.shape[1:], np.float64)
+    out[..., 0] = cy[:, None] * x - (sy * sp)[:, None] * y - (sy * cp)[:, None] * z[None] + pivot[0]
+    out[..., 1] = cp[:, None] * y - sp[:, None] * z[None] + pivot[1]
+    return out
+
+
+def compose(reference: np.ndarray, expression: np.ndarray, head: np.ndarray,
+            depth: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """(T, 478, 2) float64 landmarks: the reference moved by the expression, turned by pitch and yaw
+    (``depth``: :func:`relative_depth` of the reference; None: a flat face), then placed by the
+    head's roll, translation and scale (the one place a track's parameters become points)."""
     reference = np.asarray(reference, np.float64)
-    placement = head_transform(np.asarray(head, np.float64), head_pivot(reference))
-    return apply_affines(placement, reference[None] + expression)
+    head = np.asarray(head, np.float64)
+    pivot = head_pivot(reference)
+    points = reference[None] + expression
+    if np.any(head[:, [PITCH, YAW]]):
+        points = turn(points, relative_depth(reference, None) if depth is None else depth, head, pivot)
+    return apply_affines(head_transform(head, pivot), points)
 
 
 def head_pivot(reference: np.ndarray) -> np.ndarray:

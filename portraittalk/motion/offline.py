@@ -1,4 +1,5 @@
-"""Offline audio-to-motion: a motion model's mouth (:mod:`.registry`) + blinks + head sway -> a MotionTrack."""
+"""Offline audio-to-motion: a motion model's mouth (:mod:`.registry`) + head, brows, gaze and blinks
+(:mod:`.head`) -> a MotionTrack."""
 from __future__ import annotations
 
 from typing import Optional
@@ -9,7 +10,7 @@ from ..config import MotionConfig
 from ..media.audio import Audio
 from ..weights import Weights
 from .acoustic import acoustic_features
-from .drivers import blink_curve, head_motion
+from .head import head_drivers
 from .geometry import MAX_GAP, FaceRig
 from .registry import Speech, choose_model
 from .track import MotionTrack
@@ -21,16 +22,16 @@ def audio_to_motion(audio: Audio, reference: np.ndarray, frame_size: tuple[int, 
     """A MotionTrack for ``audio`` on a face whose rest landmarks are ``reference`` (output pixels).
 
     The mouth comes from ``config.motion_model`` (:func:`.registry.choose_model`; the learned model
-    reads ``weights``); blinks and head sway are added to any model's mouth. Deterministic for a
-    given ``seed``. The controls (w1–w3) are not applied here: engines apply them when they render.
+    reads ``weights``); head pose, brows, gaze and blinks (:class:`.head.HeadMotion`, the same causal
+    generator a live session steps) are added to any model's mouth. Deterministic for a given
+    ``seed``. The controls (w1–w3) are not applied here: engines apply them when they render.
     """
-    rng = np.random.default_rng(seed)
     rig = FaceRig(reference)
     speech = Speech(audio, acoustic_features(audio, fps), rig, float(fps), config, seed, weights)
     mouth = choose_model(config.motion_model, weights).mouth(speech)
-    blink = blink_curve(len(speech), fps, config, rng)
-    head = head_motion(speech.features.energy, fps, rig.frame.scale, config, rng)
-    expression = mouth.displacement + rig.lids(blink)
+    moves = head_drivers(audio, len(speech), fps, rig.frame.scale, config, seed)
+    blink, head = moves.blink, moves.head
+    expression = mouth.displacement + rig.lids(blink) + rig.brows(moves.brow) + rig.gaze(moves.gaze)
     return MotionTrack(float(fps), tuple(frame_size), reference.astype(np.float32), expression, head,
                        np.clip(mouth.opening / MAX_GAP, 0.0, 1.5).astype(np.float32), blink,
                        np.clip(speech.features.loudness, 0, 1).astype(np.float32))  # fmt: skip

@@ -2,8 +2,11 @@
 the head region, an exact piecewise-affine map around the lips, and one backward remap per frame.
 
 It reads the track's parameters as they are: the expression drives the mesh, the head's roll,
-translation and scale move the head region. The head's pitch and yaw are ignored (a 2-D warp cannot
-turn a head out of the picture's plane; no motion model makes them yet)."""
+translation and scale move the head region. Pitch and yaw turn the face's points in 3-D on
+MediaPipe's depth of the reference (:func:`..motion.geometry.turn`); the turn is split into its
+best planar affine, which moves the whole head region with the roll (hair and ears follow it, the
+background stays), and what is left (the nose swinging farther than the cheeks), which drives the
+mesh with the expression and fades out beyond the face."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +16,8 @@ import numpy as np
 from ...face import mesh
 from ...face.reference import Reference
 from ...motion.geometry import (LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, compose, head_pivot, head_transform,
-                                mesh_triangles)
+                                invert_affine, mesh_triangles, relative_depth, turn)
+from ...motion.track import PITCH, YAW
 from ...motion.track import MotionTrack
 
 FACE_POINTS = 468  # irises are not control points: they would fold the lids during blinks
@@ -40,6 +44,10 @@ class FaceWarper:
         cells = -(-size // STEP)
         self.reference = ref = track.reference.astype(np.float64)
         self.face_height = float(mesh.face_height(ref))
+        self.z = relative_depth(ref, reference.depth)  # reference.depth None: the face turns as a flat one
+        self.pivot = head_pivot(ref)
+        # Least squares of a planar affine on the face points (the turn's planar part).
+        self._affine_fit = np.linalg.pinv(np.concatenate([ref[:FACE_POINTS], np.ones((FACE_POINTS, 1))], axis=1))
         # Control points: the face + two rings of still anchors around it + the crop border.
         centre = ref[:FACE_POINTS].mean(axis=0)
         oval = ref[mesh.face_oval_loop()]
@@ -84,27 +92,47 @@ class FaceWarper:
         """Render ``track`` (of this same reference) from now on; the fields above stay. Live rendering
         follows a short track per chunk: building a warper costs about 80 ms at 512 px, a frame 4 ms."""
         self.track = track
-        self.heads = head_transform(track.head.astype(np.float64), head_pivot(self.reference)).astype(np.float32)
-        self._expression: tuple[int, np.ndarray] = (-1, np.empty(0))  # frame t's, asked for three times per frame
+        head = track.head.astype(np.float64)
+        planar = head_transform(head, self.pivot)
+        self.turns = None
+        if np.any(head[:, [PITCH, YAW]]):
+            turned = turn(self.reference[None, :FACE_POINTS], self.z[:FACE_POINTS], head, self.pivot)
+            self.turns = np.einsum("kn,tnj->tjk", self._affine_fit, turned)  # (T, 2, 3)
+            lin = planar[:, :, :2] @ self.turns[:, :, :2]
+            planar = np.concatenate([lin, (planar[:, :, :2] @ self.turns[:, :, 2:]) + planar[:, :, 2:]], axis=2)
+        self.heads = planar.astype(np.float32)  # the head region's affine: the turn's planar part, then the roll
+        # Frame t's (bounded expression, mesh displacement), asked for three times per frame.
+        self._expression: tuple[int, np.ndarray, np.ndarray] = (-1, np.empty(0), np.empty(0))
+
+    def _moves(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t's (expression bounded, the mesh's displacement) (478, 2) each, computed once."""
+        if self._expression[0] != t:
+            disp = self.track.expression[t].astype(np.float64)
+            norm = np.linalg.norm(disp, axis=1, keepdims=True)
+            bounded = disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9))
+            mesh_disp = bounded
+            if self.turns is not None:  # what the turn does beyond its planar part
+                turned = turn(self.reference[None] + bounded[None], self.z, self.track.head[t : t + 1].astype(np.float64),
+                              self.pivot)[0]  # fmt: skip
+                inv = invert_affine(self.turns[t : t + 1])[0]
+                mesh_disp = turned @ inv[:, :2].T + inv[:, 2] - self.reference
+            self._expression = (t, bounded, mesh_disp)
+        return self._expression[1], self._expression[2]
 
     def expression(self, t: int) -> np.ndarray:
         """(478, 2) the track's expression displacements of frame t, bounded: whatever the track says,
         no point of the face travels farther than MAX_DISPLACEMENT face heights."""
-        if self._expression[0] != t:
-            disp = self.track.expression[t].astype(np.float64)
-            norm = np.linalg.norm(disp, axis=1, keepdims=True)
-            self._expression = (t, disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9)))
-        return self._expression[1]
+        return self._moves(t)[0]
 
     def landmarks(self, t: int) -> np.ndarray:
         """(478, 2) where the face's points are drawn in frame t (the track's, its expression bounded)."""
-        return compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1])[0]
+        return compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1], self.z)[0]
 
     def forward_field(self, t: int) -> np.ndarray:
         """Displacement of the reference at the grid cells of the moving window in frame t."""
         # Only cells with a face point among their corners move (anchors all share one still slot).
         disp = np.zeros((FACE_POINTS + 1, 2), np.float32)
-        disp[:FACE_POINTS] = self.expression(t)[:FACE_POINTS]
+        disp[:FACE_POINTS] = self._moves(t)[1][:FACE_POINTS]
         moved = np.zeros(((self.box[3] - self.box[1]) * (self.box[2] - self.box[0]), 2), np.float32)
         moved[self.active, 0] = np.einsum("pk,pk->p", self.weights, np.take(disp[:, 0], self.corners))
         moved[self.active, 1] = np.einsum("pk,pk->p", self.weights, np.take(disp[:, 1], self.corners))
