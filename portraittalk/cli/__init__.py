@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from ..errors import PortraitTalkError
 
-COMMANDS = ("generate", "batch", "eval", "landmarks", "weights", "preprocess", "train")
+COMMANDS = ("generate", "live", "batch", "eval", "landmarks", "weights", "preprocess", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,11 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     settings = p.add_argument_group("settings (defaults from portraittalk.config)")
     for spec in FLAT.values():
-        _add_setting(settings, spec)
+        add_setting(settings, spec)
     p.set_defaults(run=_run)
 
 
-def _add_setting(group: argparse._ArgumentGroup, spec: FlatSetting) -> None:
+def add_setting(group: argparse._ArgumentGroup, spec: FlatSetting) -> None:
     bounds = ""
     if spec.minimum is not None and spec.maximum is not None:
         lo, hi = (int(spec.minimum), int(spec.maximum)) if spec.type is int else (spec.minimum, spec.maximum)

@@ -1,8 +1,8 @@
 """Speech -> motion one frame at a time, as the audio arrives.
 
 The mouth of frame k is the offline motion model's (:func:`.motion.registry.choose_model`) run on a
-sliding window of the stream: from ``CONTEXT_S`` before the frame's start to ``LOOKAHEAD_S`` after
-it. Each frame's window is fixed by its index alone, so the frames do not depend on how the audio
+sliding window of the stream: from ``CONTEXT_S`` before the frame's start (silence before the
+session's start) to ``LOOKAHEAD_S`` after it. Each frame's window is fixed by its index alone, so the frames do not depend on how the audio
 was chunked; the model reads a bounded past, so memory does not grow. Blinks (and head motion)
 come from a seeded generator stepped once per frame: they go on in silence. The controls are
 applied per frame as the warp engine applies them offline, except w3's smoothing, which can only
@@ -67,7 +67,7 @@ class LiveMotion:
 
     def frame(self, k: int, audio: AudioStream) -> MotionTrack:
         """Frame k's motion; frames must be asked for in order (the blinks are stepped)."""
-        first = max(k - self.context_frames, 0)
+        first = k - self.context_frames  # before the session: silence (a microphone's sound starts somewhere)
         start = frame_start(first, self.fps)
         window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))
         speech = Speech(window, acoustic_features(window, self.fps), self.rig, self.fps, self.config, self.seed,

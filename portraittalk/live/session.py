@@ -31,6 +31,7 @@ class LiveFrame:
     time: float  # seconds from the session's start: index / fps
     image: np.ndarray  # (H, W, 3) RGB uint8
     audio: np.ndarray  # float32 16 kHz mono, the frame's own 1 / fps s of speech
+    mouth_open: float  # how open the mouth is drawn, 0..1 of a full opening (the track's mouth_open, controls applied)
 
 
 class LiveSession:
@@ -139,7 +140,7 @@ class LiveSession:
             primary = self.references[0]
             image = primary.crop.paste(primary.photo, image)
         sound = self._audio.read(frame_start(k, self.fps), frame_start(k + 1, self.fps))
-        return LiveFrame(k, k / self.fps, image, sound)
+        return LiveFrame(k, k / self.fps, image, sound, float(drawn.mouth_open[0]))
 
 
 class SourceChoice:

@@ -1,0 +1,157 @@
+"""The live streaming core: frames as the sound arrives, whatever the chunks, the rate or the session's end."""
+from __future__ import annotations
+
+import gc
+import tempfile
+import threading
+import weakref
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from portraittalk import PortraitTalk
+from portraittalk.errors import AudioError, InputError, SessionClosedError
+from portraittalk.media import load_audio, probe_video
+from portraittalk.media.audio import Audio
+
+from shared_inputs import PORTRAIT, ROOT, SPEECH, run_cli, speech_excerpt
+
+SIZE = 128
+FRAME = 640  # 16 kHz samples per frame at 25 fps
+HELD_OUT_SPEECH = ROOT / "benchmarks" / "data" / "speech" / "heldout"
+
+
+@pytest.fixture(scope="module")
+def pt():
+    return PortraitTalk.from_pretrained(engine="warp")
+
+
+@pytest.fixture(scope="module")
+def reference(pt):
+    return pt.analyse([PORTRAIT], SIZE, 0.9)[0]
+
+
+@pytest.fixture(scope="module")
+def speech():
+    """3.3 s of real speech (16 kHz), not a whole number of frames or chunks."""
+    return load_audio(SPEECH).samples[8000 : 8000 + 52_817]
+
+
+def _pushed(session, samples, sizes, rate=16_000):
+    """Push ``samples`` in chunks of the given sizes (the last one repeated), then finish."""
+    frames, at, i = [], 0, 0
+    while at < len(samples):
+        n = sizes[min(i, len(sizes) - 1)]
+        frames += session.push(samples[at : at + n], rate)
+        at, i = at + n, i + 1
+    return frames + session.finish()
+
+
+def test_frames_come_exactly_when_their_sound_and_lookahead_have_arrived(pt, reference, speech):
+    with pt.live([reference], size=SIZE) as session:
+        assert (session.fps, session.sample_rate, session.frame_size) == (25.0, 16_000, (SIZE, SIZE))
+        assert 0 < session.lookahead_s <= 0.12
+        lookahead = round(session.lookahead_s * 16_000)
+        frames, pushed = [], 0
+        for at in range(0, len(speech), 317):
+            chunk = speech[at : at + 317]
+            frames += session.push(chunk)
+            pushed += len(chunk)
+            # Frame k is out once the sound up to lookahead past its start is in, not before.
+            assert len(frames) == max(0, (pushed - lookahead) // FRAME + 1), pushed
+        frames += session.finish()
+    assert len(frames) == round(len(speech) / FRAME) == 83
+    assert [f.index for f in frames] == list(range(83))
+    assert [f.time for f in frames] == [k / 25.0 for k in range(83)]
+    padded = np.concatenate([speech, np.zeros(83 * FRAME - len(speech), np.float32)])
+    for f in frames:  # each frame carries its own 40 ms of the sound, to be played with it
+        assert f.audio.dtype == np.float32 and np.array_equal(f.audio, padded[f.index * FRAME : (f.index + 1) * FRAME])
+        assert f.image.shape == (SIZE, SIZE, 3) and f.image.dtype == np.uint8
+
+
+def test_the_same_sound_in_any_chunking_gives_the_same_frames(pt, reference, speech):
+    chunkings = ([len(speech)], [317], [1] * 700 + [800], [FRAME * 2 + 1, 19, 4000])
+    runs = []
+    for sizes in chunkings:
+        with pt.live([reference], size=SIZE) as session:
+            runs.append(_pushed(session, speech, sizes))
+    first = runs[0]
+    opened = np.array([f.mouth_open for f in first])
+    assert opened.max() > 0.3 and opened.min() < 0.1  # real speech: the mouth opens and closes
+    for run in runs[1:]:
+        assert len(run) == len(first)
+        for a, b in zip(first, run):
+            assert np.array_equal(a.image, b.image), a.index
+            assert a.mouth_open == b.mouth_open
+
+
+def test_audio_at_other_rates_is_resampled(pt, reference):
+    native, rate = sf.read(str(SPEECH), dtype="float32")  # a 22.05 kHz recording, pushed as it is
+    assert rate == 22_050
+    with pt.live([reference], size=SIZE) as session:
+        at_native = _pushed(session, native, [441], rate)
+    with pt.live([reference], size=SIZE) as session:  # the loader's 16 kHz of the same file
+        at_16k = _pushed(session, load_audio(SPEECH).samples, [320])
+    assert len(at_native) == len(at_16k) == 145
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(at_native, at_16k))
+
+    import soxr
+
+    cd = soxr.resample(load_audio(SPEECH).samples, 16_000, 44_100)  # 44.1 kHz, stereo, 16-bit integers
+    stereo = np.round(np.stack([cd, cd], axis=1) * 32767).astype(np.int16)
+    with pt.live([reference], size=SIZE) as session:
+        at_cd = _pushed(session, stereo, [882], 44_100)
+    assert len(at_cd) == 145
+    a, b = np.array([f.mouth_open for f in at_cd]), np.array([f.mouth_open for f in at_16k])
+    assert np.corrcoef(a, b)[0, 1] > 0.98 and np.abs(a - b).max() < 0.1
+
+
+def test_a_session_closed_midway_frees_everything_and_refuses_more(pt, reference, speech, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    threads = set(threading.enumerate())
+    session = pt.live([reference], size=SIZE)
+    frames = session.push(speech[:20_000])
+    assert len(frames) == (20_000 - round(session.lookahead_s * 16_000)) // FRAME + 1
+    renderer = weakref.ref(session._renderer)
+    session.close()
+    session.close()  # again: nothing happens
+    gc.collect()
+    assert renderer() is None  # the warp fields and the photo's copies are gone with it
+    assert set(threading.enumerate()) == threads and not list(tmp_path.iterdir())
+    with pytest.raises(SessionClosedError, match="closed"):
+        session.push(speech[20_000:20_320])
+    with pytest.raises(SessionClosedError):
+        session.finish()
+    with pt.live([reference], size=SIZE) as other:
+        other.push(speech[:4000])
+    with pytest.raises(SessionClosedError):
+        other.push(speech[:320])
+
+
+def test_bad_pushes_are_refused_with_a_reason(pt, reference):
+    with pt.live([reference], size=SIZE) as session:
+        with pytest.raises(AudioError, match="sample_rate"):
+            session.push(np.zeros(320, np.float32), 100)
+        with pytest.raises(AudioError, match="NaN"):
+            session.push(np.full(320, np.nan, np.float32))
+        with pytest.raises(AudioError, match="1-D"):
+            session.push(np.array(["a", "b"]))
+        session.push(np.zeros(320, np.float32))
+        with pytest.raises(AudioError, match="48000 Hz cannot join"):
+            session.push(np.zeros(960, np.float32), 48_000)
+    with pytest.raises(InputError, match="warp engine"):
+        pt.live([reference], size=SIZE, engine="diffusion")
+
+
+def test_cli_streams_a_file_in_real_time_and_prints_the_latency(tmp_path):
+    audio = speech_excerpt(tmp_path / "speech.wav", 2.0)
+    out = tmp_path / "live.mp4"
+    result = run_cli("live", "--ref", str(PORTRAIT), "--audio", str(audio), "--out", str(out), "--size", "128")
+    assert result.returncode == 0, result.stderr
+    assert "frames: 50 of 50 expected; latency median" in result.stdout and "p95" in result.stdout
+    info = probe_video(out)
+    assert info.frame_count == 50 and abs(info.audio_duration - 2.0) < 0.05
+    bad = run_cli("live", "--ref", str(PORTRAIT), "--audio", str(tmp_path / "missing.wav"))
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: audio file 'missing.wav' does not "
+                                                                      "exist or is not a file."]  # fmt: skip
