@@ -259,9 +259,9 @@ def _live_tab(live: Any, demo: Any) -> None:
                 w1 = slider("w1", "w1 · structure", 0.05)
                 w2 = slider("w2", "w2 · head placement", 0.05)
                 w3 = slider("w3", "w3 · temporal", 0.05)
-        with gr.Column(scale=6, min_width=300):
-            gr.HTML(VIEW_HTML, css_template=VIEW_CSS, elem_id="live-view")
+        with gr.Column(scale=6, min_width=300):  # the status first: on a phone it is in view after Start
             status = gr.Markdown(IDLE, elem_id="live-status")
+            gr.HTML(VIEW_HTML, css_template=VIEW_CSS, elem_id="live-view")
     offer = gr.Textbox(visible="hidden", elem_id="live-offer")  # the browser's offer, filled by start_js
     answer = gr.Textbox(visible="hidden", elem_id="live-answer")
     ticks = gr.Timer(1.0, active=False)

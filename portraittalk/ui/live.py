@@ -405,8 +405,10 @@ class LiveHandlers:
                request: gr.Request = None) -> Iterator[tuple[Any, str, Any]]:  # fmt: skip
         key = _session(request)
         self.closed(request)  # a second Start replaces the first
-        if offer.startswith("error:"):
-            raise InputError(BLOCKED.get(offer[len("error:"):], BLOCKED["NotAllowedError"]))
+        if offer.startswith("error:"):  # said where the portrait would be, and it stays there
+            blocked = BLOCKED.get(offer[len("error:"):], BLOCKED["NotAllowedError"])
+            yield gr.update(), "⚠️ " + blocked, gr.Timer(active=False)
+            return
         if not portrait:
             raise InputError(NO_PORTRAIT)
         waited = time.monotonic()
@@ -445,8 +447,8 @@ class LiveHandlers:
         line = (f"**Live** · {time.monotonic() - s.started:.0f} s · {s.frames_shown} frames · delay here "
                 f"{'…' if delay is None else f'{delay:.0f} ms'} (plus the network's)")  # fmt: skip
         if s.frames_dropped:
-            line += (f"\n\n⚠️ **This machine cannot keep up:** {s.frames_dropped} frames dropped so far (the portrait "
-                     "skips). Other work on the server slows it; it catches up when that ends.")  # fmt: skip
+            line += (f"\n\n⚠️ **This machine cannot keep up:** {s.frames_dropped} frames dropped so far (the "
+                     "portrait skips). Other work on the server slows it; it catches up when that ends.")  # fmt: skip
         return line, gr.update()
 
     def stop(self, request: gr.Request = None) -> tuple[str, Any]:
