@@ -105,6 +105,7 @@ def test_audio_at_other_rates_is_resampled(pt, reference):
     assert len(at_cd) == 145
     a, b = np.array([f.mouth_open for f in at_cd]), np.array([f.mouth_open for f in at_16k])
     assert np.corrcoef(a, b)[0, 1] > 0.98 and np.abs(a - b).max() < 0.1
+    assert max(np.abs(x.audio - y.audio).max() for x, y in zip(at_cd, at_16k)) < 0.01  # the sound, back at 16 kHz
 
 
 def test_a_session_closed_midway_frees_everything_and_refuses_more(pt, reference, speech, tmp_path, monkeypatch):

@@ -4,3 +4,46 @@ from __future__ import annotations
 from mutation.mutate import Mutant  # noqa: F401
 
 MUTANTS: list = []
+
+# live-core: the streaming session (portraittalk/live/)
+LIVE_TESTS = "tests/test_live.py"
+TIMING = f"{LIVE_TESTS}::test_frames_come_exactly_when_their_sound_and_lookahead_have_arrived"
+CHUNKINGS = f"{LIVE_TESTS}::test_the_same_sound_in_any_chunking_gives_the_same_frames"
+RATES = f"{LIVE_TESTS}::test_audio_at_other_rates_is_resampled"
+CLOSED = f"{LIVE_TESTS}::test_a_session_closed_midway_frees_everything_and_refuses_more"
+SESSION, MOTION, STREAM = "portraittalk/live/session.py", "portraittalk/live/motion.py", "portraittalk/live/audio.py"
+
+MUTANTS += [
+    Mutant("live: frames out before their lookahead has arrived", MOTION,
+           "        return frame_start(k, self.fps) + self.lookahead <= received\n",
+           "        return frame_start(k, self.fps) <= received\n", (TIMING,)),
+    Mutant("live: a chunk's remainder lost (only whole 20 ms blocks kept)", STREAM,
+           "    def _append(self, x: np.ndarray) -> None:\n",
+           "    def _append(self, x: np.ndarray) -> None:\n        x = x[: len(x) // 320 * 320]\n", (TIMING,)),
+    Mutant("live: frame times off by one", SESSION,
+           "LiveFrame(k, k / self.fps,", "LiveFrame(k, (k + 1) / self.fps,", (TIMING,)),
+    Mutant("live: a frame carries the next frame's sound", SESSION,
+           "        sound = self._audio.read(frame_start(k, self.fps), frame_start(k + 1, self.fps))\n",
+           "        sound = self._audio.read(frame_start(k + 1, self.fps), frame_start(k + 2, self.fps))\n", (TIMING,)),
+    Mutant("live: the end of a stream owes one frame too few", SESSION,
+           "        total = max(1, int(round(audio.total / SAMPLE_RATE * self.fps)))\n",
+           "        total = max(1, int(audio.total / SAMPLE_RATE * self.fps))\n", (TIMING,)),
+    Mutant("live: the sample rate ignored (no resampling)", STREAM,
+           "            if rate != SAMPLE_RATE:\n", "            if False:\n", (RATES,)),
+    Mutant("live: the resampler's tail lost at the end of a stream", STREAM,
+           "            self._append(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True))\n",
+           "            pass\n", (RATES,)),
+    Mutant("live: integer PCM taken as float", STREAM,
+           "        x = (x.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1)\n",
+           "        x = x.astype(np.float32)\n", (RATES,)),
+    Mutant("live: w3's smoothing state reset on every push", SESSION,
+           "        audio.add(samples, sample_rate)\n",
+           "        audio.add(samples, sample_rate)\n"
+           "        self._controls = CausalControls(self.request.controls, self.request.render.smoothing_s, self.fps)\n",
+           (CHUNKINGS,)),
+    Mutant("live: a frame's window ends where the sound received ends (depends on the chunking)", MOTION,
+           "        window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))\n",
+           "        window = Audio.from_array(audio.read(start, audio.total))\n", (CHUNKINGS,)),
+    Mutant("live: a closed session keeps its renderer", SESSION,
+           "        self._renderer = None\n        self._audio = None\n", "        self._audio = None\n", (CLOSED,)),
+]
