@@ -196,9 +196,13 @@ class LivePeer:
                 pcm = frame.to_ndarray()
                 channels = len(frame.layout.channels)
                 samples = pcm.mean(axis=0) if frame.format.is_planar else pcm.reshape(-1, channels).mean(axis=1)
-                self._inbox.put((time.monotonic(), samples.astype(np.float32) / 32768.0, frame.sample_rate))
+                self.hear(samples.astype(np.float32) / 32768.0, frame.sample_rate)
         except MediaStreamError:
             self.end("the microphone stopped")
+
+    def hear(self, samples: np.ndarray, sample_rate: int) -> None:
+        """Speech as it arrives (float32 mono), for the render thread."""
+        self._inbox.put((time.monotonic(), samples, sample_rate))
 
     def _render(self) -> None:
         """The render thread: pushes the speech as it comes, dropping what waits too long."""

@@ -280,3 +280,49 @@ def test_blocked_microphone(chromium, live_app, size):
     page.screenshot(path=str(ARTIFACTS / f"issue23-blocked-{size[0]}x{size[1]}.png"))
     assert len(live_app["opened"]) == opened and live_app["live"].slots.in_use == 0
     page.context.close()
+
+
+def test_a_machine_that_cannot_keep_up_drops_frames_and_says_so(speech):
+    """A session that renders slower than real time (the real one, slowed): the waiting speech and frames are
+    dropped and counted, the delay stays bounded, and the status line says the machine cannot keep up."""
+    import asyncio
+
+    from portraittalk import PortraitTalk
+    from portraittalk.media import load_audio
+    from portraittalk.ui.live import MAX_BACKLOG_S, LiveHandlers, LivePeer, rtc_loop
+    from portraittalk.ui.manager import shared_manager
+
+    class Slowed:
+        def __init__(self, session):
+            self.session, self.fps, self.sample_rate = session, session.fps, session.sample_rate
+
+        def push(self, samples, rate):
+            time.sleep(1.6 * len(samples) / rate)  # 1.6x slower than the speech comes
+            return self.session.push(samples, rate)
+
+        def close(self):
+            self.session.close()
+
+    session = PortraitTalk().live([PORTRAIT], size=128)
+    live = LiveHandlers(shared_manager())
+    peer = live.peers["api"] = LivePeer(Slowed(session), on_end=lambda: None)
+    shown = asyncio.run_coroutine_threadsafe(_watch(peer, 4.0), rtc_loop())
+    audio = load_audio(speech["path"]).resampled()
+    for k in range(0, 4 * 16000, 320):  # 20 ms chunks, as a browser sends them
+        peer.hear(audio.samples[k:k + 320], 16000)
+        time.sleep(0.02)
+    shown.result(30)
+    status = live.status(None)[0]
+    live.closed(None)
+    assert peer.stats.frames_dropped >= 25, peer.stats  # of the 100 frames, at most 1/1.6 could render
+    assert f"{peer.stats.frames_dropped} frames dropped" in status and "cannot keep up" in status
+    assert np.percentile(peer.stats.delays, 90) < MAX_BACKLOG_S + 0.5, list(peer.stats.delays)
+    assert closed(session)
+
+
+async def _watch(peer, seconds: float) -> int:
+    """The video track's side: take the frames at the session's rate for ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        await peer.next_image()
+    return peer.stats.frames_shown
