@@ -47,3 +47,31 @@ MUTANTS += [
     Mutant("live: a closed session keeps its renderer", SESSION,
            "        self._renderer = None\n        self._audio = None\n", "        self._audio = None\n", (CLOSED,)),
 ]
+
+# live-app: the Live tab (portraittalk/ui/live.py)
+LIVE_TAB = "tests/app/test_live_tab.py"
+SPEAKS = f"{LIVE_TAB}::test_live_mouth_follows_the_microphone"
+WAITS = f"{LIVE_TAB}::test_second_visitor_waits_for_the_slot"
+BLOCKED_MIC = f"{LIVE_TAB}::test_blocked_microphone"
+SLOW = f"{LIVE_TAB}::test_a_machine_that_cannot_keep_up_drops_frames_and_says_so"
+UI_LIVE = "portraittalk/ui/live.py"
+
+MUTANTS += [
+    Mutant("live tab: the slot limit not enforced", UI_LIVE,
+           "            if len(self._holders) >= self.n:\n", "            if False:\n", (WAITS,)),
+    Mutant("live tab: the session not closed when its peer ends", UI_LIVE,
+           "            self.session.close()\n", "            pass\n", (SPEAKS,)),
+    Mutant("live tab: frames go out without their sound", UI_LIVE,
+           "            self._sound.append(np.asarray(frame.audio, np.float32))\n", "", (SPEAKS,)),
+    Mutant("live tab: Stop leaves the session running", UI_LIVE,
+           "            peer.end()\n            peer.join()\n", "", (SPEAKS,)),
+    Mutant("live tab: the slot not given back when a session ends", UI_LIVE,
+           "on_end=lambda: self.slots.give_back(key)", "on_end=lambda: None", (WAITS,)),
+    Mutant("live tab: a blocked microphone taken for a missing one", UI_LIVE,
+           'BLOCKED.get(offer[len("error:"):], BLOCKED["NotAllowedError"])', 'BLOCKED["NotFoundError"]',
+           (BLOCKED_MIC,)),
+    Mutant("live tab: speech waiting too long is never dropped", UI_LIVE,
+           "        if waiting * chunk_s <= MAX_BACKLOG_S:\n", "        if True:\n", (SLOW,)),
+    Mutant("live tab: dropped frames not counted", UI_LIVE,
+           "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
+]
