@@ -145,6 +145,16 @@ def test_bad_pushes_are_refused_with_a_reason(pt, reference):
         pt.live([reference], size=SIZE, engine="diffusion")
 
 
+def test_silence_gives_frames_a_resting_mouth_and_a_moving_face(pt, reference):
+    with pt.live([reference], size=SIZE) as session:
+        frames = _pushed(session, Audio.from_array(np.zeros(16_000 * 4, np.float32)).samples, [320])
+    assert len(frames) == 100
+    assert max(f.mouth_open for f in frames) < 0.02
+    stack = np.stack([f.image for f in frames]).astype(np.int16)
+    change = np.abs(np.diff(stack, axis=0)).reshape(len(frames) - 1, -1).mean(axis=1)
+    assert (change > 0.05).mean() > 0.5  # the face keeps moving: no frozen picture in a pause
+
+
 def test_cli_streams_a_file_in_real_time_and_prints_the_latency(tmp_path):
     audio = speech_excerpt(tmp_path / "speech.wav", 2.0)
     out = tmp_path / "live.mp4"

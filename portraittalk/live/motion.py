@@ -3,8 +3,9 @@
 The mouth of frame k is the offline motion model's (:func:`.motion.registry.choose_model`) run on a
 sliding window of the stream: from ``CONTEXT_S`` before the frame's start (silence before the
 session's start) to ``LOOKAHEAD_S`` after it. Each frame's window is fixed by its index alone, so the frames do not depend on how the audio
-was chunked; the model reads a bounded past, so memory does not grow. Blinks (and head motion)
-come from a seeded generator stepped once per frame: they go on in silence. The controls are
+was chunked; the model reads a bounded past, so memory does not grow. Head pose, brows, gaze and
+blinks come from the offline track's own causal generator (:class:`.motion.head.HeadMotion`),
+stepped once per frame from the frame's loudness and pitch: they go on in silence. The controls are
 applied per frame as the warp engine applies them offline, except w3's smoothing, which can only
 look back (:class:`CausalControls`).
 """
@@ -22,6 +23,7 @@ from ..media.audio import SAMPLE_RATE, Audio
 from ..motion.acoustic import acoustic_features
 from ..motion.controls import apply_controls
 from ..motion.geometry import MAX_GAP, FaceRig
+from ..motion.head import HeadMotion, speech_drivers
 from ..motion.registry import Speech, choose_model
 from ..motion.track import MotionTrack
 from ..weights import Weights
@@ -29,7 +31,6 @@ from .audio import AudioStream
 
 LOOKAHEAD_S = 0.12  # sound past a frame's start its mouth waits for (the frame's own 40 ms + 80 ms)
 CONTEXT_S = 1.2  # sound before a frame's start its mouth reads
-BLINK_PROFILE = np.array([0.35, 0.8, 1.0, 0.85, 0.5, 0.2], np.float32)  # ~0.24 s at 25 fps
 
 
 def frame_start(k: int, fps: float) -> int:
@@ -50,7 +51,7 @@ class LiveMotion:
         self.model = choose_model(self.config.motion_model, weights)
         self.context_frames = int(np.ceil(CONTEXT_S * self.fps))
         self.lookahead = int(round(LOOKAHEAD_S * SAMPLE_RATE))
-        self.blinks = Blinks(self.fps, self.config.blink_interval_s, self.seed)
+        self.head = HeadMotion(self.fps, self.rig.frame.scale, self.config, self.seed)  # the offline track's generator
 
     def rest_track(self) -> MotionTrack:
         """One frame of the face at rest (what a renderer is set up with)."""
@@ -66,7 +67,7 @@ class LiveMotion:
         return frame_start(max(k - self.context_frames, 0), self.fps)
 
     def frame(self, k: int, audio: AudioStream) -> MotionTrack:
-        """Frame k's motion; frames must be asked for in order (the blinks are stepped)."""
+        """Frame k's motion; frames must be asked for in order (the head motion is stepped)."""
         first = k - self.context_frames  # before the session: silence (a microphone's sound starts somewhere)
         start = frame_start(first, self.fps)
         window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))
@@ -74,32 +75,16 @@ class LiveMotion:
                         self.weights)  # fmt: skip
         mouth = self.model.mouth(speech)
         i = k - first
-        blink = self.blinks.step()
-        expression = mouth.displacement[i : i + 1] + self.rig.lids(np.array([blink], np.float32))
+        loudness_db, pitch_hz = speech_drivers(window, len(speech), self.fps)
+        moves = self.head.step(float(loudness_db[i]), float(pitch_hz[i]))
+        rig = self.rig
+        expression = (mouth.displacement[i : i + 1] + rig.lids(np.array([moves.blink])) + rig.brows(np.array([moves.brow]))
+                      + rig.gaze(moves.gaze[None]))  # fmt: skip
         return MotionTrack(self.fps, self.frame_size, self.reference, expression.astype(np.float32),
-                           np.zeros((1, 6), np.float32),
+                           moves.head[None].astype(np.float32),
                            np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
-                           np.array([blink], np.float32),
+                           np.array([moves.blink], np.float32),
                            np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32))  # fmt: skip
-
-
-class Blinks:
-    """Irregular blinks, one frame per step: gamma-distributed gaps around ``interval_s``, seeded."""
-
-    def __init__(self, fps: float, interval_s: float, seed: int) -> None:
-        self.fps, self.interval_s = fps, interval_s
-        self.rng = np.random.default_rng(seed)
-        self.next_start = int(round(self.rng.uniform(0.6, 1.8) * fps))
-        self.started = -len(BLINK_PROFILE)
-        self.t = 0
-
-    def step(self) -> float:
-        if self.t >= self.next_start:
-            self.started = self.t
-            self.next_start += int(round(max(1.2, self.rng.gamma(4.0, self.interval_s / 4.0)) * self.fps))
-        k = self.t - self.started
-        self.t += 1
-        return float(BLINK_PROFILE[k]) if k < len(BLINK_PROFILE) else 0.0
 
 
 class CausalControls:
