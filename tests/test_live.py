@@ -155,6 +155,35 @@ def test_silence_gives_frames_a_resting_mouth_and_a_moving_face(pt, reference):
     assert (change > 0.05).mean() > 0.5  # the face keeps moving: no frozen picture in a pause
 
 
+def test_a_second_reference_lends_its_shut_mouth_live(pt, reference, speech):
+    """As offline: a photo of the same face with a shut mouth (a dark mark on its chin) shows on the
+    shut-mouth frames, below the nose only."""
+    from portraittalk.face import mesh
+    from portraittalk.face.reference import analyse_reference
+
+    with pt.live([reference], size=SIZE, head_sway=0.0) as session:
+        still = _pushed(session, np.zeros(16_000, np.float32), [320])
+    shut_photo = next(f.image for f in still if f.mouth_open < 0.01)
+    h = mesh.face_height(reference.landmarks)
+    chin = np.round(reference.landmarks[mesh.CHIN] - [0, 0.06 * h]).astype(int)
+    marked = shut_photo.copy()
+    marked[chin[1] - 3 : chin[1] + 3, chin[0] - 3 : chin[0] + 3] = 0
+    shut = analyse_reference(marked, "shut, marked", size=SIZE)
+    assert shut.mouth_aperture < 0.5 * reference.mouth_aperture, (shut.mouth_aperture, reference.mouth_aperture)
+    with pt.live([reference], size=SIZE) as session:
+        alone = _pushed(session, speech, [320])
+    with pt.live([reference, shut], size=SIZE) as session:
+        both = _pushed(session, speech, [320])
+    brow = int(reference.landmarks[mesh.NOSE_TIP, 1] - 0.15 * h)
+    assert max(np.abs(a.image[:brow].astype(int) - b.image[:brow]).max() for a, b in zip(alone, both)) <= 1
+    near = (slice(chin[1] - 8, chin[1] + 8), slice(chin[0] - 8, chin[0] + 8))
+    dark = np.array([int((b.image[near].max(axis=2) < 50).sum()) - int((a.image[near].max(axis=2) < 50).sum())
+                     for a, b in zip(alone, both)])  # fmt: skip
+    order = np.argsort([f.mouth_open for f in alone])
+    shut_frames, open_frames = dark[order[:8]], dark[order[-8:]]
+    assert np.median(shut_frames) > 10 and np.median(open_frames) < 0.5 * np.median(shut_frames), dark[order]
+
+
 def test_cli_streams_a_file_in_real_time_and_prints_the_latency(tmp_path):
     audio = speech_excerpt(tmp_path / "speech.wav", 2.0)
     out = tmp_path / "live.mp4"

@@ -75,3 +75,17 @@ MUTANTS += [
     Mutant("live tab: dropped frames not counted", UI_LIVE,
            "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
 ]
+MUTANTS += [
+    Mutant("live: head motion restarts on every push", SESSION,
+           "        audio.add(samples, sample_rate)\n",
+           "        audio.add(samples, sample_rate)\n        motion = self._motion\n"
+           "        motion.head = type(motion.head)(self.fps, motion.rig.frame.scale, motion.config, motion.seed)\n",
+           (CHUNKINGS,)),
+    Mutant("live: a second reference never lends its mouth", SESSION,
+           "        if self.sources == 1:\n", "        if True:\n",
+           (f"{LIVE_TESTS}::test_a_second_reference_lends_its_shut_mouth_live",)),
+    Mutant("live: the head stands still in silence (no head motion stepped)", MOTION,
+           "                           moves.head[None].astype(np.float32),\n",
+           "                           np.zeros((1, 6), np.float32),\n",
+           (f"{LIVE_TESTS}::test_silence_gives_frames_a_resting_mouth_and_a_moving_face",)),
+]
