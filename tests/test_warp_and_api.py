@@ -267,27 +267,6 @@ def test_the_drawn_mouth_stays_inside_the_lips_and_shows_its_cavity(ref):
     assert teeth_rows[: len(column) // 4].any() and teeth_rows.mean() < 0.6  # teeth at the top, then dark
 
 
-@pytest.mark.parametrize("closing", [0.02, 0.03])
-def test_a_half_open_mouth_shows_its_cavity_below_the_teeth(closing):
-    """An opening smaller than the teeth are tall (the photo's smile, lips brought closer) still shows
-    the teeth over only part of it: at least a third of it stays the dark cavity."""
-    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
-
-    ref = analyse_reference(load_image(PORTRAIT), "astronaut", size=512)
-    style = MouthStyle.of(ref)
-    h = float(mesh.face_height(ref.landmarks))
-    lm = ref.landmarks.astype(np.float64).copy()
-    lower = [i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1]
-    lm[lower, 1] -= closing * h  # lower lip and chin come up together
-    frame = paint_mouth(ref.image.copy(), lm, h, None, 0.0, style)
-    x = int(round(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()))
-    top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_INNER, 1]
-    column = frame[int(np.ceil(top)) : int(bottom), x].astype(float) @ [0.299, 0.587, 0.114]
-    teeth = float(style.teeth @ [0.299, 0.587, 0.114])
-    assert len(column) >= 5 and (column[:2] > 0.6 * teeth).any(), column  # teeth under the upper lip
-    assert (column < 0.3 * teeth).mean() >= 1 / 3, column  # then the cavity
-
-
 def test_a_black_and_white_photo_gets_a_grey_mouth():
     """A black-and-white photo (the astronaut in grey, with the faint tint of a scan) is drawn a grey
     cavity and grey teeth, not the ivory teeth of a colour photo."""

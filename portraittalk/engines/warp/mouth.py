@@ -1,11 +1,13 @@
-"""The mouth interior drawn where the lips open wider than in the photo: a cavity and teeth that
-ride rigidly on the lips (cut from a reference that shows teeth, else drawn).
+"""The mouth interior shown where the lips open wider than in the photo: real speakers' teeth,
+tongue and shading (``exemplars``), warped into the drawn inner-lip contour; teeth the photo itself
+shows ride rigidly on the upper lip.
 
-Everything drawn is made to look like part of the photo: its colours come from the photo's own lips
-and eye whites (a black-and-white or sepia photo gets a black-and-white or sepia mouth), it is as
-soft as the photo (an upscaled small face is blurred to match) and carries the photo's grain. The
+Everything is made to look like part of the photo: the interiors are white-balanced and lit by the
+photo's own eye whites and skin (a black-and-white or sepia photo gets a black-and-white or sepia
+mouth), blurred until they are no sharper than the photo's face (an upscaled small face, a painting
+get a soft interior) and carry the photo's grain; their edge is as soft as the photo's edges. The
 interior never leaves the lips: it is cut by the inner-lip polygon (made non-crossing) and by the
-outer lip contour, and the teeth never fill more of the opening than real teeth show.
+outer lip contour, and the photo's teeth never fill more of the opening than real teeth show.
 """
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ import numpy as np
 from ...face import mesh
 from ...face.reference import Reference
 from ...motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
+from .exemplars import CANONICAL, InteriorPicker, inner_gap, library, mouth_coordinates
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
 GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
 UPPER_TEETH = 0.05  # visible height of the upper teeth, in face heights
-LOWER_TEETH = 0.016
-TEETH_SHARE = 0.55  # the teeth show at most this share of the opening; the rest is the dark cavity
-MIN_DETAIL_WIDTH = 28  # mouths narrower than this (px) get plain teeth, no gaps drawn
+TEETH_SHARE = 0.55  # the photo's teeth show at most this share of the opening; the rest is the interior
+BLURS = (0.0, 0.4, 0.7, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0)  # sigmas (px) tried for the photo's softness
+IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
+COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
+MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
 
 
 @dataclass
@@ -37,14 +42,16 @@ class Teeth:
 
 @dataclass
 class MouthStyle:
-    """The photo's look, measured once per render, that the drawn interior must match."""
+    """The photo's look, measured once per render, that the interior must match."""
 
-    cavity: np.ndarray  # (3,) float32, the darkest interior colour
     crease: np.ndarray  # (3,) float32, the line between closed lips
-    teeth: np.ndarray  # (3,) float32, drawn teeth colour
+    teeth: np.ndarray  # (3,) float32, the photo's teeth white (a real speaker's white maps onto it)
     greyscale: bool
     grain: float  # std (levels) of the photo's fine noise
-    blur: float  # Gaussian sigma (px) that makes drawn detail as soft as the photo
+    blur: float  # Gaussian sigma (px) that makes the interior as soft as the photo's face
+    edge: float  # Gaussian sigma (px) of the interior's edge
+    saturation: float  # the interior's colourfulness against a colour photo's (a faded or tinted photo: less)
+    interiors: InteriorPicker  # one real speaker's interiors, by opening
 
     @classmethod
     def of(cls, reference: Reference) -> "MouthStyle":
@@ -60,17 +67,49 @@ class MouthStyle:
         skin = face & ~cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         skin_colour = np.median(img[skin], axis=0) if skin.any() else np.full(3, 150.0, np.float32)
         lip_colour = np.median(img[lips], axis=0) if lips.sum() > 8 else skin_colour * np.array([1.0, 0.8, 0.8])
-        cavity = lip_colour * (40.0 / max(_luma(lip_colour), 1.0))  # the lips' hue, in shadow
         teeth = _teeth_colour(img, lm, skin_colour)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
-        blur = float(np.clip(0.45 * (reference.crop.scale - 1.0), 0.0, 3.0))
         crease = lip_colour * 0.7
         if greyscale:
-            cavity, crease, teeth = (np.full(3, _luma(c)) for c in (cavity, crease, teeth))
-        return cls(cavity.astype(np.float32), crease.astype(np.float32), teeth.astype(np.float32), greyscale,
-                   min(grain, 12.0), blur)  # fmt: skip
+            crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
+        saturation = float(np.clip(np.percentile(chroma[face], 90) / COLOUR_FACE_CHROMA, 0.0, 1.0)) if face.any() else 1.0
+        interiors = InteriorPicker(library())
+        face_sharpness = sharpness(gray, face & ~lips)
+        blur = _matching_blur(face_sharpness)
+        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0), blur,
+                   max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors)  # fmt: skip
+
+
+def sharpness(gray: np.ndarray, mask: np.ndarray) -> float:
+    """Fine detail over coarse detail inside ``mask`` (contrast-free): how sharp the edges there are.
+    A sharp photo is near 0.5, an upscaled or painted face lower."""
+    import cv2
+
+    fine = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 0.8))
+    coarse = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 2.5))
+    if not mask.any():
+        return 0.0
+    return float(fine[mask].mean() / max(float(coarse[mask].mean()), 1e-3))
+
+
+def _matching_blur(face_sharpness: float) -> float:
+    """The photo's softness as a blur (px): the least sigma that makes sharp edges (a checkerboard of
+    16-px squares) no sharper than the face. The interior, cut from sharper video, is blurred by it."""
+    import cv2
+
+    board = ((np.indices((96, 96)) // 16).sum(axis=0) % 2 * 160.0 + 40.0).astype(np.float32)
+    inside = np.zeros(board.shape, bool)
+    inside[8:-8, 8:-8] = True
+    for sigma in BLURS:
+        soft = cv2.GaussianBlur(board, (0, 0), sigma) if sigma > 0 else board
+        if sharpness(soft, inside) <= face_sharpness:
+            return sigma
+    return BLURS[-1]
+
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _luma(rgb: np.ndarray) -> float:
@@ -86,9 +125,9 @@ def _poly_mask(size: int, points: np.ndarray) -> np.ndarray:
 
 
 def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Teeth lit like the photo: an ivory white tinted by the photo's colour cast (its skin's), as
-    bright as the photo's eye whites (the brighter, less coloured part of the eyes) allow, a little
-    brighter than the skin, never glowing in a dim photo."""
+    """Teeth lit like the photo: an ivory white as bright as the photo's eye whites (the brighter,
+    less coloured part of the eyes) allow, a little brighter than the skin, never glowing in a dim
+    photo; white-balanced by the eye whites' own colour (else a little of the skin's)."""
     size = img.shape[0]
     eyes = np.zeros((size, size), bool)
     for name in ("LEFT_EYE", "RIGHT_EYE"):
@@ -96,15 +135,17 @@ def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarr
     pixels = img[eyes]
     skin_luma = max(_luma(skin), 1.0)
     white_luma = 1.2 * skin_luma
+    cast = (skin / skin_luma) ** 0.3  # a little of the light's colour
     if len(pixels) >= 12:
         luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
         chroma = pixels.max(axis=1) - pixels.min(axis=1)
-        white = luma[(luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))]
-        if len(white) >= 6:
-            white_luma = float(np.median(white))
-    target = float(np.clip(0.92 * white_luma, 1.1 * skin_luma, min(1.45 * skin_luma + 30.0, 240.0)))
-    cast = (skin / skin_luma) ** 0.3  # a little of the light's colour
-    ivory = np.array([1.03, 1.0, 0.93]) * cast
+        whites = (luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))
+        if whites.sum() >= 6:
+            white = np.median(pixels[whites], axis=0)
+            white_luma = _luma(white)
+            cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's
+    target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.45 * skin_luma + 30.0, 240.0)))
+    ivory = IVORY * cast
     return np.clip(ivory * target / _luma(ivory), 0, 255)
 
 
@@ -156,11 +197,12 @@ def _down(lm: np.ndarray) -> np.ndarray:
 
 def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optional[Teeth], ref_gap: float,
                 style: MouthStyle, noise: Optional[np.ndarray] = None) -> np.ndarray:  # fmt: skip
-    """Composite a mouth interior inside the inner-lip polygon of ``lm``.
+    """Composite a real mouth interior inside the inner-lip polygon of ``lm``.
 
-    Up to the photo's own opening (``ref_gap``) the photo's real mouth, warped, is kept; the drawn
-    interior fades in only as the mouth opens wider than that, where warping would stretch teeth.
-    ``noise``: a unit-variance field of the frame's size, scaled by the photo's grain.
+    Up to the photo's own opening (``ref_gap``) the photo's real mouth, warped, is kept; the interior
+    (real speakers' teeth, tongue and shading, see ``exemplars``) fades in only as the mouth opens
+    wider than that, where warping would stretch teeth. ``noise``: a unit-variance field of the
+    frame's size, scaled by the photo's grain.
     """
     import cv2
 
@@ -183,25 +225,33 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     outer = np.zeros_like(mask)  # the interior never leaves the lips
     cv2.fillPoly(outer, [np.round((lm[mesh.lips_outer_loop()] - [x0, y0]) * 4).astype(np.int32)], 255)
     mask = cv2.resize(np.minimum(mask, outer), (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    mask = np.repeat(cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None] * wider, 3, axis=2)  # numpy broadcasts a length-1 axis slowly
-    # Dark cavity, a little lighter toward the lips.
-    yy = np.arange(h, dtype=np.float32)[:, None, None] / max(h - 1, 1)
-    layer = np.broadcast_to(style.cavity * (0.6 + 0.8 * np.abs(yy - 0.5)), (h, w, 3)).copy()
-    top_y = lm[mesh.UPPER_LIP_INNER, 1] - y0
-    bottom_y = lm[mesh.LOWER_LIP_INNER, 1] - y0
-    mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
-    cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
-    _draw_teeth(layer, top_y, gap, mouth_w, cx, teeth, face_h, style, upper=True)
-    _draw_teeth(layer, bottom_y, gap, mouth_w, cx, None, face_h, style, upper=False)
+    mask = cv2.GaussianBlur(mask, (0, 0), style.edge)  # as soft as the photo's own edges
+    # The interior: each pixel's place between the lips, read from the real interiors.
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    u, v = mouth_coordinates(lm, xs, ys)
+    rows, cols = CANONICAL
+    canonical = style.interiors.interior(inner_gap(lm) / face_h)
+    layer = cv2.remap(canonical, (u * cols - 0.5).astype(np.float32), (v * rows - 0.5).astype(np.float32),
+                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    colour = layer[..., :3]
+    luma = colour @ LUMA
+    colour[:] = (luma[..., None] + style.saturation * (colour - luma[..., None])) * style.teeth
+    if teeth is not None:  # the photo's own teeth, riding on the upper lip
+        top_y = lm[mesh.UPPER_LIP_INNER, 1] - y0
+        mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
+        cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
+        _draw_teeth(layer, top_y, gap, mouth_w, cx, teeth, face_h)
+    alpha = mask * layer[..., 3] * wider
     if style.blur > 0.3:
-        layer = cv2.GaussianBlur(layer, (0, 0), style.blur)
+        colour = cv2.GaussianBlur(colour, (0, 0), style.blur)
     if noise is not None and style.grain > 0.5:
-        layer += noise[y0:y1, x0:x1, None] * style.grain
+        colour += noise[y0:y1, x0:x1, None] * style.grain
     if style.greyscale:
-        layer[:] = layer.mean(axis=2, keepdims=True)
+        colour[:] = colour.mean(axis=2, keepdims=True)
     region = frame[y0:y1, x0:x1].astype(np.float32)
+    alpha = alpha[..., None]
     frame = frame.copy()
-    frame[y0:y1, x0:x1] = np.clip(region * (1 - mask) + layer * mask, 0, 255).round().astype(np.uint8)
+    frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * alpha, 0, 255).round().astype(np.uint8)
     return frame
 
 
@@ -227,40 +277,31 @@ def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
         return frame
     x0, y0, x1, y1 = box
     mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
-    thickness = int(round(4 * max(1.2, 0.7 * gap + 0.8)))
+    thickness = int(round(4 * max(1.6, gap + 1.0)))  # covers the photo's teeth between the lips
     cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
-    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255 * 0.7
+    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), style.edge)[..., None] / 255 * 0.85
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = (region * (1 - alpha) + style.crease * alpha).round().astype(np.uint8)
     return frame
 
 
-def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx: float, teeth: Optional[Teeth],
-                face_h: float, style: MouthStyle, upper: bool) -> None:  # fmt: skip
-    """Teeth attached to a lip: rigid (never stretched), narrower than the mouth, showing at most
-    ``TEETH_SHARE`` of the opening (the lip covers the rest of them)."""
+def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx: float, teeth: Teeth,
+                face_h: float) -> None:  # fmt: skip
+    """The photo's upper teeth attached to the upper lip of the (h, w, 4) colour + coverage layer:
+    rigid (never stretched), narrower than the mouth, showing at most ``TEETH_SHARE`` of the opening
+    (the lip covers the rest of them)."""
     import cv2
 
     h, w = layer.shape[:2]
     tw = max(2, int(round(0.78 * mouth_w)))
-    if teeth is not None:
-        scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
-        th = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
-        strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
-    else:
-        th = max(2, int(round((UPPER_TEETH if upper else LOWER_TEETH) * face_h)))
-        strip = np.empty((th, tw, 3), np.float32)
-        strip[:] = style.teeth if upper else style.teeth * 0.6
-        if mouth_w >= MIN_DETAIL_WIDTH:
-            n_teeth = 6
-            for k in range(1, n_teeth):  # faint gaps between teeth
-                gx = int(round(k * tw / n_teeth))
-                strip[:, max(gx - 1, 0):gx] *= 0.9
-        fade = np.linspace(1.0, 0.8, th, dtype=np.float32)[:, None, None]
-        strip *= fade if upper else fade[::-1]
+    scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
+    th = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
+    strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
+    strip = np.concatenate([strip, np.ones((th, tw, 1), np.float32)], axis=2)
     sh, sw = strip.shape[:2]
-    shown = min(0.75 * sh, TEETH_SHARE * gap) if upper else min(0.75 * sh, 0.3 * max(gap - 0.04 * face_h, 0.0))
+    shown = min(0.75 * sh, TEETH_SHARE * gap)
     if shown < 1.0:
         return
     # Fade the strip's sides into the cavity (teeth recede toward the corners); the biting edge
@@ -268,10 +309,9 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx:
     across = np.linspace(-1, 1, sw, dtype=np.float32)
     side = np.clip(1.0 - np.abs(across) ** 4, 0, 1)[None, :, None]
     edge = sh - shown * 0.3 * across**2  # rows from the lip side, per column, where the teeth end
-    rows = np.arange(sh, dtype=np.float32)[:, None] if upper else (sh - 1 - np.arange(sh, dtype=np.float32))[:, None]
+    rows = np.arange(sh, dtype=np.float32)[:, None]
     side = side * np.clip(edge[None, :] - rows, 0.0, 1.0)[..., None]
-    tuck = sh - shown  # the part of the teeth behind the lip
-    top = int(round(lip_y - tuck)) if upper else int(round(lip_y + tuck)) - sh
+    top = int(round(lip_y - (sh - shown)))  # the part of the teeth behind the lip
     left = int(round(cx - sw / 2))
     ya, yb = max(top, 0), min(top + sh, h)
     xa, xb = max(left, 0), min(left + sw, w)

@@ -1,0 +1,455 @@
+"""The mouth up close: does the inside of the mouth look like a real one, and are the lips clean?
+
+For each portrait of a set (portraits/tune, portraits/heldout): generate 6 s of real speech from the
+same set with the warp engine, then measure on the rendered frames, with the photo as the yardstick
+(written apart from the engine: nothing here reads how the interior is made):
+
+* ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames) against
+  the photo's eye whites, distance of their chromaticities (r, g, b) / (r + g + b) in percentage
+  points; ``teeth_green``: how much greener than the eye whites (a grey-green strip); ``teeth_dim``:
+  the teeth's brightness over the eye whites' (a flat grey strip is dim);
+* ``periodic``: a periodic vertical pattern across the teeth band (evenly spaced drawn lines): the
+  column profile's autocorrelation at a lag and twice that lag, the best lag's smaller value;
+* ``seam``: on frames where the drawn lips are closed, the brightest thin ridge along the line where
+  they meet (levels above the pixels 3 px above and below), minus the photo's own; ``speckle``: how
+  much that ridge varies along the line beyond the photo's;
+* ``sharpness``: how sharp the strongest edges inside the opening are on the widest frames (the share
+  of their gradient a further 1-px blur removes), over the same on the photo's face (an interior
+  sharper than a blurred face shows);
+* ``grey``: on a black-and-white photo, the interior's colour (95th percentile of max - min, levels).
+
+Writes a sheet per portrait (the photo's mouth and the three widest openings at 4x over real speakers'
+mouths at similar openings from the fit clips) and JSON results; ``--before DIR`` also writes
+before/after sheets against a run of an older tree (``--save-frames`` there):
+
+    python benchmarks/mouth.py [--set tune|heldout|all] [--only NAME] [--out outputs/mouth]
+        [--json docs/measured/mouth_benchmark.json] [--save-frames] [--before DIR --docs docs/measured]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data"
+SECONDS = 6.0
+SIZE = 512
+ZOOM = 4
+LUMA = np.array([0.299, 0.587, 0.114])
+INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
+OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
+UPPER = [191, 80, 81, 82, 13, 312, 311, 310, 415]
+LOWER = [95, 88, 178, 87, 14, 317, 402, 318, 324]
+EYES = ([33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7],
+        [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249])
+OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
+        149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
+BARS = {"teeth_tint": 6.0, "teeth_green": 4.0, "teeth_dim": 0.55, "periodic": 0.4, "seam": 60.0, "speckle": 12.0,
+        "sharpness": 3.0, "grey": 10.0}  # fmt: skip
+
+
+# -- measures -------------------------------------------------------------------------------------
+def face_height(lm: np.ndarray) -> float:
+    return float(np.linalg.norm(lm[10] - lm[152]))
+
+
+def polygon(shape: tuple[int, ...], points: np.ndarray, erode: int = 0) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
+    if erode:
+        mask = cv2.erode(mask, np.ones((2 * erode + 1,) * 2, np.uint8))
+    return mask > 0
+
+
+def eye_white(image: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
+    """The eye whites' colour: the brighter, less coloured half of the pixels inside both eyes."""
+    mask = polygon(image.shape, lm[EYES[0]]) | polygon(image.shape, lm[EYES[1]])
+    pixels = image[mask].astype(np.float64)
+    if len(pixels) < 12:
+        return None
+    luma = pixels @ LUMA
+    chroma = pixels.max(axis=1) - pixels.min(axis=1)
+    whites = pixels[(luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))]
+    return np.median(whites, axis=0) if len(whites) >= 6 else None
+
+
+def teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
+    """The bright pixels inside the opening (the teeth), None when too few show."""
+    inside = frame[polygon(frame.shape, lm[INNER], erode=1)].astype(np.float64)
+    if len(inside) < 30:
+        return None
+    luma = inside @ LUMA
+    bright = inside[(luma >= np.percentile(luma, 80)) & (luma >= np.median(luma) + 25)]
+    return bright if len(bright) >= 10 else None
+
+
+def chromaticity(rgb: np.ndarray) -> np.ndarray:
+    return rgb / max(float(rgb.sum()), 1e-6)
+
+
+def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray]) -> dict:
+    """teeth_tint, teeth_green (percentage points of chromaticity) and teeth_dim against the eye whites."""
+    teeth = teeth_pixels(frame, lm)
+    if teeth is None or white is None:
+        return {}
+    colour = teeth.mean(axis=0)
+    c, e = chromaticity(colour), chromaticity(white)
+    green = (c[1] - 0.5 * (c[0] + c[2])) - (e[1] - 0.5 * (e[0] + e[2]))
+    return {"teeth_tint": 100 * float(np.linalg.norm(c - e)), "teeth_green": 100 * float(green),
+            "teeth_dim": float(colour @ LUMA / max(float(white @ LUMA), 1.0))}  # fmt: skip
+
+
+def periodic(frame: np.ndarray, lm: np.ndarray) -> Optional[float]:
+    """Evenly spaced vertical lines across the teeth band: the upper part of the opening's middle, its
+    column profile (high-passed), autocorrelated; the best lag p's min(ac(p), ac(2p))."""
+    import cv2
+
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    mask = polygon(frame.shape, lm[INNER], erode=1)
+    top, bottom = lm[UPPER, 1].mean(), lm[LOWER, 1].mean()
+    if bottom - top < 4:
+        return None
+    rows = np.arange(frame.shape[0])[:, None]
+    band = mask & (rows >= top) & (rows <= top + 0.5 * (bottom - top))
+    x0, x1 = lm[[78, 308], 0].min(), lm[[78, 308], 0].max()
+    cols = np.arange(int(x0 + 0.15 * (x1 - x0)), int(x1 - 0.15 * (x1 - x0)))
+    counts = band[:, cols].sum(axis=0)
+    if len(cols) < 24 or (counts == 0).any():
+        return None
+    profile = (gray[:, cols] * band[:, cols]).sum(axis=0) / counts
+    window = max(3, len(cols) // 6) | 1
+    high = profile - np.convolve(np.pad(profile, window // 2, mode="edge"), np.ones(window) / window, mode="valid")
+    high -= high.mean()
+    energy = float((high**2).sum())
+    if energy < 1e-6 * len(high) or float(high.std()) < 0.5:  # flat: nothing periodic to see
+        return 0.0
+    fine = np.interp(np.arange(0, len(high) - 1, 0.25), np.arange(len(high)), high)  # lags of a quarter pixel
+    fine -= fine.mean()
+    energy = float((fine**2).sum())
+    ac = np.array([float((fine[:-p] * fine[p:]).sum()) / energy if p else 1.0 for p in range(len(fine) // 2)])
+    return float(max(min(ac[p], ac[2 * p]) for p in range(12, len(fine) // 4)))
+
+
+def lip_line_ridge(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Along the line where the inner lips meet (corner to corner, every pixel), the brightest thin ridge
+    within 1 px of it: its level minus the mean of the pixels 3 px above and below."""
+    import cv2
+
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    line = np.concatenate([lm[[78]], 0.5 * (lm[UPPER] + lm[LOWER]), lm[[308]]]).astype(np.float64)
+    steps = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    s = np.arange(0.15 * along[-1], 0.85 * along[-1], 1.0)  # away from the corners
+    if len(s) < 4:
+        return np.zeros(0)
+    x, y = np.interp(s, along, line[:, 0]), np.interp(s, along, line[:, 1])
+
+    def level(dy: float) -> np.ndarray:
+        return cv2.remap(gray, x.astype(np.float32)[None], (y + dy).astype(np.float32)[None], cv2.INTER_LINEAR)[0]
+
+    around = 0.5 * (level(-3.0) + level(3.0))
+    return np.max([level(d) - around for d in (-1.0, -0.5, 0.0, 0.5, 1.0)], axis=0)
+
+
+def seam(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> Optional[dict]:
+    """On a frame with closed lips: the brightest 10 % of the lip-line ridge and its spread along the
+    line, beyond the photo's own (a photo with an open mouth: beyond none)."""
+    ridge = lip_line_ridge(frame, lm)
+    if len(ridge) < 4:
+        return None
+    closed = np.linalg.norm(photo_lm[13] - photo_lm[14]) < 0.012 * face_height(photo_lm)
+    own = lip_line_ridge(photo, photo_lm) if closed else np.zeros(1)
+    own_bright = float(np.percentile(own, 90)) if len(own) >= 4 else 0.0
+    return {"seam": float(np.percentile(ridge, 90)) - max(own_bright, 0.0),
+            "speckle": float(np.std(np.diff(ridge))) - (float(np.std(np.diff(own))) if len(own) >= 4 else 0.0)}
+
+
+def detail(gray: np.ndarray, mask: np.ndarray) -> float:
+    """How sharp the strongest edges inside ``mask`` are, contrast-free: the share of their gradient
+    that a further 1-px blur takes away (an edge already soft loses little)."""
+    import cv2
+
+    def gradient(image: np.ndarray) -> np.ndarray:
+        return np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1))
+
+    if mask.sum() <= 20:
+        return 0.0
+    g = gradient(gray)[mask]
+    soft = gradient(cv2.GaussianBlur(gray, (0, 0), 1.0))[mask]
+    edges = g >= max(float(np.percentile(g, 80)), 8.0)  # edges, not quantisation or grain
+    return float(1.0 - soft[edges].mean() / g[edges].mean()) if edges.sum() >= 5 else 0.0
+
+
+def sharpness(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> Optional[float]:
+    """The opening's fine detail over the photo face's."""
+    import cv2
+
+    inside = polygon(frame.shape, lm[INNER], erode=2)
+    if inside.sum() < 40:
+        return None
+    face = polygon(photo.shape, photo_lm[OVAL]) & ~polygon(photo.shape, photo_lm[OUTER])
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    photo_gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return detail(gray, inside) / max(detail(photo_gray, face), 1e-3)
+
+
+def is_greyscale(photo: np.ndarray, lm: np.ndarray) -> bool:
+    face = polygon(photo.shape, lm[OVAL])
+    chroma = photo.max(axis=2).astype(np.int16) - photo.min(axis=2)
+    return bool(np.percentile(chroma[face], 90) < 6)
+
+
+def grey(frame: np.ndarray, lm: np.ndarray) -> Optional[float]:
+    inside = polygon(frame.shape, lm[INNER], erode=1)
+    if inside.sum() < 20:
+        return None
+    pixels = frame[inside].astype(np.int16)
+    return float(np.percentile(pixels.max(axis=1) - pixels.min(axis=1), 95))
+
+
+def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], lms: np.ndarray) -> dict:
+    """Every measure over a rendered clip (worst frame of each), with the frames it judged."""
+    heights = np.array([face_height(lm) for lm in lms])
+    gaps = np.linalg.norm(lms[:, 13] - lms[:, 14], axis=1) / heights
+    widest = widest_frames(gaps)
+    white = eye_white(photo, photo_lm)
+    out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest]}
+    worst: dict[str, float] = {}
+    for t in widest:
+        values = teeth_colour(frames[t], lms[t], white)
+        values["periodic"] = periodic(frames[t], lms[t])
+        values["sharpness"] = sharpness(frames[t], lms[t], photo, photo_lm)
+        if is_greyscale(photo, photo_lm):
+            values["grey"] = grey(frames[t], lms[t])
+        for k, v in values.items():
+            if v is not None:
+                worst[k] = max(worst.get(k, -np.inf), v) if k != "teeth_dim" else min(worst.get(k, np.inf), v)
+    closed = np.nonzero(gaps < 0.008)[0]
+    for t in closed[np.linspace(0, len(closed) - 1, min(len(closed), 12)).astype(int)] if len(closed) else []:
+        values = seam(frames[t], lms[t], photo, photo_lm) or {}
+        if values.get("seam", -np.inf) > worst.get("seam", -np.inf):
+            out["seam_frame"] = int(t)
+        for k, v in values.items():
+            worst[k] = max(worst.get(k, -np.inf), v)
+    out.update({k: round(float(v), 3) for k, v in worst.items()})
+    out["failures"] = failures(out)
+    out["pass"] = not out["failures"]
+    return out
+
+
+def failures(m: dict) -> list[str]:
+    bad = []
+    for k, bar in BARS.items():
+        if k not in m:
+            continue
+        if (m[k] < bar) if k == "teeth_dim" else (m[k] > bar):
+            bad.append(f"{k} {m[k]} (bar {bar})")
+    return bad
+
+
+def widest_frames(gaps: np.ndarray, k: int = 3, apart: int = 12) -> list[int]:
+    picks: list[int] = []
+    for t in np.argsort(-gaps):
+        if all(abs(int(t) - p) >= apart for p in picks):
+            picks.append(int(t))
+        if len(picks) == k:
+            break
+    return sorted(picks)
+
+
+# -- rendering and sheets -------------------------------------------------------------------------
+def render(pt, path: Path, split: str, index: int, seconds: float = SECONDS):
+    """(reference, frames, drawn landmarks, speech name) of the set's speech (its first ``seconds``) on
+    the portrait."""
+    from portraittalk.engines.warp import WarpEngine
+    from portraittalk.media import Audio, load_audio
+
+    clips = sorted((DATA / "speech" / split).glob("*.flac"))
+    audio = load_audio(clips[index % len(clips)])
+    audio = Audio.from_array(audio.samples[: int(seconds * audio.sample_rate)], audio.sample_rate)
+    request = pt.defaults.updated(size=SIZE, seed=0)
+    ref = pt.analyse([path], SIZE, request.render.crop_margin)[0]
+    engine = WarpEngine()
+    drawn = engine.drawn(pt.motion(audio, ref, request), request)
+    frames = list(engine.frames([ref], drawn, request))
+    return ref, frames, np.asarray(drawn.landmarks, np.float64), clips[index % len(clips)].stem
+
+
+def mouth_crop(image: np.ndarray, lm: np.ndarray, zoom: int = ZOOM, face_h: Optional[float] = None) -> np.ndarray:
+    """The mouth (0.5 x 0.3 face heights around the lips) enlarged ``zoom`` times, pixels kept visible."""
+    import cv2
+
+    h = face_h or face_height(lm)
+    cx, cy = lm[OUTER].mean(axis=0)
+    half_w, half_h = 0.25 * h, 0.15 * h
+    m = np.float32([[1, 0, half_w - cx], [0, 1, half_h - cy]])
+    crop = cv2.warpAffine(image, m, (int(2 * half_w), int(2 * half_h)), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return cv2.resize(crop, (crop.shape[1] * zoom, crop.shape[0] * zoom), interpolation=cv2.INTER_NEAREST)
+
+
+class RealMouths:
+    """Real speakers' mouths from the fit clips (never clips/eval), found by opening."""
+
+    def __init__(self) -> None:
+        manifest = json.loads((DATA / "motion_corpus" / "manifest.json").read_text())
+        with np.load(DATA / "motion_corpus" / "fit.npz") as data:
+            aperture = data["mouth_aperture"].astype(np.float64)
+        self.frames = []  # (aperture, clip path, frame)
+        for clip in manifest["clips"]:
+            if clip["file"] != "fit.npz" or clip["split"] != "fit":
+                continue
+            for t in range(0, clip["frames"], 2):
+                a = aperture[clip["start"] + t]
+                if np.isfinite(a):
+                    self.frames.append((a, DATA / "clips" / "fit" / f"{clip['id']}.mp4", t))
+        self.apertures = np.array([f[0] for f in self.frames])
+        self._videos: dict[Path, list[np.ndarray]] = {}
+
+    def near(self, aperture: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A real frame at about ``aperture`` (the k-th nearest, to show different speakers) and its landmarks."""
+        from portraittalk.face.landmarks import FaceMeshDetector
+        from portraittalk.media import read_video
+
+        order = np.argsort(np.abs(self.apertures - aperture))
+        seen: set[Path] = set()
+        for i in order:
+            _, path, t = self.frames[i]
+            if path in seen:
+                continue
+            seen.add(path)
+            if len(seen) <= k:
+                continue
+            if path not in self._videos:
+                self._videos[path] = [f for _, f in read_video(path)]
+            frame = self._videos[path][min(t, len(self._videos[path]) - 1)]
+            with FaceMeshDetector(static=True) as det:
+                faces = det.all_faces(frame)
+            if faces:
+                return frame, faces[0].points.astype(np.float64)
+        raise RuntimeError("no real mouth found")
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    draw.rectangle((0, 0, 8 * len(text) + 6, 14), fill=(0, 0, 0))
+    draw.text((3, 1), text, fill=(255, 255, 0))
+    return np.asarray(pil)
+
+
+def grid(rows: list[list[np.ndarray]]) -> np.ndarray:
+    """Tiles in rows (each tile padded to the largest), 4 px gaps."""
+    th = max(t.shape[0] for r in rows for t in r)
+    tw = max(t.shape[1] for r in rows for t in r)
+    cols = max(len(r) for r in rows)
+    sheet = np.full((len(rows) * (th + 4), cols * (tw + 4), 3), 24, np.uint8)
+    for i, r in enumerate(rows):
+        for j, t in enumerate(r):
+            sheet[i * (th + 4) : i * (th + 4) + t.shape[0], j * (tw + 4) : j * (tw + 4) + t.shape[1]] = t
+    return sheet
+
+
+def save_jpg(image: np.ndarray, path: Path, quality: int = 82) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, quality=quality)
+
+
+def sheet(name: str, ref, frames, lms, m: dict, real: RealMouths) -> np.ndarray:
+    h = face_height(ref.landmarks)
+    top = [label(mouth_crop(ref.image, ref.landmarks), f"{name[:40]} photo")]
+    bottom = [label(np.zeros_like(top[0]), "real speakers (fit clips) at the same opening:")]
+    for k, (t, a) in enumerate(zip(m["widest"], m["widest_aperture"])):
+        top.append(label(mouth_crop(frames[t], lms[t], face_h=h), f"t={t / 25:.2f}s opening {a:.3f}"))
+        frame, lm = real.near(a, k)
+        bottom.append(label(mouth_crop(frame, lm, face_h=face_height(lm) * 1.0), f"real {a:.3f}"))
+    if "seam_frame" in m:
+        t = m["seam_frame"]
+        top.append(label(mouth_crop(frames[t], lms[t], face_h=h), f"closed t={t / 25:.2f}s seam {m['seam']:.0f}"))
+    return grid([top, bottom])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", default="all", choices=("tune", "heldout", "all"))
+    p.add_argument("--only", help="portraits whose name contains this (several: comma-separated)")
+    p.add_argument("--out", type=Path, default=ROOT / "outputs" / "mouth")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--save-frames", action="store_true", help="keep the measured frames (for --before)")
+    p.add_argument("--before", type=Path, default=None, help="an older run's --out with --save-frames")
+    p.add_argument("--docs", type=Path, default=None, help="where before/after sheets of held-out portraits go")
+    args = p.parse_args()
+    from portraittalk import PortraitTalk
+    from portraittalk.errors import NoFaceError
+
+    pt = PortraitTalk.from_pretrained(engine="warp")
+    real = RealMouths()
+    files = json.loads((DATA / "manifest.json").read_text())["files"]
+    report: dict = {"seconds_of_speech": SECONDS, "size": SIZE, "bars": BARS, "sets": {}}
+    for split in ("tune", "heldout") if args.set == "all" else (args.set,):
+        entries = [f for f in files if f["path"].startswith(f"portraits/{split}/")]
+        entries = [e for e in entries if not args.only or any(o in e["path"] for o in args.only.split(","))]
+        results = []
+        for i, entry in enumerate(entries):
+            name = Path(entry["path"]).stem
+            started = time.perf_counter()
+            try:
+                ref, frames, lms, speech = render(pt, DATA / entry["path"], split, i)
+            except NoFaceError as exc:
+                results.append({"name": name, "refused": str(exc), "pass": True})
+                continue
+            m = {"name": name, "speech": speech, **measure(ref.image, ref.landmarks.astype(np.float64), frames, lms)}
+            m["seconds"] = round(time.perf_counter() - started, 1)
+            out = args.out / split
+            save_jpg(sheet(name, ref, frames, lms, m, real), out / f"{name}.jpg")
+            if args.save_frames:
+                np.savez_compressed(out / f"{name}.npz", frames=np.stack([frames[t] for t in m["widest"]]),
+                                    lms=lms[m["widest"]], widest=np.array(m["widest"]))  # fmt: skip
+            if args.before is not None and split == "heldout":
+                before_after(name, ref, frames, lms, m, args.before / split / f"{name}.npz", args.docs or out)
+            print(json.dumps({k: m.get(k) for k in ("name", "pass", "failures")}), file=sys.stderr, flush=True)
+            results.append(m)
+        judged = [r for r in results if "refused" not in r]
+        report["sets"][split] = {"portraits": len(results), "passed": sum(r["pass"] for r in results),
+                                 "medians": {k: round(float(np.median([r[k] for r in judged if k in r])), 3)
+                                             for k in BARS if any(k in r for r in judged)},
+                                 "results": results}  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    for split, s in report["sets"].items():
+        print(f"{split}: {s['passed']}/{s['portraits']} pass; medians {s['medians']}")
+    return 0
+
+
+def before_after(name: str, ref, frames, lms, m: dict, before: Path, docs: Path) -> None:
+    """The same three frames before (top) and after (bottom), from an older run's saved frames."""
+    if not before.is_file():
+        return
+    with np.load(before) as old:
+        old_frames, old_widest = old["frames"], list(old["widest"])
+    h = face_height(ref.landmarks)
+    top, bottom = [label(mouth_crop(ref.image, ref.landmarks), "photo")], [label(mouth_crop(ref.image, ref.landmarks), "photo")]
+    for t in m["widest"]:
+        if t in old_widest:
+            top.append(label(mouth_crop(old_frames[old_widest.index(t)], lms[t], face_h=h), f"before t={t / 25:.2f}s"))
+            bottom.append(label(mouth_crop(frames[t], lms[t], face_h=h), f"after t={t / 25:.2f}s"))
+    save_jpg(grid([top, bottom]), docs / f"mouth_before_after_{name}.jpg", quality=78)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

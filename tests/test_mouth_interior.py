@@ -1,0 +1,208 @@
+"""The inside of the mouth from real mouths, and clean lips: the mouth benchmark's measures catch
+today's defects and pass real mouths; the interiors ship in the package; a black-and-white photo keeps
+a grey mouth; a blurred face gets a soft interior; a real portrait speaking real speech has no seam."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from portraittalk.face import mesh
+from portraittalk.face.landmarks import FaceMeshDetector
+from portraittalk.face.reference import analyse_reference
+from portraittalk.media import load_image, read_video
+
+from shared_inputs import PORTRAIT, ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import mouth as bench  # noqa: E402  (the mouth benchmark's measures)
+
+REAL_CLIP = ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_retalking_2_man_map.mp4"  # fit, never eval
+TUNE = ROOT / "benchmarks" / "data" / "portraits" / "tune"
+
+
+@pytest.fixture(scope="module")
+def real():
+    """A real speaker's frames and MediaPipe landmarks (a fit clip)."""
+    frames = [f for _, f in read_video(REAL_CLIP)]
+    with FaceMeshDetector(static=False) as det:
+        lms = np.stack([det.detect(f).points.astype(np.float64) for f in frames])
+    return frames, lms
+
+
+def opened(ref, by: float) -> np.ndarray:
+    """The photo's landmarks with the lower lip and the chin dropped ``by`` face heights."""
+    lm = ref.landmarks.astype(np.float64).copy()
+    h = float(mesh.face_height(lm))
+    lm[[i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1], 1] += by * h
+    return lm
+
+
+def draw_todays_defects(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Today's drawn mouth: a flat grey-green strip with evenly spaced vertical lines under the upper
+    lip, over a uniform dark cavity."""
+    import cv2
+
+    out = frame.copy()
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(lm[bench.INNER]).astype(np.int32)], 1)
+    top, bottom = lm[bench.UPPER, 1].mean(), lm[bench.LOWER, 1].mean()
+    rows = np.arange(frame.shape[0])[:, None]
+    out[inside > 0] = (40, 38, 38)
+    strip = (inside > 0) & (rows < top + 0.55 * (bottom - top))
+    out[strip] = (150, 162, 148)
+    x0, x1 = lm[[78, 308], 0].min(), lm[[78, 308], 0].max()
+    for x in np.arange(x0, x1, (x1 - x0) / 9)[1:].round().astype(int):
+        out[:, x][strip[:, x]] = (122, 132, 120)
+    return out
+
+
+def draw_bright_seam(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """A bright, jagged 1-px line where closed lips meet."""
+    import cv2
+
+    out = frame.copy()
+    line = np.concatenate([lm[[78]], 0.5 * (lm[bench.UPPER] + lm[bench.LOWER]), lm[[308]]])
+    jag = np.round(line).astype(np.int32) + np.array([[0, k % 2] for k in range(len(line))], np.int32)
+    cv2.polylines(out, [jag], False, (235, 235, 235), 1, cv2.LINE_8)
+    return out
+
+
+def test_a_drawing_with_todays_defects_is_flagged_and_the_real_mouth_passes(real):
+    frames, lms = real
+    m = bench.measure(frames[0], lms[0], frames, lms)
+    assert m["pass"], m  # the real speaker: clean teeth, no pattern, no seam, interior as sharp as the face
+    widest = m["widest"]
+    drawn = [draw_todays_defects(frames[t], lms[t]) for t in widest]
+    white = bench.eye_white(frames[0], lms[0])
+    colour = [bench.teeth_colour(f, lms[t], white) for f, t in zip(drawn, widest)]
+    assert all(c["teeth_tint"] > bench.BARS["teeth_tint"] or c["teeth_green"] > bench.BARS["teeth_green"]
+               for c in colour), colour  # fmt: skip
+    assert all(bench.periodic(f, lms[t]) > bench.BARS["periodic"] for f, t in zip(drawn, widest))
+    gaps = np.linalg.norm(lms[:, 13] - lms[:, 14], axis=1) / np.linalg.norm(lms[:, 10] - lms[:, 152], axis=1)
+    t = int(np.argmin(gaps))
+    clean = bench.seam(frames[t], lms[t], frames[0], lms[0])
+    seamed = bench.seam(draw_bright_seam(frames[t], lms[t]), lms[t], frames[0], lms[0])
+    assert clean["seam"] < bench.BARS["seam"] < seamed["seam"], (clean, seamed)
+
+
+def test_the_interiors_ship_in_the_package_and_load_with_nothing_downloaded(tmp_path):
+    from portraittalk.engines.warp import exemplars
+
+    path = exemplars.LIBRARY
+    assert path.is_file() and path.stat().st_size < 3_000_000
+    assert Path(exemplars.__file__).parent in path.parents
+    assert '"portraittalk.engines.warp" = ["data/*"]' in (ROOT / "pyproject.toml").read_text()  # in the wheel
+    sources = (path.parent / "SOURCES.md").read_text()
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise OSError('no network')\n"
+            "socket.socket = refuse; socket.create_connection = refuse\n"
+            "from portraittalk.engines.warp.exemplars import library\n"
+            "lib = library()\n"
+            "print(len(lib.interiors), lib.aperture.min(), lib.aperture.max(), *lib.speakers)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}).stdout.split()  # fmt: skip
+    count, low, high, speakers = int(out[0]), float(out[1]), float(out[2]), out[3:]
+    assert count >= 50 and low < 0.02 and high > 0.12, out
+    for name in speakers:  # every shipped speaker's source and licence is written beside the data
+        row = next(line for line in sources.splitlines() if line.startswith(f"| {name} |"))
+        assert any(lic in row for lic in ("Apache-2.0", "MIT", "CC BY 4.0")), row
+
+
+def test_the_interior_follows_the_opening():
+    """A wide opening gets the interiors of real mouths opened about as wide (their blend changes
+    continuously with the opening: no flicker from one frame to the next)."""
+    from portraittalk.engines.warp.exemplars import InteriorPicker, library
+
+    picker = InteriorPicker(library())
+    for k, a in enumerate(picker.apertures):
+        assert np.allclose(picker.interior(float(a)), picker.images[k])  # exactly an exemplar at its own opening
+    for wanted in (0.03, 0.07, 0.11):
+        i, j, w = picker.weights(wanted)
+        assert picker.apertures[i] <= wanted <= picker.apertures[j] and 0 <= w <= 1
+    steps = [picker.interior(a) for a in np.linspace(0.02, 0.12, 60)]
+    assert max(float(np.abs(b - a).max()) for a, b in zip(steps, steps[1:])) < 0.35
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return analyse_reference(load_image(PORTRAIT), "astronaut", size=512)
+
+
+def test_the_teeth_are_lit_like_the_photo(astronaut):
+    """The teeth take the photo's light: a colour photo's teeth are about the colour of its eye whites,
+    also when the whole photo has a strong blue cast."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    for cast in ((1.0, 1.0, 1.0), (0.8, 0.92, 1.2)):
+        image = np.clip(astronaut.image * np.array(cast), 0, 255).astype(np.uint8)
+        ref = analyse_reference(image, "cast", size=512)
+        lm = opened(ref, 0.09)
+        frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(ref.landmarks)), None, 0.0, MouthStyle.of(ref))
+        colour = bench.teeth_colour(frame, lm, bench.eye_white(ref.image, ref.landmarks.astype(np.float64)))
+        assert colour and colour["teeth_tint"] < bench.BARS["teeth_tint"], (cast, colour)
+        assert colour["teeth_green"] < bench.BARS["teeth_green"] and colour["teeth_dim"] > bench.BARS["teeth_dim"]
+
+
+def test_a_black_and_white_photo_gets_a_grey_interior(astronaut):
+    import cv2
+
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    grey = cv2.cvtColor(cv2.cvtColor(astronaut.image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    ref = analyse_reference(grey, "grey", size=512)
+    lm = opened(ref, 0.1)
+    frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(ref.landmarks)), None, 0.0, MouthStyle.of(ref))
+    drawn = np.abs(frame.astype(int) - ref.image).max(axis=2) > 10
+    chroma = frame.max(axis=2).astype(int) - frame.min(axis=2)
+    assert drawn.sum() > 300 and chroma[drawn].max() <= 1, chroma[drawn].max()
+
+
+def test_a_blurred_face_gets_an_interior_no_sharper_than_the_face(astronaut):
+    """A small photo blown up (its face soft) gets a soft interior; a sharp photo a sharp one."""
+    import cv2
+
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    small = cv2.resize(astronaut.image, (96, 96), interpolation=cv2.INTER_AREA)
+    soft = cv2.resize(small, (512, 512), interpolation=cv2.INTER_CUBIC)
+    ratios = {}
+    for name, image in (("soft", soft), ("sharp", astronaut.image)):
+        ref = analyse_reference(image, name, size=512)
+        lm = opened(ref, 0.1)
+        style = MouthStyle.of(ref)
+        frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(ref.landmarks)), None, 0.0, style)
+        ratios[name] = bench.sharpness(frame, lm, ref.image, ref.landmarks.astype(np.float64))
+    assert ratios["soft"] < bench.BARS["sharpness"] and ratios["sharp"] < bench.BARS["sharpness"], ratios
+
+
+def test_a_half_open_mouth_shows_teeth_then_the_dark_cavity(astronaut):
+    """Lips brought closer than the photo's smile still show the teeth under the upper lip and the dark
+    of the cavity below them (the real mouths' proportions)."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    style = MouthStyle.of(astronaut)
+    lm = opened(astronaut, 0.03)
+    frame = paint_mouth(astronaut.image.copy(), lm, float(mesh.face_height(lm)), None, 0.0, style)
+    x = int(round(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()))
+    top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_INNER, 1]
+    column = frame[int(np.ceil(top)) : int(bottom), x].astype(float) @ [0.299, 0.587, 0.114]
+    teeth = float(style.teeth @ [0.299, 0.587, 0.114])
+    first_teeth = int(np.argmax(column > 0.6 * teeth))
+    assert (column[: len(column) // 2] > 0.6 * teeth).any(), column  # teeth under the upper lip
+    assert (column[first_teeth:] < 0.3 * teeth).any(), column  # then the cavity
+
+
+def test_a_real_portrait_speaking_real_speech_has_clean_lips():
+    """A real photo (closed lips; and one smiling with teeth) speaking real speech: no seam or speckle
+    where the lips close, teeth lit like the photo, no periodic pattern, an interior no sharper than the face."""
+    from portraittalk import PortraitTalk
+
+    pt = PortraitTalk.from_pretrained(engine="warp")
+    for k, name in enumerate(("photo_emma_watson.jpg", "photo_smile_teeth_biden.jpg")):
+        ref, frames, lms, _ = bench.render(pt, TUNE / name, "tune", k, seconds=3.0)
+        m = bench.measure(ref.image, ref.landmarks.astype(np.float64), frames, lms)
+        assert "seam" in m and m["pass"], (name, m)
