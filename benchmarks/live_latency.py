@@ -10,7 +10,7 @@ the CPU with the session. The speech is the held-out clips of benchmarks/data/sp
 the portrait a held-out photo. Writes docs/measured/live_latency.json (and a contact sheet of
 frames beside it).
 
-    python benchmarks/live_latency.py [--seconds 60] [--variants plain,vp8,h264] [--soak 600]
+    python benchmarks/live_latency.py [--seconds 60] [--sizes 256,512] [--variants plain,vp8,h264] [--soak 600]
 """
 from __future__ import annotations
 
@@ -80,8 +80,11 @@ class MemoryWatch:
 class Encoder:
     """Frames encoded in a thread as a WebRTC sender would (real-time settings), fed through a queue."""
 
-    SETTINGS = {"vp8": ("libvpx", {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}),
-                "h264": ("libx264", {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"})}  # fmt: skip
+    # One encoder thread each (the session has the other core): libvpx's default thread pool spins on a
+    # busy 2-core machine (72 ms a 256 px frame, against 3 ms with one thread).
+    SETTINGS = {"vp8": ("libvpx", {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "threads": "1"}),
+                "h264": ("libx264", {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
+                                     "threads": "1"})}  # fmt: skip
 
     def __init__(self, kind: str, size: tuple[int, int], fps: float) -> None:
         import av
@@ -131,7 +134,7 @@ def run_variant(pt, reference, samples: np.ndarray, variant: str, keep: list) ->
     """One real-time stream of ``samples``; frames kept (a few) for the contact sheet."""
     from portraittalk.live.stream import stream
 
-    with pt.live([reference]) as session:
+    with pt.live([reference], size=reference.size) as session:
         encoder = None if variant == "plain" else Encoder(variant, session.frame_size, session.fps)
         mouth: list[float] = []
 
@@ -139,13 +142,13 @@ def run_variant(pt, reference, samples: np.ndarray, variant: str, keep: list) ->
             mouth.append(frame.mouth_open)
             if encoder is not None:
                 encoder.put(frame)
-            if variant == "plain" and frame.index % 250 == 125:
+            if variant == "plain" and frame.index % 250 == 125 and frame.index < 1500:
                 keep.append(frame.image)
 
         with MemoryWatch() as memory:
             report = stream(session, samples, 0.02, paced=True, on_frame=on_frame)
             encoded = encoder.close() if encoder is not None else None
-    result = {"variant": variant, **report.as_dict(), "memory": memory.report(), "lookahead_ms": session.lookahead_s * 1000}
+    result = {"variant": variant, "size": reference.size, **report.as_dict(), "memory": memory.report(), "lookahead_ms": session.lookahead_s * 1000}
     if encoded:
         result["encoder"] = encoded
     result["mouth"] = np.asarray(mouth)
@@ -160,7 +163,7 @@ def soak(pt, reference, samples: np.ndarray, seconds: float) -> dict:
     chunk, total = 320, int(seconds * 16000)
     marks = []
     began = time.perf_counter()
-    with pt.live([reference]) as session:
+    with pt.live([reference], size=reference.size) as session:
         for i, at in enumerate(range(0, total, chunk)):
             j = at % len(samples)
             session.push(samples[j : j + chunk] if j + chunk <= len(samples) else np.zeros(chunk, np.float32))
@@ -176,7 +179,7 @@ def offline_mouth(pt, reference, samples: np.ndarray) -> np.ndarray:
     from portraittalk.media.audio import Audio
     from portraittalk.motion.controls import apply_controls
 
-    request = pt.defaults
+    request = pt.defaults.updated(size=reference.size)
     track = pt.motion(Audio.from_array(samples), reference, request)
     return apply_controls(track, request.controls, request.render.smoothing_s).mouth_open
 
@@ -184,7 +187,8 @@ def offline_mouth(pt, reference, samples: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--variants", default="plain,vp8,h264")
+    parser.add_argument("--sizes", default="256,512", help="frame sizes (px): 256 is the app's Live tab, 512 the default")
+    parser.add_argument("--variants", default="plain,vp8,h264", help="at the first size; the others run plain")
     parser.add_argument("--soak", type=float, default=0.0, help="also a long unpaced session of this many seconds")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -192,39 +196,42 @@ def main() -> None:
     from portraittalk import PortraitTalk
 
     pt = PortraitTalk.from_pretrained(engine="warp")
-    reference = pt.analyse([PORTRAIT], pt.defaults.render.size, pt.defaults.render.crop_margin)[0]
     samples = speech_of(args.seconds)
-    offline = offline_mouth(pt, reference, samples)
     started = datetime.now(timezone.utc)
     results, keep = [], []
-    for variant in args.variants.split(","):
-        load_before = os.getloadavg()[0]
-        result = run_variant(pt, reference, samples, variant, keep)
-        live = result.pop("mouth")
-        n = min(len(live), len(offline))
-        result["mouth_r_vs_offline"] = round(float(np.corrcoef(live[:n], offline[:n])[0, 1]), 3)
-        result["load_1min_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-        results.append(result)
-        print(json.dumps(result))
+    sizes = [int(v) for v in args.sizes.split(",")]
+    for size in sizes:
+        reference = pt.analyse([PORTRAIT], size, pt.defaults.render.crop_margin)[0]
+        offline = offline_mouth(pt, reference, samples)
+        for variant in args.variants.split(",") if size == sizes[0] else ["plain"]:
+            load_before = os.getloadavg()[0]
+            result = run_variant(pt, reference, samples, variant, keep)
+            live = result.pop("mouth")
+            n = min(len(live), len(offline))
+            result["mouth_r_vs_offline"] = round(float(np.corrcoef(live[:n], offline[:n])[0, 1]), 3)
+            result["load_1min_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+            results.append(result)
+            print(json.dumps(result))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     report = {"what": "live session: 20 ms chunks of real speech pushed in real time; latency = frame returned - "
                       "its last sample spoken (lookahead included)",  # fmt: skip
               "when_utc": started.strftime("%Y-%m-%d %H:%M"), "commit": commit.strip(),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "note": "shared 2-core machine, other jobs running: see each variant's load"},
+                          "note": "shared 2-core machine, other jobs running: see each run's load"},
               "speech": f"benchmarks/data/speech/heldout joined to {args.seconds:g} s",
-              "portrait": str(PORTRAIT.relative_to(ROOT)), "size": pt.defaults.render.size,
-              "variants": results}  # fmt: skip
+              "portrait": str(PORTRAIT.relative_to(ROOT)), "runs": results}  # fmt: skip
     if args.soak:
         report["soak"] = soak(pt, reference, samples, args.soak)
         print(json.dumps(report["soak"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    if keep:
+    if keep:  # a row of frames, 10 s apart, from each plain run
         from PIL import Image
 
-        Image.fromarray(np.concatenate(keep[:6], axis=1)).resize((256 * min(6, len(keep)), 256)).save(
-            args.out.with_suffix(".jpg"), quality=85)
+        tiles = [np.asarray(Image.fromarray(image).resize((256, 256))) for image in keep]
+        per_row = max(1, len(tiles) // len(sizes))
+        rows = [np.concatenate(tiles[i : i + per_row], axis=1) for i in range(0, len(tiles), per_row)]
+        Image.fromarray(np.concatenate(rows, axis=0)).save(args.out.with_suffix(".jpg"), quality=85)
     print(f"wrote {args.out}")
 
 
