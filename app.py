@@ -269,7 +269,8 @@ def _live_tab(live: Any, demo: Any) -> None:
                      js=start_js(live.serve.rtc_configuration), api_visibility="private", concurrency_id="live",
                      concurrency_limit=None, show_progress="hidden")  # fmt: skip
     answer.change(None, answer, None, js=ANSWER_JS, queue=False)
-    stop.click(live.stop, None, [status, ticks], js=STOP_JS, cancels=[go], api_visibility="private", queue=False)
+    stop.click(live.stop, None, [status, ticks], js=STOP_JS, cancels=[go], api_visibility="private", queue=False,
+               show_progress="hidden")  # fmt: skip
     ticks.tick(live.status, None, [status, ticks], api_visibility="private", queue=False, show_progress="hidden")
     demo.unload(live.closed)
 

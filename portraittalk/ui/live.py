@@ -473,6 +473,7 @@ if (!window.ptLive) window.ptLive = (() => {
   const live = {pc: null, mic: null, micStartedAt: null};
   const view = () => document.querySelector('#live-video');
   live.stop = () => {
+    clearInterval(live.sync);
     if (live.pc) live.pc.close();
     if (live.mic) live.mic.getTracks().forEach(t => t.stop());
     live.pc = null; live.mic = null;
@@ -508,6 +509,21 @@ if (!window.ptLive) window.ptLive = (() => {
   live.answer = async (text) => {
     if (!live.pc || !text) return;
     await live.pc.setRemoteDescription(JSON.parse(text));
+    live.sync = setInterval(syncVideo, 1000);
+  };
+  // The sound waits longer in the browser's jitter buffer than the frames (measured: 170 ms against 40 ms on
+  // a busy server), and the browser does not hold the video back to match: hold each frame as long.
+  let heard = {delay: 0, count: 0};
+  const syncVideo = async () => {
+    if (!live.pc) return;
+    let sound = null;
+    (await live.pc.getStats()).forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') sound = s; });
+    if (!sound || !sound.jitterBufferEmittedCount) return;
+    const count = sound.jitterBufferEmittedCount - heard.count;
+    const video = live.pc.getReceivers().find(r => r.track && r.track.kind === 'video');
+    if (count > 0 && video && 'jitterBufferTarget' in video)
+      video.jitterBufferTarget = Math.min(2000, Math.round(1000 * (sound.jitterBufferDelay - heard.delay) / count));
+    heard = {delay: sound.jitterBufferDelay, count: sound.jitterBufferEmittedCount};
   };
   return live;
 })();
