@@ -268,6 +268,7 @@ def _live_tab(live: Any, demo: Any) -> None:
     go = start.click(live.start, [portrait, w1, w2, w3, offer], [answer, status, ticks],
                      js=start_js(live.serve.rtc_configuration), api_visibility="private", concurrency_id="live",
                      concurrency_limit=None, show_progress="hidden")  # fmt: skip
+    go.failure(None, js=STOP_JS, queue=False)  # no face, say: the microphone is let go at once
     answer.change(None, answer, None, js=ANSWER_JS, queue=False)
     stop.click(live.stop, None, [status, ticks], js=STOP_JS, cancels=[go], api_visibility="private", queue=False,
                show_progress="hidden")  # fmt: skip

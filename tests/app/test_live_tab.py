@@ -124,13 +124,13 @@ def chromium(speech):
         browser.close()
 
 
-def open_live(chromium, url: str, size=(1280, 800), microphone: bool = True):
+def open_live(chromium, url: str, size=(1280, 800), microphone: bool = True, portrait: Path = PORTRAIT):
     context = chromium.new_context(viewport={"width": size[0], "height": size[1]},
                                    permissions=["microphone"] if microphone else [])  # fmt: skip
     page = context.new_page()
     page.goto(url)
     page.get_by_role("tab", name="Live").click()
-    page.locator("#live-portrait input[type=file]").set_input_files(str(PORTRAIT))
+    page.locator("#live-portrait input[type=file]").set_input_files(str(portrait))
     page.wait_for_selector("#live-portrait img", timeout=30_000)
     return page
 
@@ -333,3 +333,14 @@ async def _watch(peer, seconds: float) -> int:
     while time.monotonic() < end:
         await peer.next_image()
     return peer.stats.frames_shown
+
+
+def test_a_portrait_without_a_face(chromium, live_app, bad_inputs):
+    """A landscape: the analysis's own message, the microphone let go, the slot free."""
+    page = open_live(chromium, live_app["url"], portrait=bad_inputs["rocket"])
+    start(page)
+    page.get_by_text("No face").first.wait_for(timeout=30_000)
+    page.wait_for_function("() => window.ptLive && window.ptLive.mic === null && window.ptLive.pc === null")
+    page.screenshot(path=str(ARTIFACTS / "issue23-no-face-1280x800.png"))
+    assert live_app["live"].slots.in_use == 0 and not live_app["live"].peers
+    page.context.close()

@@ -54,6 +54,7 @@ SPEAKS = f"{LIVE_TAB}::test_live_mouth_follows_the_microphone"
 WAITS = f"{LIVE_TAB}::test_second_visitor_waits_for_the_slot"
 BLOCKED_MIC = f"{LIVE_TAB}::test_blocked_microphone"
 SLOW = f"{LIVE_TAB}::test_a_machine_that_cannot_keep_up_drops_frames_and_says_so"
+NO_FACE = f"{LIVE_TAB}::test_a_portrait_without_a_face"
 UI_LIVE = "portraittalk/ui/live.py"
 
 MUTANTS += [
@@ -74,6 +75,11 @@ MUTANTS += [
            "        if waiting * chunk_s <= MAX_BACKLOG_S:\n", "        if True:\n", (SLOW,)),
     Mutant("live tab: dropped frames not counted", UI_LIVE,
            "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
+    Mutant("live tab: a portrait refused keeps its slot", UI_LIVE,
+           "        except BaseException:\n            self.slots.give_back(key)\n            raise\n",
+           "        except BaseException:\n            raise\n", (NO_FACE,)),
+    Mutant("live tab: a refused start keeps the microphone open", "app.py",
+           "    go.failure(None, js=STOP_JS, queue=False)", "    pass", (NO_FACE,)),
 ]
 MUTANTS += [
     Mutant("live: head motion restarts on every push", SESSION,
