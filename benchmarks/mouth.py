@@ -13,9 +13,9 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 * ``seam``: on frames where the drawn lips are closed, the brightest thin ridge along the line where
   they meet (levels above the pixels 3 px above and below), minus the photo's own; ``speckle``: how
   much that ridge varies along the line beyond the photo's;
-* ``sharpness``: how sharp the strongest edges inside the opening are on the widest frames (the share
-  of their gradient a further 1-px blur removes), over the same on the photo's face (an interior
-  sharper than a blurred face shows);
+* ``sharpness``: the softness (a blur sigma, from how much gradient a further 1-px blur takes from the
+  steepest edges) of the photo's face over that of the opening on the widest frames (above 1: an
+  interior sharper than the face);
 * ``grey``: on a black-and-white photo, the interior's colour (95th percentile of max - min, levels).
 
 Writes a sheet per portrait (the photo's mouth and the three widest openings at 4x over real speakers'
@@ -53,7 +53,7 @@ EYES = ([33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 16
 OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
         149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
 BARS = {"teeth_tint": 6.0, "teeth_green": 4.0, "teeth_dim": 0.55, "periodic": 0.4, "seam": 60.0, "speckle": 12.0,
-        "sharpness": 3.0, "grey": 10.0}  # fmt: skip
+        "sharpness": 2.2, "grey": 10.0}  # fmt: skip
 
 
 # -- measures -------------------------------------------------------------------------------------
@@ -174,33 +174,35 @@ def seam(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndar
             "speckle": float(np.std(np.diff(ridge))) - (float(np.std(np.diff(own))) if len(own) >= 4 else 0.0)}
 
 
-def detail(gray: np.ndarray, mask: np.ndarray) -> float:
-    """How sharp the strongest edges inside ``mask`` are, contrast-free: the share of their gradient
-    that a further 1-px blur takes away (an edge already soft loses little)."""
+def edge_blur(gray: np.ndarray, mask: np.ndarray) -> Optional[float]:
+    """How soft the strongest edges inside ``mask`` are, as a Gaussian sigma (px), contrast-free: an
+    edge blurred by s loses gradient to a further 1-px blur by sqrt(s^2 + 1) / s at its steepest
+    point (the re-blur estimate); the median over the steepest pixels."""
     import cv2
 
     def gradient(image: np.ndarray) -> np.ndarray:
-        return np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1))
+        return np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)) / 8
 
     if mask.sum() <= 20:
-        return 0.0
-    g = gradient(gray)[mask]
-    soft = gradient(cv2.GaussianBlur(gray, (0, 0), 1.0))[mask]
-    edges = g >= max(float(np.percentile(g, 80)), 8.0)  # edges, not quantisation or grain
-    return float(1.0 - soft[edges].mean() / g[edges].mean()) if edges.sum() >= 5 else 0.0
+        return None
+    g, soft = gradient(gray), gradient(cv2.GaussianBlur(gray, (0, 0), 1.0))
+    steep = mask & (g >= max(float(np.percentile(g[mask], 90)), 4.0))  # edges, not quantisation or grain
+    ratio = g[steep] / np.maximum(soft[steep], 1e-3)
+    ratio = ratio[ratio > 1.01]
+    if len(ratio) < 5:
+        return None
+    return float(np.median(np.clip(1.0 / np.sqrt(ratio**2 - 1.0), 0.3, 10.0)))
 
 
 def sharpness(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> Optional[float]:
-    """The opening's fine detail over the photo face's."""
+    """The photo face's edge softness over the opening's (above 1: the interior is sharper than the face)."""
     import cv2
 
-    inside = polygon(frame.shape, lm[INNER], erode=2)
-    if inside.sum() < 40:
-        return None
+    inside = polygon(frame.shape, lm[INNER], erode=1)
     face = polygon(photo.shape, photo_lm[OVAL]) & ~polygon(photo.shape, photo_lm[OUTER])
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    photo_gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return detail(gray, inside) / max(detail(photo_gray, face), 1e-3)
+    interior = edge_blur(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32), inside)
+    own = edge_blur(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32), face)
+    return None if interior is None or own is None else own / interior
 
 
 def is_greyscale(photo: np.ndarray, lm: np.ndarray) -> bool:

@@ -32,6 +32,8 @@ from portraittalk.face import mesh  # noqa: E402
 
 LEVELS = (0.012, 0.022, 0.034, 0.046, 0.058, 0.07, 0.085, 0.1, 0.12, 0.145)  # inner gap / face height
 NEAR = 0.006  # a frame within this of a level may stand for it
+SHOWS_TEETH = 0.05  # openings at least this wide must show teeth (most real ones do)
+MIN_TEETH_SHARE = 0.08  # of the interior's cells
 MIN_SPACING = 0.008  # openings of one speaker's interiors differ at least this much
 LIP_NEAR = 22.0  # levels (RGB distance) within which a cell is the speaker's lips
 EDGE_BAND = 0.3  # share of the opening's height, from either lip, where a cell may be the speaker's lips
@@ -90,12 +92,20 @@ def candidates(source: str, clip_id: str, video: Path, points: np.ndarray) -> li
             continue
         interior = cut_interior(frame, p)
         lip = lip_colour(frame, p)
+        if aperture >= SHOWS_TEETH and teeth_share(interior) < MIN_TEETH_SHARE:
+            continue  # an open mouth whose teeth the lips hide: a render would show a gaping dark hole
         gray = cv2.cvtColor(interior.astype(np.float32), cv2.COLOR_RGB2GRAY)
         found.append(dict(speaker=speaker_of(source, clip_id), group=group_of(source), clip=clip_id, frame=t,
                           level=level, aperture=aperture, shape=inner_gap(p) / max(inner_width(p), 1.0),
                           width=inner_width(p), sharp=float(cv2.Laplacian(gray, cv2.CV_32F).var()),
                           interior=interior, alpha=interior_alpha(interior, lip)))  # fmt: skip
     return found
+
+
+def teeth_share(interior: np.ndarray) -> float:
+    """The share of an interior's cells that are teeth: much brighter than the cavity's middle."""
+    luma = interior @ np.array([0.299, 0.587, 0.114])
+    return float(((luma >= np.median(luma) + 40.0) & (luma >= 0.7 * np.percentile(luma, 99))).mean())
 
 
 def spaced(mine: list[dict]) -> list[dict]:

@@ -25,7 +25,8 @@ OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
 GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
 UPPER_TEETH = 0.05  # visible height of the upper teeth, in face heights
 TEETH_SHARE = 0.55  # the photo's teeth show at most this share of the opening; the rest is the interior
-BLURS = (0.0, 0.4, 0.7, 1.0, 1.3, 1.6, 2.0, 2.5, 3.0, 3.6, 4.3, 5.0)  # sigmas (px) tried for the photo's softness
+BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
+INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
 IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
 MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
@@ -76,37 +77,28 @@ class MouthStyle:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
         saturation = float(np.clip(np.percentile(chroma[face], 90) / COLOUR_FACE_CHROMA, 0.0, 1.0)) if face.any() else 1.0
         interiors = InteriorPicker(library())
-        face_sharpness = sharpness(gray, face & ~lips)
-        blur = _matching_blur(face_sharpness)
+        # The interiors, cut from sharper video and resampled, are already about INTERIOR_SOFTNESS soft.
+        blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))
         return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0), blur,
                    max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors)  # fmt: skip
 
 
-def sharpness(gray: np.ndarray, mask: np.ndarray) -> float:
-    """Fine detail over coarse detail inside ``mask`` (contrast-free): how sharp the edges there are.
-    A sharp photo is near 0.5, an upscaled or painted face lower."""
+def softness(gray: np.ndarray, mask: np.ndarray) -> float:
+    """The photo's softness inside ``mask`` as a Gaussian sigma (px): at its steepest edges, a further
+    1-px blur lowers an edge blurred by s by sqrt(s^2 + 1) / s; the median over those pixels (0: too
+    few edges to tell)."""
     import cv2
 
-    fine = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 0.8))
-    coarse = np.abs(gray - cv2.GaussianBlur(gray, (0, 0), 2.5))
-    if not mask.any():
+    def gradient(image: np.ndarray) -> np.ndarray:
+        return np.abs(cv2.Sobel(image, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(image, cv2.CV_32F, 0, 1))
+
+    if mask.sum() < 50:
         return 0.0
-    return float(fine[mask].mean() / max(float(coarse[mask].mean()), 1e-3))
-
-
-def _matching_blur(face_sharpness: float) -> float:
-    """The photo's softness as a blur (px): the least sigma that makes sharp edges (a checkerboard of
-    16-px squares) no sharper than the face. The interior, cut from sharper video, is blurred by it."""
-    import cv2
-
-    board = ((np.indices((96, 96)) // 16).sum(axis=0) % 2 * 160.0 + 40.0).astype(np.float32)
-    inside = np.zeros(board.shape, bool)
-    inside[8:-8, 8:-8] = True
-    for sigma in BLURS:
-        soft = cv2.GaussianBlur(board, (0, 0), sigma) if sigma > 0 else board
-        if sharpness(soft, inside) <= face_sharpness:
-            return sigma
-    return BLURS[-1]
+    g, reblurred = gradient(gray), gradient(cv2.GaussianBlur(gray, (0, 0), 1.0))
+    steep = mask & (g >= max(float(np.percentile(g[mask], 90)), 24.0))
+    ratio = g[steep] / np.maximum(reblurred[steep], 1e-3)
+    ratio = ratio[ratio > 1.01]
+    return float(np.median(np.minimum(1.0 / np.sqrt(ratio**2 - 1.0), BLUR_LIMIT))) if len(ratio) >= 20 else 0.0
 
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -144,7 +136,7 @@ def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarr
             white = np.median(pixels[whites], axis=0)
             white_luma = _luma(white)
             cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's
-    target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.45 * skin_luma + 30.0, 240.0)))
+    target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.6 * skin_luma + 40.0, 245.0)))
     ivory = IVORY * cast
     return np.clip(ivory * target / _luma(ivory), 0, 255)
 
@@ -241,9 +233,11 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
         mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
         cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
         _draw_teeth(layer, top_y, gap, mouth_w, cx, teeth, face_h)
+    if style.blur > 0.3:  # colour and coverage together (premultiplied): no hard edge left in either
+        coverage = cv2.GaussianBlur(layer[..., 3], (0, 0), style.blur)
+        colour = cv2.GaussianBlur(colour * layer[..., 3:], (0, 0), style.blur) / np.maximum(coverage, 1e-3)[..., None]
+        layer[..., 3] = coverage
     alpha = mask * layer[..., 3] * wider
-    if style.blur > 0.3:
-        colour = cv2.GaussianBlur(colour, (0, 0), style.blur)
     if noise is not None and style.grain > 0.5:
         colour += noise[y0:y1, x0:x1, None] * style.grain
     if style.greyscale:
