@@ -34,10 +34,18 @@ def real():
 
 
 def opened(ref, by: float) -> np.ndarray:
-    """The photo's landmarks with the lower lip and the chin dropped ``by`` face heights."""
+    """The photo's landmarks with the lower lip and the chin dropped ``by`` face heights in the middle
+    (less toward the corners): a mouth opened as a jaw opens it."""
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET
+
     lm = ref.landmarks.astype(np.float64).copy()
     h = float(mesh.face_height(lm))
-    lm[[i for i in range(468) if lm[i, 1] > lm[mesh.LOWER_LIP_INNER, 1] - 1], 1] += by * h
+    corners = lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT]]
+    lower_outer = bench.OUTER[11:]
+    below = [i for i in range(468) if lm[i, 1] > lm[lower_outer, 1].max()]
+    moved = sorted(set(LOWER_LIP_INNER_SET) | set(lower_outer) | set(below))
+    across = (lm[moved, 0] - corners[:, 0].mean()) / (0.5 * abs(corners[0, 0] - corners[1, 0]))
+    lm[moved, 1] += by * h * np.clip(1.0 - across**2, 0.0, 1.0) ** 0.5
     return lm
 
 
@@ -132,19 +140,27 @@ def astronaut():
     return analyse_reference(load_image(PORTRAIT), "astronaut", size=512)
 
 
-def test_the_teeth_are_lit_like_the_photo(astronaut):
-    """The teeth take the photo's light: a colour photo's teeth are about the colour of its eye whites,
-    also when the whole photo has a strong blue cast."""
+def test_the_teeth_are_lit_like_the_photo():
+    """The teeth take the photo's light: a colour photo's teeth are about the colour and brightness of
+    its eye whites, and when the whole photo has a strong blue cast their colour moves with the eye
+    whites'."""
     from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
 
+    shift = []
+    photo = load_image(TUNE / "photo_emma_watson.jpg")  # closed lips: the teeth measured are the interior's
     for cast in ((1.0, 1.0, 1.0), (0.8, 0.92, 1.2)):
-        image = np.clip(astronaut.image * np.array(cast), 0, 255).astype(np.uint8)
+        image = np.clip(photo * np.array(cast), 0, 255).astype(np.uint8)
         ref = analyse_reference(image, "cast", size=512)
         lm = opened(ref, 0.09)
         frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(ref.landmarks)), None, 0.0, MouthStyle.of(ref))
-        colour = bench.teeth_colour(frame, lm, bench.eye_white(ref.image, ref.landmarks.astype(np.float64)))
+        white = bench.eye_white(ref.image, ref.landmarks.astype(np.float64))
+        colour = bench.teeth_colour(frame, lm, white)
         assert colour and colour["teeth_tint"] < bench.BARS["teeth_tint"], (cast, colour)
-        assert colour["teeth_green"] < bench.BARS["teeth_green"] and colour["teeth_dim"] > bench.BARS["teeth_dim"]
+        assert colour["teeth_green"] < bench.BARS["teeth_green"] and bench.BARS["teeth_dim"] < colour["teeth_dim"] < 2.5, (cast, colour)
+        teeth = bench.teeth_pixels(frame, lm).mean(axis=0)
+        shift.append((bench.chromaticity(teeth)[2], bench.chromaticity(white)[2]))  # their blue share
+    teeth_bluer, whites_bluer = shift[1][0] - shift[0][0], shift[1][1] - shift[0][1]
+    assert teeth_bluer > 0.7 * whites_bluer > 0, shift  # the white balance follows the eye whites
 
 
 def test_a_black_and_white_photo_gets_a_grey_interior(astronaut):
