@@ -44,7 +44,8 @@ def verdict(ref, frames, drawn):
 def test_a_clean_render_is_not_flagged(clean):
     q = verdict(*clean)
     assert not q.flagged and q.warnings == [], q
-    assert q.scores["column"] == 0.0 and q.scores["still_change"] < 0.02
+    # A head moving like a real speaker's (motion.head) moves the collar under the chin: a row or two.
+    assert q.scores["column"] < 0.05 and q.scores["still_change"] < 0.02
     assert 0.0 < q.scores["cavity_area"] < 0.045  # the mouth opens, within a mouth's size
 
 
@@ -89,7 +90,7 @@ def test_fangs_over_the_lower_lip_are_flagged(clean):
     assert far.mean() > 0.5 and (reach[far] > TEETH_REACH).all(), (np.array(past)[far], reach[far])
     q = check.result()
     assert q.flagged and any("teeth reach outside the lips" in w for w in q.warnings)
-    assert q.scores["column"] == 0.0  # fangs are not a column
+    assert q.scores["column"] < 0.05  # fangs are not a column (the head's motion changes a row or two)
 
 
 def test_a_coloured_mouth_in_a_black_and_white_photo_is_flagged():

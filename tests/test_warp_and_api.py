@@ -51,8 +51,9 @@ def test_background_stays_still(rendered, ref):
     # The top corners are backdrop: they never move (no sliding background).
     for corner in (stack[:, :40, :40], stack[:, :40, -40:]):
         assert np.abs(corner - corner[0]).max() <= 2
-    # Frames change only around the head and stay close to the photo elsewhere.
-    assert np.abs(stack - ref.image.astype(np.int16)).mean() < 6
+    # Frames change only around the head: the backdrop stays the photo's (its soft edge by the head aside).
+    backdrop = ref.person_mask() < 0.05
+    assert np.abs(stack - ref.image.astype(np.int16))[:, backdrop].mean() < 2.5
 
 
 def test_a_still_track_reproduces_the_photo(ref):
@@ -289,8 +290,8 @@ def test_a_black_and_white_photo_gets_a_grey_mouth():
 def test_the_rendered_head_moves_as_the_track_says(ref):
     """The head sway of the track is in the picture: MediaPipe's forehead and nose follow the
     track's, frame by frame, at about the track's amplitude."""
-    request = GenerateRequest(controls=Controls(w2=0.0))  # w2 = 0: twice the sway
-    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384), config=MotionConfig(head_sway=3.0))
+    request = GenerateRequest(controls=Controls(w2=0.0))  # w2 = 0: twice the sway (real speakers' amplitudes)
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (384, 384))
     frames = list(WarpEngine().render([ref], track, request))
     track = apply_controls(track, request.controls, request.render.smoothing_s)  # as rendered
     points = [10, 151, mesh.NOSE_TIP]  # forehead and nose: moved by the head, not by speech

@@ -11,13 +11,21 @@ import numpy as np
 
 from ..config import Controls
 from ..face import mesh
-from .geometry import LOWER_LIP_INNER_SET, MAX_OPEN, UPPER_LIP_INNER_SET, FaceFrame
+from .geometry import LOWER_LIP_INNER_SET, MAX_OPEN, UPPER_LIP_INNER_SET, FaceFrame, brow_weights
 from .track import MotionTrack
 
 
 def head_amplitude(w2: float) -> float:
     """How much of the track's head sway is kept: clip(2 − w2, 0, 2) (w2 ≥ 2: a still head)."""
     return float(np.clip(2.0 - w2, 0.0, 2.0))
+
+
+def eye_region(reference: np.ndarray) -> np.ndarray:
+    """The points that blinks, gaze and brows move (the eyes, irises, brows and the forehead above
+    them): w1 and w3 leave them as the track has them (w1 is the mouth's amplitude)."""
+    frame = FaceFrame.of(reference.astype(np.float64))
+    brows = np.nonzero(brow_weights(frame.local(reference.astype(np.float64))) > 0)[0]
+    return np.union1d(mesh.eye_points(), brows)
 
 
 def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
@@ -36,11 +44,11 @@ def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 
 def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:
-    """The track as rendered, its parameters changed: expression (all but the eyes) × w1, never
+    """The track as rendered, its parameters changed: expression (all but the eyes and brows) × w1, never
     crossing the lips nor opening them wider than a mouth opens (``MAX_OPEN``), smoothed with
     σ = ``smoothing_s`` × w3; head pose × :func:`head_amplitude` (w2). Blinks are kept as they are."""
     expression = track.expression.copy()
-    speech = np.setdiff1d(np.arange(expression.shape[1]), mesh.eye_points())
+    speech = np.setdiff1d(np.arange(expression.shape[1]), eye_region(track.reference))
     gain = controls.w1 * np.ones(len(track))
     if controls.w1 > 1.0:
         gain = np.minimum(gain, _max_gain_without_crossing(track.reference, expression))

@@ -35,8 +35,11 @@ DEGRADED_GAIN = 0.5  # motion kept on a face whose landmarks look implausible
 BROWS = (np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55]), np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285]))
 IRISES = (np.arange(468, 473), np.arange(473, 478))  # (subject's right, left), as mesh.RIGHT/LEFT_IRIS_CENTER
 EYE_CORNERS = ((mesh.RIGHT_EYE_OUTER, mesh.RIGHT_EYE_INNER), (mesh.LEFT_EYE_OUTER, mesh.LEFT_EYE_INNER))
-EYE_PARTS = (np.unique(np.concatenate([UPPER_LIDS[0], LOWER_LIDS[0], IRISES[0]])),
-             np.unique(np.concatenate([UPPER_LIDS[1], LOWER_LIDS[1], IRISES[1]])))
+BROW_DOWN_SHARE = 0.2
+# MediaPipe's depth is flatter than a face: a turn drawn on it reads (MediaPipe on the drawn frame,
+# motion_corpus.head_angles) as 0.63 of its yaw and 0.52 of its pitch; on 1.75x the depth, as about
+# 1.0 and 0.9 (medians, 8 held-out photos at +-5 degrees).
+DEPTH_GAIN = 1.75
 HEAD_DEPTH = 0.25  # the turning axis behind the face (face heights); deeper slides the head over the background
 
 
@@ -200,27 +203,12 @@ class FaceRig:
         self.lip_close[upper, 1] = (0.5 + 0.5 * depth[upper]) * reach_x[upper] * 2 * UPPER_LIP_SHARE
         self.lip_close[lower, 1] = -(0.5 + 0.5 * depth[lower]) * reach_x[lower] * 2 * (1 - UPPER_LIP_SHARE)
         self._lid_targets = self._lid_pairs(loc)
-        self.brow_weight = self._brow_weights(loc)
+        self.brow_weight = brow_weights(loc)
+        # How far the brows may come down: a share of the skin between them and the lids (lowered
+        # further, that strip is squeezed into a fold of the warp; real frowns hide it instead).
+        gaps = [loc[lids, 1].min() - loc[brow, 1].max() for brow, lids in zip(BROWS, UPPER_LIDS)]
+        self.brow_floor = -BROW_DOWN_SHARE * min(gaps)
         self.eye_width = [float(np.linalg.norm(loc[a] - loc[b])) for a, b in EYE_CORNERS]
-
-    @staticmethod
-    def _brow_weights(loc: np.ndarray) -> np.ndarray:
-        """(478,) how much of a brow raise each point follows: 1 on the brows, down to 0 at the top of
-        the upper lids (the eyes stay) and to 0.4 at the top of the forehead (the scalp moves less),
-        fading out sideways beyond each brow's outer end."""
-        weight = np.zeros(len(loc))
-        y_top = loc[mesh.FOREHEAD, 1]
-        for brow, lids in zip(BROWS, UPPER_LIDS):
-            y_low, y_high, y_lid = loc[brow, 1].max(), loc[brow, 1].min(), loc[lids, 1].min()
-            below = np.clip((y_lid - loc[:, 1]) / max(y_lid - y_low, 1e-3), 0.0, 1.0)
-            above = np.clip((y_high - loc[:, 1]) / max(y_high - y_top, 1e-3), 0.0, 1.0)
-            vertical = np.where(loc[:, 1] > y_low, below * below * (3 - 2 * below), 1.0 - 0.6 * above)
-            # Sideways the raise fades out beyond the brow's outer end; between the brows the forehead rises.
-            outer = loc[brow, 0].min() - loc[:, 0] if loc[brow, 0].mean() < 0 else loc[:, 0] - loc[brow, 0].max()
-            outside = np.clip(outer / 0.08, 0.0, 1.0)
-            weight = np.maximum(weight, vertical * (1.0 - outside * outside * (3 - 2 * outside)))
-        weight[468:] = 0.0  # irises move with the gaze only
-        return weight
 
     @staticmethod
     def _lid_pairs(loc: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -260,9 +248,11 @@ class FaceRig:
 
     def brows(self, raise_: np.ndarray) -> np.ndarray:
         """(T, 478, 2) brow displacements in output pixels for a raise of ``raise_`` face heights
-        (+ up) above the photo's own brows; the forehead above them follows, the eyes stay."""
+        (+ up) above the photo's own brows; the forehead above them follows, the eyes stay. They come
+        down at most BROW_DOWN_SHARE of the way to the lids."""
         d = np.zeros((len(raise_), len(self.loc), 2))
-        d[:, :, 1] = -np.asarray(raise_, np.float64)[:, None] * self.brow_weight[None] * self.gain
+        raise_ = np.maximum(np.asarray(raise_, np.float64), min(self.brow_floor, 0.0))
+        d[:, :, 1] = -raise_[:, None] * self.brow_weight[None] * self.gain
         return self.frame.vector_to_global(d).astype(np.float32)
 
     def gaze(self, gaze: np.ndarray) -> np.ndarray:
@@ -278,6 +268,26 @@ class FaceRig:
         for upper, delta in self._lid_targets:
             d[:, upper, :] += blink[:, None, None] * 0.9 * delta[None]
         return self.frame.vector_to_global(d).astype(np.float32)
+
+
+def brow_weights(loc: np.ndarray) -> np.ndarray:
+    """(478,) how much of a brow raise each point of a face (``loc``: in its own frame,
+    :meth:`FaceFrame.local`) follows: 1 on the brows, down to 0 at the top of the upper lids (the
+    eyes stay) and to 0.4 at the top of the forehead (the scalp moves less), fading out sideways
+    beyond each brow's outer end."""
+    weight = np.zeros(len(loc))
+    y_top = loc[mesh.FOREHEAD, 1]
+    for brow, lids in zip(BROWS, UPPER_LIDS):
+        y_low, y_high, y_lid = loc[brow, 1].max(), loc[brow, 1].min(), loc[lids, 1].min()
+        below = np.clip((y_lid - loc[:, 1]) / max(y_lid - y_low, 1e-3), 0.0, 1.0)
+        above = np.clip((y_high - loc[:, 1]) / max(y_high - y_top, 1e-3), 0.0, 1.0)
+        vertical = np.where(loc[:, 1] > y_low, below * below * (3 - 2 * below), 1.0 - 0.6 * above)
+        # Sideways the raise fades out beyond the brow's outer end; between the brows the forehead rises.
+        outer = loc[brow, 0].min() - loc[:, 0] if loc[brow, 0].mean() < 0 else loc[:, 0] - loc[brow, 0].max()
+        outside = np.clip(outer / 0.08, 0.0, 1.0)
+        weight = np.maximum(weight, vertical * (1.0 - outside * outside * (3 - 2 * outside)))
+    weight[468:] = 0.0  # irises move with the gaze only
+    return weight
 
 
 @functools.lru_cache(maxsize=None)
@@ -332,22 +342,21 @@ def head_transform(head: np.ndarray, pivot: np.ndarray) -> np.ndarray:
 
 def relative_depth(reference: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
     """(N,) each point's depth (output pixels, + away from the camera) from the neck's turning axis:
-    MediaPipe's depth of the reference about the face's median, minus HEAD_DEPTH face heights.
+    DEPTH_GAIN x MediaPipe's depth of the reference about the face's median, minus HEAD_DEPTH face
+    heights.
 
-    The depth is smoothed over the face (a tenth of its height) and each lip, each eye taken at one
-    depth: a turn must not slide the upper lip over the lower one or a lid across the eye (a fold in
-    the warp). Without a depth (a track made from 2-D points) the face is read as flat: turning it
+    The depth is smoothed over the face (a Gaussian of 0.05 face heights): a turn must not slide the
+    upper lip over the lower one or a lid across the eye (a fold in the warp), which the lips' and
+    lids' own depths do on a closed mouth. Without a depth (a track made from 2-D points) the face is read as flat: turning it
     then shifts it as a whole, which is most of what a few degrees do."""
     face_h = float(mesh.face_height(reference))
     if depth is None:
         return np.full(len(reference), -HEAD_DEPTH * face_h)
     z = np.asarray(depth, np.float64) - np.median(np.asarray(depth, np.float64)[:468])
-    near = np.exp(-0.5 * (np.linalg.norm(reference[:, None] - reference[None, :468], axis=2) / (0.05 * face_h)) ** 2)
+    apart = np.linalg.norm(reference[:, None] - reference[None, :468], axis=2)
+    near = np.exp(-0.5 * (apart / (0.05 * face_h)) ** 2)
     z = near @ z[:468] / near.sum(axis=1)
-    lips = lip_topology()
-    for part in (np.unique(np.concatenate([lips.upper, lips.lower, CORNERS])), *EYE_PARTS):
-        z[part] = z[part].mean()
-    return z - HEAD_DEPTH * face_h
+    return DEPTH_GAIN * z - HEAD_DEPTH * face_h
 
 
 def turn(points: np.ndarray, z: np.ndarray, head: np.ndarray, pivot: np.ndarray) -> np.ndarray:

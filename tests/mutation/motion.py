@@ -68,7 +68,7 @@ MUTANTS = [
            "    expression[:, speech] = smooth(moved, smoothing_s * track.fps * controls.w3)\n",
            "    expression[:, speech] = smooth(moved, smoothing_s * track.fps)\n", MOTION_TESTS),
     Mutant("controls: blinks scaled by w1 too", "portraittalk/motion/controls.py",
-           "    speech = np.setdiff1d(np.arange(expression.shape[1]), mesh.eye_points())\n",
+           "    speech = np.setdiff1d(np.arange(expression.shape[1]), eye_region(track.reference))\n",
            "    speech = np.arange(expression.shape[1])\n", MOTION_TESTS),
     Mutant("controls: no lip-crossing guard", "portraittalk/motion/controls.py",
            "        gain = np.minimum(gain, _max_gain_without_crossing(track.reference, expression))\n", "", MOTION_TESTS),

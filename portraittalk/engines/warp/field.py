@@ -3,10 +3,12 @@ the head region, an exact piecewise-affine map around the lips, and one backward
 
 It reads the track's parameters as they are: the expression drives the mesh, the head's roll,
 translation and scale move the head region. Pitch and yaw turn the face's points in 3-D on
-MediaPipe's depth of the reference (:func:`..motion.geometry.turn`); the turn is split into its
-best planar affine, which moves the whole head region with the roll (hair and ears follow it, the
-background stays), and what is left (the nose swinging farther than the cheeks), which drives the
-mesh with the expression and fades out beyond the face."""
+MediaPipe's depth of the reference (:func:`..motion.geometry.turn`); the turn is split into the
+face's mean shift, which moves the whole head region with the roll (hair and ears follow it, the
+background stays), and what is left (the nose swinging farther than the cheeks, the near cheek
+widening, the far one narrowing), which drives the mesh with the expression and fades out beyond
+the face. A planar affine fitted to the turn would stretch the hair of a photo already turned
+(its depth runs across it) and fold it against the picture's still edge."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ FACE_POINTS = 468  # irises are not control points: they would fold the lids dur
 STEP = 4  # pixels between the smooth field's cells
 CENTRE = (STEP - 1) / 2  # a cell's centre within its block
 FEATHER = 6.0  # pixels over which the exact map takes over from the grid's
+BORDER_FADE = 0.08  # of the frame: the head region's motion fades out over this much toward the picture's edge
 MAX_DISPLACEMENT = 0.2  # of the face height: no expression moves a point farther (the jaw at full opening: ~0.1)
 
 
@@ -46,12 +49,14 @@ class FaceWarper:
         self.face_height = float(mesh.face_height(ref))
         self.z = relative_depth(ref, reference.depth)  # reference.depth None: the face turns as a flat one
         self.pivot = head_pivot(ref)
-        # Least squares of a planar affine on the face points (the turn's planar part).
-        self._affine_fit = np.linalg.pinv(np.concatenate([ref[:FACE_POINTS], np.ones((FACE_POINTS, 1))], axis=1))
         # Control points: the face + two rings of still anchors around it + the crop border.
         centre = ref[:FACE_POINTS].mean(axis=0)
-        oval = ref[mesh.face_oval_loop()]
-        rings = [centre + (oval - centre) * k for k in (1.25, 1.6)]
+        # Rings around the outline of every face point, not the face oval alone: on a turned face the
+        # far cheek's points lie beyond the oval, and an anchor inside them would fold the mesh there.
+        import cv2
+
+        outline = cv2.convexHull(ref[:FACE_POINTS].astype(np.float32))[:, 0].astype(np.float64)
+        rings = [centre + (outline - centre) * k for k in (1.25, 1.6)]
         border = np.array([[x, y] for x in np.linspace(0, size - 1, 9) for y in (0, size - 1)]
                           + [[x, y] for y in np.linspace(0, size - 1, 9)[1:-1] for x in (0, size - 1)])  # fmt: skip
         ctrl = np.concatenate([ref[:FACE_POINTS], *rings, border])
@@ -72,9 +77,12 @@ class FaceWarper:
         self.corners = np.minimum(corners[self.active], FACE_POINTS).astype(np.int32)  # anchors -> a still slot
         self.weights = weights[self.active]
         # Head region: the person, down to the top of the neck, softly.
-        import cv2
-
         alpha = cv2.resize(_head_alpha(reference, ref, size), (cells, cells), interpolation=cv2.INTER_AREA)
+        # Hair touching the picture's edge stretches there instead of being dragged off it (the edge
+        # would be repeated into a streak): the head region fades out toward the border.
+        edge = np.arange(cells, dtype=np.float32)
+        edge = np.clip(np.minimum(edge, cells - 1 - edge) / (BORDER_FADE * cells), 0.0, 1.0)
+        alpha *= np.minimum(edge[:, None], edge[None, :])
         ys, xs = np.nonzero(alpha > 1e-3)
         self.head_box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)) if len(ys) else None
         self.alpha = alpha[self.head_box][..., None] if len(ys) else None
@@ -97,10 +105,12 @@ class FaceWarper:
         self.turns = None
         if np.any(head[:, [PITCH, YAW]]):
             turned = turn(self.reference[None, :FACE_POINTS], self.z[:FACE_POINTS], head, self.pivot)
-            self.turns = np.einsum("kn,tnj->tjk", self._affine_fit, turned)  # (T, 2, 3)
+            self.turns = np.zeros((len(head), 2, 3))  # (T, 2, 3): the turn's mean shift of the face
+            self.turns[:, :, :2] = np.eye(2)
+            self.turns[:, :, 2] = (turned - self.reference[None, :FACE_POINTS]).mean(axis=1)
             lin = planar[:, :, :2] @ self.turns[:, :, :2]
             planar = np.concatenate([lin, (planar[:, :, :2] @ self.turns[:, :, 2:]) + planar[:, :, 2:]], axis=2)
-        self.heads = planar.astype(np.float32)  # the head region's affine: the turn's planar part, then the roll
+        self.heads = planar.astype(np.float32)  # the head region's affine: the turn's shift, then the roll
         # Frame t's (bounded expression, mesh displacement), asked for three times per frame.
         self._expression: tuple[int, np.ndarray, np.ndarray] = (-1, np.empty(0), np.empty(0))
 
@@ -111,7 +121,7 @@ class FaceWarper:
             norm = np.linalg.norm(disp, axis=1, keepdims=True)
             bounded = disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9))
             mesh_disp = bounded
-            if self.turns is not None:  # what the turn does beyond its planar part
+            if self.turns is not None:  # what the turn does beyond its shift
                 turned = turn(self.reference[None] + bounded[None], self.z, self.track.head[t : t + 1].astype(np.float64),
                               self.pivot)[0]  # fmt: skip
                 inv = invert_affine(self.turns[t : t + 1])[0]
