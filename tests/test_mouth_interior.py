@@ -229,3 +229,22 @@ def test_a_real_portrait_speaking_real_speech_has_clean_lips():
         ref, frames, lms, _ = bench.render(pt, TUNE / name, "tune", k, seconds=3.0)
         m = bench.measure(ref.image, ref.landmarks.astype(np.float64), frames, lms)
         assert "seam" in m and m["pass"], (name, m)
+
+
+@pytest.mark.parametrize("by", [0.03, 0.06])
+def test_the_photos_own_teeth_ride_under_the_upper_lip(by):
+    """A photo that shows teeth lends them: opened wider, they stay tucked under the upper lip (the
+    upper part of the opening) and the dark of the cavity shows below them."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth, teeth_from
+
+    ref = analyse_reference(load_image(TUNE / "photo_smile_teeth_biden.jpg"), "biden", size=512)
+    teeth = teeth_from([ref])
+    assert teeth is not None
+    lm = opened(ref, by)
+    frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(lm)), teeth, 0.0, MouthStyle.of(ref))
+    x = int(round(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()))
+    top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_INNER, 1]
+    column = frame[int(np.ceil(top)) : int(bottom), x].astype(float) @ [0.299, 0.587, 0.114]
+    bright = np.nonzero(column[: int(0.85 * len(column))] > 0.8 * column.max())[0]  # not the lower lip
+    assert bright[0] <= 2 and bright[-1] < 0.45 * len(column), column  # right under the lip, the upper part only
+    assert (column[bright[-1] :] < 0.3 * column.max()).any(), column  # then the cavity
