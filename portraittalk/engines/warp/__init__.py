@@ -12,9 +12,10 @@ How a frame is made:
 3. One backward remap of the reference (fixed-point inverse of the forward field) renders it; around
    the lips (and the lids while they blink) the exact piecewise-affine map of the mesh's own
    triangles replaces the smooth field.
-4. Inside the inner lips, a mouth interior is composited: a dark cavity, and teeth riding on the
-   upper and lower lips, cut by the outer lip contour and coloured like the photo; teeth come from a
-   reference that shows them, else they are drawn.
+4. Inside the inner lips, where they open wider than the photo's, a real mouth's interior is
+   composited (``exemplars``: teeth, tongue and shading cut from real talking-head video, one
+   speaker's, blended by the opening), warped into the drawn inner-lip contour, cut by the outer lip
+   contour, lit, coloured and blurred like the photo; a reference that shows teeth lends them.
 
 Controls (see ``portraittalk.config.Controls``), applied to the speech-only track by ``WarpEngine.drawn``: w1 scales
 the expression (mouth, jaw) displacements, w2 damps head motion toward the reference placement, w3
