@@ -53,8 +53,8 @@ MUTANTS = [
            "head=track.head * np.array([head_amplitude(controls.w2), 1, 1, *[head_amplitude(controls.w2)] * 3], np.float32)",
            HEAD_TESTS),
     Mutant("head: brows moved at the eyes' height (the lids dragged up)", "portraittalk/motion/geometry.py",
-           "            vertical = np.where(loc[:, 1] > y_low, below * below * (3 - 2 * below), 1.0 - 0.6 * above)\n",
-           "            vertical = np.where(loc[:, 1] > y_low, 1.0, 1.0 - 0.6 * above)\n", HEAD_TESTS),
+           "        vertical = np.where(loc[:, 1] > y_low, below * below * (3 - 2 * below), 1.0 - 0.6 * above)\n",
+           "        vertical = np.where(loc[:, 1] > y_low, 1.0, 1.0 - 0.6 * above)\n", HEAD_TESTS),
     Mutant("head: no gaze in the track", "portraittalk/motion/offline.py",
            " + rig.gaze(moves.gaze)\n", "\n", HEAD_TESTS),
 ]
