@@ -179,9 +179,9 @@ def test_a_second_reference_lends_its_shut_mouth_live(pt, reference, speech):
     near = (slice(chin[1] - 8, chin[1] + 8), slice(chin[0] - 8, chin[0] + 8))
     dark = np.array([int((b.image[near].max(axis=2) < 50).sum()) - int((a.image[near].max(axis=2) < 50).sum())
                      for a, b in zip(alone, both)])  # fmt: skip
-    order = np.argsort([f.mouth_open for f in alone])
-    shut_frames, open_frames = dark[order[:8]], dark[order[-8:]]
-    assert np.median(shut_frames) > 10 and np.median(open_frames) < 0.5 * np.median(shut_frames), dark[order]
+    opening, marked = np.array([f.mouth_open for f in alone]), dark > 10
+    assert marked.sum() >= 3 and (~marked).sum() >= 10, dark
+    assert opening[marked].mean() < 0.5 * opening[~marked].mean(), (opening[marked], opening[~marked].mean())
 
 
 def test_cli_streams_a_file_in_real_time_and_prints_the_latency(tmp_path):

@@ -18,10 +18,9 @@ from typing import Optional
 import numpy as np
 
 from ..config import Controls, GenerateRequest
-from ..face import mesh
 from ..media.audio import SAMPLE_RATE, Audio
 from ..motion.acoustic import acoustic_features
-from ..motion.controls import apply_controls
+from ..motion.controls import apply_controls, eye_region
 from ..motion.geometry import MAX_GAP, FaceRig
 from ..motion.head import HeadMotion, speech_drivers
 from ..motion.registry import Speech, choose_model
@@ -92,7 +91,7 @@ class CausalControls:
     w3's Gaussian smoothing (σ = ``smoothing_s`` × w3) over the past frames only, the future half of
     the offline kernel cut off (a live frame cannot wait for the frames after it)."""
 
-    def __init__(self, controls: Controls, smoothing_s: float, fps: float) -> None:
+    def __init__(self, controls: Controls, smoothing_s: float, fps: float, reference: np.ndarray) -> None:
         self.per_frame = replace(controls, w3=0.0)
         self.smoothing_s = smoothing_s
         sigma = smoothing_s * fps * controls.w3
@@ -102,7 +101,7 @@ class CausalControls:
             radius = int(4.0 * sigma + 0.5)
             kernel = np.exp(-0.5 * (np.arange(radius, -1, -1) / sigma) ** 2)  # oldest frame first
             self.kernel = kernel / kernel.sum()
-        self.speech = np.setdiff1d(np.arange(478), mesh.eye_points())
+        self.speech = np.setdiff1d(np.arange(len(reference)), eye_region(reference))  # what w3 smooths offline
         self.past: deque = deque(maxlen=len(self.kernel))  # (expression of the speech points, mouth_open)
 
     def apply(self, track: MotionTrack) -> MotionTrack:

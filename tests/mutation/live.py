@@ -39,7 +39,8 @@ MUTANTS += [
     Mutant("live: w3's smoothing state reset on every push", SESSION,
            "        audio.add(samples, sample_rate)\n",
            "        audio.add(samples, sample_rate)\n"
-           "        self._controls = CausalControls(self.request.controls, self.request.render.smoothing_s, self.fps)\n",
+           "        self._controls = CausalControls(self.request.controls, self.request.render.smoothing_s, self.fps,\n"
+           "                                        self._motion.reference)\n",
            (CHUNKINGS,)),
     Mutant("live: a frame's window ends where the sound received ends (depends on the chunking)", MOTION,
            "        window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))\n",
@@ -65,7 +66,7 @@ MUTANTS += [
     Mutant("live tab: frames go out without their sound", UI_LIVE,
            "            self._sound.append(np.asarray(frame.audio, np.float32))\n", "", (SPEAKS,)),
     Mutant("live tab: Stop leaves the session running", UI_LIVE,
-           "            peer.end()\n            peer.join()\n", "", (SPEAKS,)),
+           "            peer.end()\n            peer.join()\n", "            pass\n", (SPEAKS,)),
     Mutant("live tab: the slot not given back when a session ends", UI_LIVE,
            "on_end=lambda: self.slots.give_back(key)", "on_end=lambda: None", (WAITS,)),
     Mutant("live tab: a blocked microphone taken for a missing one", UI_LIVE,
