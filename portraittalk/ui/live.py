@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Optional
 import gradio as gr
 import numpy as np
 
+from ..config import FLAT
 from ..errors import InputError, PortraitTalkError
 
 log = logging.getLogger("portraittalk.app.live")
@@ -415,7 +416,8 @@ class LiveHandlers:
             return
         if not portrait:
             raise InputError(NO_PORTRAIT)
-        waited = time.monotonic()
+        references = self.manager.get().analyse([portrait], self.serve.size, FLAT["crop_margin"].default)
+        waited = time.monotonic()  # a portrait without a face is said at once, not after the wait
         while not self.slots.take(key):
             if time.monotonic() - waited > self.serve.max_wait_s:
                 raise InputError("no live slot freed in time; try again in a few minutes.")
@@ -425,7 +427,7 @@ class LiveHandlers:
             yield gr.update(), message, gr.Timer(active=False)
             time.sleep(self.serve.wait_poll_s)
         try:
-            session = self.open_session([portrait], w1=w1, w2=w2, w3=w3, size=self.serve.size)
+            session = self.open_session(references, w1=w1, w2=w2, w3=w3, size=self.serve.size)
         except BaseException:
             self.slots.give_back(key)
             raise

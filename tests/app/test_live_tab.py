@@ -31,7 +31,7 @@ PORTRAIT = ROOT / "benchmarks" / "data" / "portraits" / "heldout" / "photo_latin
 FAKE_RATE = 48_000  # the rate Chromium's fake capture device reads best
 ENVELOPE_HZ = 100
 LISTEN_S = 12.0  # how long the test watches the portrait speak: a little more than the file
-REST = 0.01  # inner-lip gap / face height of a mouth at rest: closed or barely parted (the portrait's is 0.001)
+CLOSED = 0.01  # inner-lip gap / face height of closed lips, reported (the portrait's own is 0.001)
 
 # In the page: every frame the <video> shows (as JPEG, with its time since the microphone opened) and,
 # every 20 ms, the level of the sound received.
@@ -111,6 +111,18 @@ def live_app(app_module, tmp_path_factory):
     demo.close()
 
 
+@pytest.fixture(autouse=True)
+def no_session_left(live_app):
+    """Whatever a test leaves running (a failed one, say) is ended before the next, which finds the slot free."""
+    yield
+    live = live_app["live"]
+    for key in list(live.peers):
+        live.peers.pop(key).end()
+    deadline = time.monotonic() + 10
+    while live.slots.in_use and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def chromium(speech):
     """Chromium whose microphone speaks the file; a page gets it only where the test grants it."""
@@ -144,13 +156,13 @@ def wait_live(page, timeout_s: float = 60) -> None:
                            "&& v.currentTime > 0.5; }", timeout=timeout_s * 1000)  # fmt: skip
 
 
-def closed(session) -> bool:
-    """A closed session refuses speech (its contract: a typed error on push)."""
-    from portraittalk.errors import PortraitTalkError
+def closed(session, sample_rate: int = 48_000) -> bool:
+    """A closed session refuses speech (its contract: SessionClosedError on push). Browsers send 48 kHz."""
+    from portraittalk.errors import SessionClosedError
 
     try:
-        session.push(np.zeros(320, np.float32), 16000)
-    except PortraitTalkError:
+        session.push(np.zeros(sample_rate // 50, np.float32), sample_rate)
+    except SessionClosedError:
         return True
     return False
 
@@ -222,17 +234,21 @@ def test_live_mouth_follows_the_microphone(chromium, live_app, speech):
     speaking, resting = speech_and_pauses(times, mouth_delay, speech)
     report = {"mouth_delay_s": mouth_delay, "mouth_r": round(r_mouth, 3), "sound_delay_s": sound_delay,
               "sound_r": round(r_sound, 3), "frames": len(times), "speaking_frames": int(speaking.sum()),
-              "open_while_speaking": round(float((apertures[speaking] > 0.01).mean()), 3),
-              "aperture_sd_while_speaking": round(float(apertures[speaking].std()), 4),
-              "at_rest_in_pauses": round(float((apertures[resting] < REST).mean()), 3),
+              "aperture_while_speaking": np.percentile(apertures[speaking], [10, 50, 90]).round(4).tolist(),
+              "aperture_in_pauses": np.percentile(apertures[resting], [10, 50, 90]).round(4).tolist(),
+              "sd_while_speaking": round(float(apertures[speaking].std()), 4),
+              "sd_in_pauses": round(float(apertures[resting].std()), 4),
+              "closed_in_pauses": round(float((apertures[resting] < CLOSED).mean()), 3),
               "browser_jitter_buffer_s": watched["buffers"], "webaudio_latency_s": watched["latency"],
               "status": status}  # fmt: skip
     (ARTIFACTS / "live_tab.json").write_text(json.dumps(report, indent=1))
     np.savez(ARTIFACTS / "live_tab_traces.npz", times=times, apertures=apertures, sound_t=t, sound=sound)
     print(report)
     assert speaking.sum() > 80 and resting.sum() > 60, report
-    assert report["open_while_speaking"] >= 0.35 and report["aperture_sd_while_speaking"] > 0.008, report
-    assert report["at_rest_in_pauses"] >= 0.9, report
+    assert report["sd_while_speaking"] > 0.008, report  # it moves while the file speaks
+    # and rests in the pauses: still, and narrower than it is half the time while speaking
+    assert report["sd_in_pauses"] < 0.5 * report["sd_while_speaking"], report
+    assert report["aperture_in_pauses"][2] < report["aperture_while_speaking"][1], report
     assert r_mouth > 0.4 and mouth_delay < 1.0, report
     assert r_sound > 0.5 and sound_delay < 2.0, report  # the speech comes back (a bound for a crowded machine)
     assert "Live" in status and "frames" in status
@@ -324,7 +340,7 @@ def test_a_machine_that_cannot_keep_up_drops_frames_and_says_so(speech):
     assert peer.stats.frames_dropped >= 25, peer.stats  # of the 100 frames, at most 1/1.6 could render
     assert f"{peer.stats.frames_dropped} frames dropped" in status and "cannot keep up" in status
     assert np.percentile(peer.stats.delays, 90) < MAX_BACKLOG_S + 0.5, list(peer.stats.delays)
-    assert closed(session)
+    assert closed(session, 16_000)
 
 
 async def _watch(peer, seconds: float) -> int:
@@ -336,11 +352,17 @@ async def _watch(peer, seconds: float) -> int:
 
 
 def test_a_portrait_without_a_face(chromium, live_app, bad_inputs):
-    """A landscape: the analysis's own message, the microphone let go, the slot free."""
-    page = open_live(chromium, live_app["url"], portrait=bad_inputs["rocket"])
-    start(page)
-    page.get_by_text("No face").first.wait_for(timeout=30_000)
-    page.wait_for_function("() => window.ptLive && window.ptLive.mic === null && window.ptLive.pc === null")
-    page.screenshot(path=str(ARTIFACTS / "issue23-no-face-1280x800.png"))
-    assert live_app["live"].slots.in_use == 0 and not live_app["live"].peers
-    page.context.close()
+    """A landscape: the analysis's own message at once (not after waiting for a busy slot), and the
+    microphone let go."""
+    slots = live_app["live"].slots
+    assert slots.take("another visitor")
+    try:
+        page = open_live(chromium, live_app["url"], portrait=bad_inputs["rocket"])
+        start(page)
+        page.get_by_text("No face").first.wait_for(timeout=30_000)
+        page.wait_for_function("() => window.ptLive && window.ptLive.mic === null && window.ptLive.pc === null")
+        page.screenshot(path=str(ARTIFACTS / "issue23-no-face-1280x800.png"))
+        assert "Waiting" not in page.locator("#live-status").inner_text() and not live_app["live"].peers
+        page.context.close()
+    finally:
+        slots.give_back("another visitor")

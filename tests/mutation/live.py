@@ -76,9 +76,8 @@ MUTANTS += [
            "        if waiting * chunk_s <= MAX_BACKLOG_S:\n", "        if True:\n", (SLOW,)),
     Mutant("live tab: dropped frames not counted", UI_LIVE,
            "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
-    Mutant("live tab: a portrait refused keeps its slot", UI_LIVE,
-           "        except BaseException:\n            self.slots.give_back(key)\n            raise\n",
-           "        except BaseException:\n            raise\n", (NO_FACE,)),
+    Mutant("live tab: a portrait without a face is told only after the wait for a slot", UI_LIVE,
+           "        references = self.manager.get().analyse(", "        references = [portrait] or (", (NO_FACE,)),
     Mutant("live tab: a refused start keeps the microphone open", "app.py",
            "    go.failure(None, js=STOP_JS, queue=False)", "    pass", (NO_FACE,)),
 ]
