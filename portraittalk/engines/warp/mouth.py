@@ -29,6 +29,7 @@ BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
 INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
 IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
+SEAM_CONTRAST = 30.0  # levels above the crease at which a pixel between closed lips is all seam
 MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
 
 
@@ -68,14 +69,14 @@ class MouthStyle:
         skin = face & ~cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         skin_colour = np.median(img[skin], axis=0) if skin.any() else np.full(3, 150.0, np.float32)
         lip_colour = np.median(img[lips], axis=0) if lips.sum() > 8 else skin_colour * np.array([1.0, 0.8, 0.8])
-        teeth = _teeth_colour(img, lm, skin_colour)
+        saturation = float(np.clip(np.percentile(chroma[face], 90) / COLOUR_FACE_CHROMA, 0.0, 1.0)) if face.any() else 1.0
+        teeth = _teeth_colour(img, lm, skin_colour, saturation)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
         crease = lip_colour * 0.7
         if greyscale:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
-        saturation = float(np.clip(np.percentile(chroma[face], 90) / COLOUR_FACE_CHROMA, 0.0, 1.0)) if face.any() else 1.0
         interiors = InteriorPicker(library())
         # The interiors, cut from sharper video and resampled, are already about INTERIOR_SOFTNESS soft.
         blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))
@@ -116,7 +117,7 @@ def _poly_mask(size: int, points: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarray:
+def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray, saturation: float) -> np.ndarray:
     """Teeth lit like the photo: an ivory white as bright as the photo's eye whites (the brighter,
     less coloured part of the eyes) allow, a little brighter than the skin, never glowing in a dim
     photo; white-balanced by the eye whites' own colour (else a little of the skin's)."""
@@ -137,7 +138,7 @@ def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> np.ndarr
             white_luma = _luma(white)
             cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's
     target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.6 * skin_luma + 40.0, 245.0)))
-    ivory = IVORY * cast
+    ivory = (1.0 + saturation * (IVORY - 1.0)) * cast  # a faded photo: less of the teeth's own yellow
     return np.clip(ivory * target / _luma(ivory), 0, 255)
 
 
@@ -203,7 +204,9 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     if gap < 0.012 * face_h:
         # Lips (nearly) together over a photo's open mouth: its teeth would show as a bright sliver
         # between them; real closed lips meet in a darker crease.
-        return _crease(frame, lm, style) if ref_gap > 0.012 * face_h else frame
+        # Over a photo's closed lips the warp can pull a bright line of skin between them: covered
+        # where (and only where) the line is brighter than the crease.
+        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)
     wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
     if wider == 0.0:
         return frame
@@ -258,8 +261,9 @@ def _box(points: np.ndarray, shape: tuple[int, ...], before: int, after: int) ->
     return None if x1 - x0 < 3 or y1 - y0 < 3 else (int(x0), int(y0), int(x1), int(y1))
 
 
-def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
-    """A thin line of the lips' shadow colour where the inner lips meet (corner to corner)."""
+def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle, only_brighter: bool = False) -> np.ndarray:
+    """A thin line of the lips' shadow colour where the inner lips meet (corner to corner);
+    ``only_brighter``: only over pixels brighter than that shadow (a seam), the rest left as it is."""
     import cv2
 
     corners = lm[[mesh.lips_inner_loop()[0]]], lm[[mesh.lips_inner_loop()[10]]]
@@ -271,12 +275,14 @@ def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle) -> np.ndarray:
         return frame
     x0, y0, x1, y1 = box
     mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
-    thickness = int(round(4 * max(1.6, gap + 1.0)))  # covers the photo's teeth between the lips
+    thickness = int(round(4 * (max(1.6, gap + 1.0) + (2.0 if only_brighter else 0.0))))  # covers the photo's teeth, a seam
     cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
     alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
     alpha = cv2.GaussianBlur(alpha, (0, 0), style.edge)[..., None] / 255 * 0.85
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
+    if only_brighter:  # all of a seam's brightness goes
+        alpha = alpha / 0.85 * np.clip((region @ LUMA - _luma(style.crease)) / SEAM_CONTRAST, 0.0, 1.0)[..., None]
     frame[y0:y1, x0:x1] = (region * (1 - alpha) + style.crease * alpha).round().astype(np.uint8)
     return frame
 
