@@ -6,8 +6,8 @@ rewrites ``portraittalk/motion/head_params.json``. Only the fit clips (natural s
 GRID's read sentences are nearly still and would teach a still head; clips/eval is never read.
 Per channel: the time constant from the median speed of the clips (frame-to-frame change ÷ std), the emphasis
 responses by least squares on the model's own causal responses, the pause ratio from how much less
-the real head moves in pauses, and the amplitude so that the model's median per-clip std on the
-clips' own sound matches the real speakers' median.
+the real head moves in pauses, and the amplitude so that the model's per-clip std on the clips' own
+sound matches the real speakers' (medians over the 17 speakers, each once).
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ FPS = 25.0
 FIELDS = ("roll", "pitch", "yaw", "dx", "dy", "scale", "brow_height", "gaze_x", "gaze_y")
 RESPONSE_TAU_S = 0.12
 SEEDS = 8
+# The fit clips' one speaker with several clips (19 clips, 17 speakers): each speaker counts once in
+# the medians, so a speaker with three clips does not pull the typical amplitude toward his own.
+SPEAKERS = {"en_obama_edtalk": "obama", "en_obama_styletalk2": "obama", "en_obama_styletalk3": "obama"}
 
 
 def load_clips(path: Path = CORPUS) -> list[dict[str, np.ndarray]]:
@@ -33,11 +36,12 @@ def load_clips(path: Path = CORPUS) -> list[dict[str, np.ndarray]]:
     with np.load(path) as d:
         starts = d["clip_start"]
         clips = []
-        for a, b in zip(starts[:-1], starts[1:]):
+        for a, b, clip_id in zip(starts[:-1], starts[1:], d["clip_id"]):
             x = np.stack([d[f][a:b].astype(np.float64) for f in FIELDS], axis=1)
             x = np.where(np.isnan(x), np.nanmedian(x, axis=0), x)
             clips.append({"x": x - x.mean(axis=0), "loudness_db": d["loudness_db"][a:b].astype(np.float64),
-                          "pitch_hz": d["pitch_hz"][a:b].astype(np.float64)})  # fmt: skip
+                          "pitch_hz": d["pitch_hz"][a:b].astype(np.float64),
+                          "speaker": SPEAKERS.get(str(clip_id), str(clip_id))})  # fmt: skip
     return clips
 
 
@@ -53,6 +57,15 @@ def speed(x: np.ndarray) -> np.ndarray:
     return change(x) / np.maximum(x.std(axis=0), 1e-12)
 
 
+def speaker_median(clips: list[dict], values: list[np.ndarray]) -> np.ndarray:
+    """(C,) the median over speakers of each speaker's median over its clips (``values``: one (C,) per
+    clip, or per clip and seed in clip order repeated)."""
+    per: dict[str, list[np.ndarray]] = {}
+    for i, v in enumerate(values):
+        per.setdefault(clips[i % len(clips)]["speaker"], []).append(v)
+    return np.median([np.median(v, axis=0) for v in per.values()], axis=0)
+
+
 def simulate(params: HeadParams, clip: dict, seed: int) -> np.ndarray:
     """(T, C) the model's channels on a clip's sound, dx/dy in face heights, unscaled by head_sway."""
     gen = HeadMotion(FPS, 1.0, seed=seed, params=params)
@@ -62,8 +75,8 @@ def simulate(params: HeadParams, clip: dict, seed: int) -> np.ndarray:
 
 def fit(clips: list[dict]) -> tuple[HeadParams, dict]:
     c = len(CHANNELS)
-    real_std = np.median([k["x"].std(axis=0) for k in clips], axis=0)
-    real_speed = np.median([speed(k["x"]) for k in clips], axis=0)
+    real_std = speaker_median(clips, [k["x"].std(axis=0) for k in clips])
+    real_speed = speaker_median(clips, [speed(k["x"]) for k in clips])
     # Time constants: the two-pole process's speed (mean frame-to-frame change over std, after a
     # one-frame smoothing that takes out MediaPipe's jitter) matched per channel to the real speed.
     probe = np.geomspace(0.03, 3.0, 120)
@@ -100,20 +113,21 @@ def fit(clips: list[dict]) -> tuple[HeadParams, dict]:
     params = HeadParams(np.ones(c), tau_s, pause_ratio, coef[0], coef[1], RESPONSE_TAU_S)
     # Amplitudes: the model's median per-clip std on the clips' own sound = the real median.
     # ... and the median frame-to-frame change (smoothed over a frame) matched by the time constants.
-    real_change = np.median([change(k["x"]) for k in clips], axis=0)
+    real_change = speaker_median(clips, [change(k["x"]) for k in clips])
     for _ in range(4):
         runs = [simulate(params, k, s) for s in range(SEEDS) for k in clips]
-        sim = np.median([r.std(axis=0) for r in runs], axis=0)
-        sim_change = np.median([change(r) for r in runs], axis=0)
+        sim = speaker_median(clips, [r.std(axis=0) for r in runs])
+        sim_change = speaker_median(clips, [change(r) for r in runs])
         params = replace(params, sigma=params.sigma * real_std / np.maximum(sim, 1e-12),
                          tau_s=params.tau_s * np.clip(sim_change * real_std / np.maximum(real_change * sim, 1e-12),
                                                       0.5, 2.0))  # fmt: skip
     runs = [simulate(params, k, s) for s in range(SEEDS) for k in clips]
-    sim = np.median([r.std(axis=0) for r in runs], axis=0)
-    report = {"clips": len(clips), "real_std_per_clip_median": dict(zip(CHANNELS, real_std.round(5).tolist())),
-              "model_std_per_clip_median": dict(zip(CHANNELS, sim.round(5).tolist())),
-              "real_change_per_clip_median": dict(zip(CHANNELS, real_change.round(5).tolist())),
-              "model_change_per_clip_median": dict(zip(CHANNELS, np.median([change(r) for r in runs], axis=0).round(5).tolist())),
+    sim = speaker_median(clips, [r.std(axis=0) for r in runs])
+    report = {"clips": len(clips), "speakers": len({k["speaker"] for k in clips}),
+              "real_std_per_clip_speaker_median": dict(zip(CHANNELS, real_std.round(5).tolist())),
+              "model_std_per_clip_speaker_median": dict(zip(CHANNELS, sim.round(5).tolist())),
+              "real_change_speaker_median": dict(zip(CHANNELS, real_change.round(5).tolist())),
+              "model_change_speaker_median": dict(zip(CHANNELS, speaker_median(clips, [change(r) for r in runs]).round(5).tolist())),
               "pause_ratios_per_clip": np.round(ratios, 3).tolist()}  # fmt: skip
     return params, report
 
