@@ -248,3 +248,19 @@ def test_the_photos_own_teeth_ride_under_the_upper_lip(by):
     bright = np.nonzero(column[: int(0.85 * len(column))] > 0.8 * column.max())[0]  # not the lower lip
     assert bright[0] <= 2 and bright[-1] < 0.45 * len(column), column  # right under the lip, the upper part only
     assert (column[bright[-1] :] < 0.3 * column.max()).any(), column  # then the cavity
+
+
+def test_a_seam_between_closed_lips_is_covered_and_the_photos_own_lips_are_left_alone():
+    """Over a photo's closed lips the warp can pull a bright, jagged line of skin between them: it is
+    covered (no seam by the measure), while a frame without one keeps the photo's own lips."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    ref = analyse_reference(load_image(TUNE / "photo_emma_watson.jpg"), "emma", size=512)
+    lm = ref.landmarks.astype(np.float64)
+    h, style = float(mesh.face_height(lm)), MouthStyle.of(ref)
+    seamed = draw_bright_seam(ref.image, lm)
+    assert bench.seam(seamed, lm, ref.image, lm)["seam"] > bench.BARS["seam"]  # what the warp left
+    covered = paint_mouth(seamed, lm, h, None, 0.0, style)
+    assert bench.seam(covered, lm, ref.image, lm)["seam"] < bench.BARS["seam"]
+    untouched = paint_mouth(ref.image, lm, h, None, 0.0, style).astype(int)
+    assert np.abs(untouched - ref.image).max() <= 2  # the photo's own lips, their highlights too

@@ -11,6 +11,7 @@ OPENING = f"{T}::test_the_interior_follows_the_opening"
 SOFT = f"{T}::test_a_blurred_face_gets_an_interior_and_an_edge_as_soft_as_the_face"
 REAL = f"{T}::test_a_real_portrait_speaking_real_speech_has_clean_lips"
 HALF = f"{T}::test_a_half_open_mouth_shows_teeth_then_the_dark_cavity"
+SEAM = f"{T}::test_a_seam_between_closed_lips_is_covered_and_the_photos_own_lips_are_left_alone"
 
 MUTANTS = [
     Mutant("interior: white balance ignored (the eye whites' colour cast not taken)", MOUTH,
@@ -28,7 +29,12 @@ MUTANTS = [
            "        blur = 0.0\n", (SOFT,)),
     Mutant("interior: the seam blend removed (the interior's edge cut hard into the lips)", MOUTH,
            "    mask = cv2.GaussianBlur(mask, (0, 0), style.edge)  # as soft as the photo's own edges\n", "", (SOFT,)),
-    Mutant("interior: closed lips over the photo's teeth get no crease (a bright sliver between them)", MOUTH,
-           "        return _crease(frame, lm, style) if ref_gap > 0.012 * face_h else frame\n",
-           "        return frame\n", (REAL,)),
+    Mutant("interior: a seam between a closed photo's closed lips not covered (only a photo's teeth are)", MOUTH,
+           "        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)\n",
+           "        return _crease(frame, lm, style) if ref_gap > 0.012 * face_h else frame\n", (SEAM, REAL)),
+    Mutant("interior: no crease at all where the lips close (seams and the photo's teeth show)", MOUTH,
+           "        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)\n",
+           "        return frame\n", (SEAM, REAL)),
+    Mutant("interior: the seam cover darkens the photo's own lips too", MOUTH,
+           "    if only_brighter:  # all of a seam's brightness goes\n", "    if False:\n", (SEAM,)),
 ]

@@ -29,7 +29,9 @@ BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
 INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
 IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
-SEAM_CONTRAST = 30.0  # levels above the crease at which a pixel between closed lips is all seam
+CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this much darker
+SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
+SEAM_CONTRAST = 30.0  # levels more at which it is all seam
 MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
 
 
@@ -74,7 +76,7 @@ class MouthStyle:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
-        crease = lip_colour * 0.7
+        crease = lip_colour * CREASE_SHADE
         if greyscale:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
         interiors = InteriorPicker(library())
@@ -205,7 +207,7 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
         # Lips (nearly) together over a photo's open mouth: its teeth would show as a bright sliver
         # between them; real closed lips meet in a darker crease.
         # Over a photo's closed lips the warp can pull a bright line of skin between them: covered
-        # where (and only where) the line is brighter than the crease.
+        # where (and only where) the line is brighter than the lips.
         return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)
     wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
     if wider == 0.0:
@@ -263,7 +265,8 @@ def _box(points: np.ndarray, shape: tuple[int, ...], before: int, after: int) ->
 
 def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle, only_brighter: bool = False) -> np.ndarray:
     """A thin line of the lips' shadow colour where the inner lips meet (corner to corner);
-    ``only_brighter``: only over pixels brighter than that shadow (a seam), the rest left as it is."""
+    ``only_brighter``: only over pixels brighter than the lips themselves (a seam of skin), the rest
+    left as it is."""
     import cv2
 
     corners = lm[[mesh.lips_inner_loop()[0]]], lm[[mesh.lips_inner_loop()[10]]]
@@ -282,7 +285,8 @@ def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle, only_brighter:
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
     if only_brighter:  # all of a seam's brightness goes
-        alpha = alpha / 0.85 * np.clip((region @ LUMA - _luma(style.crease)) / SEAM_CONTRAST, 0.0, 1.0)[..., None]
+        lips = _luma(style.crease) / CREASE_SHADE + SEAM_MARGIN  # brighter than the lips themselves: skin
+        alpha = alpha / 0.85 * np.clip((region @ LUMA - lips) / SEAM_CONTRAST, 0.0, 1.0)[..., None]
     frame[y0:y1, x0:x1] = (region * (1 - alpha) + style.crease * alpha).round().astype(np.uint8)
     return frame
 
