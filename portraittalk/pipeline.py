@@ -264,7 +264,7 @@ class PortraitTalk:
         from .motion.offline import audio_to_motion
 
         return audio_to_motion(audio, reference.landmarks, (reference.size, reference.size), request.render.fps,
-                               request.motion, request.seed, self.weights)  # fmt: skip
+                               request.motion, request.seed, self.weights, reference.depth)  # fmt: skip
 
 
 def _analysed(src: ImageInput, size: int) -> Optional[Reference]:

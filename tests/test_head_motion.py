@@ -1,6 +1,8 @@
 """Head pose, brows, gaze and blinks from speech (motion.head), and the warp turning the face in 3-D."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -147,7 +149,7 @@ def _still_track(reference, head: np.ndarray) -> MotionTrack:
     n = len(head)
     z = np.zeros(n, np.float32)
     return MotionTrack(FPS, (reference.size, reference.size), reference.landmarks, np.zeros((n, 478, 2), np.float32),
-                       head.astype(np.float32), z, z, z)  # fmt: skip
+                       head.astype(np.float32), z, z, z, reference.depth)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +170,7 @@ def test_yaw_and_pitch_turn_the_face_and_leave_the_background(portraits):
         head[1, YAW], head[2, YAW], head[3, PITCH], head[4, PITCH] = 5.0, -5.0, 5.0, -5.0
         warper = FaceWarper(ref, _still_track(ref, head))
         nose = [warper.landmarks(t)[mesh.NOSE_TIP] for t in range(5)]
+        assert np.allclose(warper.track.landmarks[:, mesh.NOSE_TIP], nose, atol=1e-3)  # the track's, on its depth
         h = warper.face_height
         assert nose[1][0] - nose[0][0] > 0.02 * h and nose[2][0] - nose[0][0] < -0.02 * h
         assert nose[3][1] - nose[0][1] > 0.005 * h and nose[4][1] - nose[0][1] < -0.005 * h
@@ -209,3 +212,17 @@ def test_a_turned_face_does_not_fold(portraits):
             dx, dy = np.gradient(full[..., 0]), np.gradient(full[..., 1])
             det = (dx[1] * dy[0] - dx[0] * dy[1])[4:-4, 4:-4]  # the map's edge rows are held (resize), not folded
             assert det.min() > 0.1, (ref.name, t, det.min())
+
+
+def test_a_saved_track_keeps_the_depth_its_face_turns_on(ref, tmp_path):
+    """The track carries the reference's depth: its landmarks are where the warp draws the turned
+    face (the artifact check reads them), and a saved track loads with the same landmarks."""
+    track = audio_to_motion(load_audio(SPEECH), ref.landmarks, (ref.size, ref.size),
+                            config=MotionConfig(motion_model="acoustic"), depth=ref.depth)  # fmt: skip
+    loaded = MotionTrack.load(track.save(tmp_path / "track.npz"))
+    assert loaded.depth is not None and np.allclose(loaded.landmarks, track.landmarks)
+    warper = FaceWarper(ref, track)
+    drawn = np.stack([warper.landmarks(t) for t in range(0, len(track), 10)])
+    assert np.abs(drawn - track.landmarks[::10]).max() < 0.05
+    flat = replace(track, depth=None).landmarks[::10]
+    assert np.abs(flat - drawn)[:, mesh.NOSE_TIP].max() > 0.3  # the depth matters where the nose swings

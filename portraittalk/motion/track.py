@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class MotionTrack:
     mouth_open: np.ndarray  # (T,) 0..1 jaw opening
     blink: np.ndarray  # (T,) 0..1 lid closure
     energy: np.ndarray  # (T,) 0..1 speech loudness envelope
+    depth: Optional[np.ndarray] = None  # (478,) MediaPipe's depth of the reference (output pixels): pitch and yaw turn on it
 
     def __len__(self) -> int:
         return int(self.expression.shape[0])
@@ -53,16 +55,18 @@ class MotionTrack:
     def landmarks(self) -> np.ndarray:
         """(T, 478, 2) float32, read-only: where every point is drawn in each frame (output pixels),
         composed once from the reference, the expression and the head pose."""
-        from .geometry import compose
+        from .geometry import compose, relative_depth
 
-        points = compose(self.reference.astype(np.float64), self.expression, self.head).astype(np.float32)
+        reference = self.reference.astype(np.float64)
+        depth = None if self.depth is None else relative_depth(reference, self.depth)
+        points = compose(reference, self.expression, self.head, depth).astype(np.float32)
         points.flags.writeable = False  # a change belongs in the expression or the head, not in a copy of them
         return points
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        data = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if getattr(self, f.name) is not None}
         np.savez_compressed(path, version=FORMAT_VERSION, **data)
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
@@ -72,7 +76,7 @@ class MotionTrack:
         try:
             with np.load(path) as d:
                 if "version" in d.files and int(d["version"]) == FORMAT_VERSION:
-                    track = cls(**{f.name: d[f.name] for f in fields(cls)})
+                    track = cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d.files or f.name != "depth"})
                 elif "version" not in d.files and _V1_KEYS <= set(d.files):
                     track = cls.from_landmarks(**{k: d[k] for k in _V1_KEYS})
                 else:
@@ -105,4 +109,5 @@ class MotionTrack:
         head = self.head.copy()
         head[:, [DX, DY]] *= factor
         return MotionTrack(self.fps, (round(w * factor), round(h * factor)), self.reference * factor,
-                           self.expression * factor, head, self.mouth_open, self.blink, self.energy)  # fmt: skip
+                           self.expression * factor, head, self.mouth_open, self.blink, self.energy,
+                           None if self.depth is None else self.depth * factor)  # fmt: skip

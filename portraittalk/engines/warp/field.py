@@ -47,7 +47,7 @@ class FaceWarper:
         cells = -(-size // STEP)
         self.reference = ref = track.reference.astype(np.float64)
         self.face_height = float(mesh.face_height(ref))
-        self.z = relative_depth(ref, reference.depth)  # reference.depth None: the face turns as a flat one
+        self.z = relative_depth(ref, track.depth)  # as the track's landmarks (no depth: the face turns flat)
         self.pivot = head_pivot(ref)
         # Control points: the face + two rings of still anchors around it + the crop border.
         centre = ref[:FACE_POINTS].mean(axis=0)
