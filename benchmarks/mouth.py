@@ -44,6 +44,7 @@ SECONDS = 6.0
 SIZE = 512
 ZOOM = 4
 LUMA = np.array([0.299, 0.587, 0.114])
+WARM_WHITE = np.array([205.0, 195.0, 175.0])  # teeth of real speakers in daylight, where no eye whites show
 INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 UPPER = [191, 80, 81, 82, 13, 312, 311, 310, 415]
@@ -80,7 +81,10 @@ def eye_white(image: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
     luma = pixels @ LUMA
     chroma = pixels.max(axis=1) - pixels.min(axis=1)
     whites = pixels[(luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))]
-    return np.median(whites, axis=0) if len(whites) >= 6 else None
+    face = image[polygon(image.shape, lm[OVAL]) & ~mask].astype(np.float64)
+    if len(whites) < 6 or float(np.median(whites, axis=0) @ LUMA) < 0.45 * float(np.median(face @ LUMA)):
+        return None  # sunglasses or deep shade: no eye whites to judge by
+    return np.median(whites, axis=0)
 
 
 def teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
@@ -100,8 +104,10 @@ def chromaticity(rgb: np.ndarray) -> np.ndarray:
 def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray]) -> dict:
     """teeth_tint, teeth_green (percentage points of chromaticity) and teeth_dim against the eye whites."""
     teeth = teeth_pixels(frame, lm)
-    if teeth is None or white is None:
+    if teeth is None:
         return {}
+    if white is None:  # no eye whites to judge by: real teeth are a warm white
+        white = WARM_WHITE
     colour = teeth.mean(axis=0)
     c, e = chromaticity(colour), chromaticity(white)
     green = (c[1] - 0.5 * (c[0] + c[2])) - (e[1] - 0.5 * (e[0] + e[2]))

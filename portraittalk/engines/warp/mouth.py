@@ -29,6 +29,7 @@ BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
 INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
 IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
+EYE_WHITE_LUMA = 0.55  # eye "whites" darker than this share of the skin are sunglasses or shade: not the light
 CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this much darker
 SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
 SEAM_CONTRAST = 30.0  # levels more at which it is all seam
@@ -135,8 +136,8 @@ def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray, saturation:
         luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
         chroma = pixels.max(axis=1) - pixels.min(axis=1)
         whites = (luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))
-        if whites.sum() >= 6:
-            white = np.median(pixels[whites], axis=0)
+        white = np.median(pixels[whites], axis=0) if whites.sum() >= 6 else None
+        if white is not None and _luma(white) >= EYE_WHITE_LUMA * skin_luma:  # not sunglasses, not a shadow
             white_luma = _luma(white)
             cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's
     target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.6 * skin_luma + 40.0, 245.0)))
