@@ -4,7 +4,8 @@ For each portrait of a set (portraits/tune, portraits/heldout): generate 6 s of 
 same set with the warp engine, then measure on the rendered frames, with the photo as the yardstick
 (written apart from the engine: nothing here reads how the interior is made):
 
-* ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames) against
+* ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames, when at
+  least 0.04 face heights open) against
   the photo's eye whites, distance of their chromaticities (r, g, b) / (r + g + b) in percentage
   points; ``teeth_green``: how much greener than the eye whites (a grey-green strip); ``teeth_dim``:
   the teeth's brightness over the eye whites' (a flat grey strip is dim);
@@ -44,6 +45,7 @@ SECONDS = 6.0
 SIZE = 512
 ZOOM = 4
 LUMA = np.array([0.299, 0.587, 0.114])
+TEETH_OPENING = 0.04  # narrower openings show the lips' inner edge more than teeth: their colour is not judged
 WARM_WHITE = np.array([205.0, 195.0, 175.0])  # teeth of real speakers in daylight, where no eye whites show
 INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
@@ -234,7 +236,7 @@ def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], l
     out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest]}
     worst: dict[str, float] = {}
     for t in widest:
-        values = teeth_colour(frames[t], lms[t], white)
+        values = teeth_colour(frames[t], lms[t], white) if gaps[t] >= TEETH_OPENING else {}
         values["periodic"] = periodic(frames[t], lms[t])
         values["sharpness"] = sharpness(frames[t], lms[t], photo, photo_lm)
         if is_greyscale(photo, photo_lm):
