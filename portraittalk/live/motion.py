@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import Controls, GenerateRequest
 from ..media.audio import SAMPLE_RATE, Audio
-from ..motion.acoustic import acoustic_features
+from ..motion.acoustic import acoustic_features, frame_count
 from ..motion.controls import apply_controls, eye_region
 from ..motion.geometry import MAX_GAP, FaceRig
 from ..motion.head import HeadMotion, speech_drivers
@@ -30,6 +30,7 @@ from .audio import AudioStream
 
 LOOKAHEAD_S = 0.12  # sound past a frame's start its mouth waits for (the frame's own 40 ms + 80 ms)
 CONTEXT_S = 1.2  # sound before a frame's start its mouth reads
+HEAD_CONTEXT_S = 1.0  # sound before a frame's start its head motion reads (the pitch's voicing compares with it)
 
 
 def frame_start(k: int, fps: float) -> int:
@@ -74,8 +75,7 @@ class LiveMotion:
                         self.weights)  # fmt: skip
         mouth = self.model.mouth(speech)
         i = k - first
-        loudness_db, pitch_hz = speech_drivers(window, len(speech), self.fps)
-        moves = self.head.step(float(loudness_db[i]), float(pitch_hz[i]))
+        moves = self.head.step(*self._head_drivers(window, i))
         rig = self.rig
         expression = (mouth.displacement[i : i + 1] + rig.lids(np.array([moves.blink])) + rig.brows(np.array([moves.brow]))
                       + rig.gaze(moves.gaze[None]))  # fmt: skip
@@ -84,6 +84,15 @@ class LiveMotion:
                            np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
                            np.array([moves.blink], np.float32),
                            np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32))  # fmt: skip
+
+
+    def _head_drivers(self, window: Audio, i: int) -> tuple[float, float]:
+        """Frame i's loudness and pitch (what :class:`HeadMotion` steps on), from the last ``HEAD_CONTEXT_S``
+        of the window: they read 60 ms around the frame; the pitch's voicing, the loudest frame given."""
+        first = max(i - int(round(HEAD_CONTEXT_S * self.fps)), 0)
+        recent = Audio.from_array(window.samples[frame_start(first, self.fps) :])
+        loudness_db, pitch_hz = speech_drivers(recent, frame_count(recent.duration, self.fps), self.fps)
+        return float(loudness_db[i - first]), float(pitch_hz[i - first])
 
 
 class CausalControls:
