@@ -184,6 +184,20 @@ def test_a_second_reference_lends_its_shut_mouth_live(pt, reference, speech):
     assert opening[marked].mean() < 0.5 * opening[~marked].mean(), (opening[marked], opening[~marked].mean())
 
 
+def test_a_live_frame_is_the_warp_engines_frame_of_its_motion(pt, reference, speech):
+    """The renderer built once and handed one frame's track at a time draws what a renderer built for
+    that frame alone draws (the head turned on the photo's depth, as offline)."""
+    from portraittalk.engines.warp import WarpRenderer
+
+    with pt.live([reference], size=SIZE) as session:
+        drawn, follow = [], session._renderer.follow
+        session._renderer.follow = lambda track, weights: (drawn.append(track), follow(track, weights))
+        frames = _pushed(session, speech[:24_000], [320])
+    assert len(frames) == len(drawn) == 38 and np.ptp([d.head[0, 2] for d in drawn]) > 0.5  # the head turns
+    for frame, track in list(zip(frames, drawn))[::6]:
+        assert np.array_equal(frame.image, WarpRenderer([reference], track).frame(0)), frame.index
+
+
 def test_cli_streams_a_file_in_real_time_and_prints_the_latency(tmp_path):
     audio = speech_excerpt(tmp_path / "speech.wav", 2.0)
     out = tmp_path / "live.mp4"

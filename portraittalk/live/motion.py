@@ -42,10 +42,11 @@ class LiveMotion:
     """Frame k's motion (a one-frame :class:`MotionTrack`, no controls) from the stream's sound."""
 
     def __init__(self, reference: np.ndarray, frame_size: tuple[int, int], request: GenerateRequest,
-                 weights: Optional[Weights]) -> None:  # fmt: skip
+                 weights: Optional[Weights], depth: Optional[np.ndarray] = None) -> None:  # fmt: skip
         self.fps = float(request.render.fps)
         self.frame_size = frame_size
         self.reference = reference.astype(np.float32)
+        self.depth = depth  # the reference's depth: the head's pitch and yaw turn the face on it, as offline
         self.rig = FaceRig(reference)
         self.config, self.seed, self.weights = request.motion, request.seed, weights
         self.model = choose_model(self.config.motion_model, weights)
@@ -56,7 +57,7 @@ class LiveMotion:
     def rest_track(self) -> MotionTrack:
         """One frame of the face at rest (what a renderer is set up with)."""
         return MotionTrack(self.fps, self.frame_size, self.reference, np.zeros((1, 478, 2), np.float32),
-                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32))  # fmt: skip
+                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32), depth=self.depth)  # fmt: skip
 
     def ready(self, k: int, received: int) -> bool:
         """Frame k's window has arrived."""
@@ -83,7 +84,8 @@ class LiveMotion:
                            moves.head[None].astype(np.float32),
                            np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
                            np.array([moves.blink], np.float32),
-                           np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32))  # fmt: skip
+                           np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32),
+                           depth=self.depth)  # fmt: skip
 
 
     def _head_drivers(self, window: Audio, i: int) -> tuple[float, float]:

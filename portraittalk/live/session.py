@@ -60,7 +60,7 @@ class LiveSession:
         self.fps = float(render.fps)
         self.full_frame = bool(render.full_frame)
         self.frame_size = primary.crop.source_size if self.full_frame else (render.size, render.size)
-        self._motion = LiveMotion(primary.landmarks, (render.size, render.size), request, weights)
+        self._motion = LiveMotion(primary.landmarks, (render.size, render.size), request, weights, primary.depth)
         self._controls = CausalControls(request.controls, render.smoothing_s, self.fps, self._motion.reference)
         self._audio: Optional[AudioStream] = AudioStream()
         rest = self._motion.rest_track()

@@ -95,3 +95,9 @@ MUTANTS += [
            "                           np.zeros((1, 6), np.float32),\n",
            (f"{LIVE_TESTS}::test_silence_gives_frames_a_resting_mouth_and_a_moving_face",)),
 ]
+MUTANTS += [
+    Mutant("live: the face turns flat (the renderer set up without the photo's depth)", MOTION,
+           "                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32), depth=self.depth)",
+           "                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32))",
+           (f"{LIVE_TESTS}::test_a_live_frame_is_the_warp_engines_frame_of_its_motion",)),
+]
