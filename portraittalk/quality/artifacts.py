@@ -35,6 +35,7 @@ PHOTO_ADVICE = ("try a sharper, front-facing photo with the mouth clearly visibl
 COLOUR_EXCESS = 12.0  # levels of chroma the interior may have beyond the photo's face
 STILL_CHANGE = 0.02  # share of the still region (below the neck) that may change
 NEW = 25.0  # levels of change that make a pixel "new"
+NOSE_BASE = 2  # the mesh's subnasale: moved by the head, not by speech
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ArtifactCheck:
                       int(min(centre[0] + half_w + 1, size)), size)  # fmt: skip
         sx0, sy0, sx1, sy1 = self.strip
         self.ref_strip = gray[sy0:sy1:2, sx0:sx1:2].astype(np.int16)
+        self.nose_base = lm[NOSE_BASE]
         face = np.zeros(reference.shape[:2], np.uint8)
         cv2.fillPoly(face, [np.round(lm[mesh.face_oval_loop()]).astype(np.int32)], 1)
         lips = np.zeros_like(face)
@@ -138,6 +140,11 @@ class ArtifactCheck:
             now = cv2.cvtColor(np.ascontiguousarray(frame[self.still]), cv2.COLOR_RGB2GRAY).astype(np.int16)
             self.measures["still_change"].values.append(float((np.abs(now - self.ref_small) > NEW).mean()))
 
+    def _head_shift(self, landmarks: np.ndarray) -> tuple[int, int]:
+        """Whole pixels the head moved the nose's base (which the jaw and lips do not move) from the photo's."""
+        shift = np.clip(landmarks[NOSE_BASE] - self.nose_base, -0.15 * self.face_h, 0.15 * self.face_h)
+        return int(round(shift[0])), int(round(shift[1]))
+
     def _mouth(self, frame: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, float]:
         """(dark opening's area / face height², teeth reach in face heights, interior's excess chroma)."""
         import cv2
@@ -145,6 +152,11 @@ class ArtifactCheck:
         x0, y0, x1, y1 = self.box
         if x1 - x0 < 3 or y1 - y0 < 3:
             return 0.0, 0.0, 0.0
+        # The box follows the head (a speaker's head moves the mouth by several pixels: the photo's
+        # own teeth and highlights, compared in place, would read as drawn ones).
+        dx, dy = self._head_shift(landmarks)
+        if x0 + dx >= 0 and y0 + dy >= 0 and x1 + dx <= frame.shape[1] and y1 + dy <= frame.shape[0]:
+            x0, y0, x1, y1 = x0 + dx, y0 + dy, x1 + dx, y1 + dy
         roi = frame[y0:y1, x0:x1]
         luma = cv2.cvtColor(roi, cv2.COLOR_RGB2GRAY).astype(np.int16)
         delta = luma - self.ref_mouth
