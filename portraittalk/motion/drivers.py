@@ -5,11 +5,11 @@ import numpy as np
 
 from ..config import MotionConfig
 from ..media.audio import Audio
-from .acoustic import AcousticFeatures
+from .acoustic import AcousticFeatures, frame_count
 from .controls import smooth
 from .geometry import MAX_GAP
 from .features import SAMPLE_RATE
-from .mouth_model import mouth_model
+from .mouth_model import LOOKAHEAD_FRAMES, MODEL_FPS, PAUSE_REFERENCE_S, at_fps, mouth_model
 
 
 def acoustic_mouth(feat: AcousticFeatures, fps: float, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -25,20 +25,47 @@ def acoustic_mouth(feat: AcousticFeatures, fps: float, cfg: MotionConfig) -> tup
     return (opening * MAX_GAP).astype(np.float32), (0.12 * spread).astype(np.float32)
 
 
-def fitted_mouth(audio: Audio, feat: AcousticFeatures, fps: float, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
+def fitted_mouth(audio: Audio, fps: float, cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
     """The fitted model (:mod:`.mouth_model`): (inner-lip gap in face heights, relative width change).
 
-    Its standard scores become a real speaker's opening and width; the acoustic closure cues still
-    shut the lips for m/b/p, and pauses rest with the lips together.
+    Its standard scores become a real speaker's opening and width; in pauses the lips rest where
+    real speakers rest theirs (:func:`pause_rest`). Causal like the model: a frame reads at most
+    ``mouth_model.LOOKAHEAD_S`` of sound past its start and ``CONTEXT_S`` before it.
     """
     model = mouth_model()
-    n = len(feat.energy)
-    z_open, z_width = model.predict(audio.resampled(SAMPLE_RATE).samples, n, fps)
-    gap = np.clip(model.opening_mean + model.opening_std * z_open, 0.0, None)
-    gap = gap * bilabial_closure(feat, fps) * pause_gate(feat.loudness, fps)
+    z_open, z_width, loudness_db = model.predict_native(audio.resampled(SAMPLE_RATE).samples)
+    rest = pause_rest(loudness_db)
+    gap = np.clip(model.opening_mean + model.opening_std * z_open, 0.0, None) * (1.0 - rest) + model.rest_opening * rest
+    z_width = z_width * (1.0 - rest)
+    n = frame_count(audio.duration, fps)
+    gap, z_width = at_fps(gap, n, fps), at_fps(z_width, n, fps)
     gap = np.clip(gap * cfg.mouth_gain, 0.0, 1.5 * MAX_GAP)
     width = np.clip(model.width_std * z_width * cfg.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP), 0.0, 1.0)
     return gap.astype(np.float32), width.astype(np.float32)
+
+
+PAUSE_BELOW_DB = 30.0  # a frame this far under the loudest of the last PAUSE_REFERENCE_S is quiet
+SILENCE_DB = -15.0  # quieter than this (white noise at about -57 dBFS) is quiet whatever came before
+PAUSE_AFTER_FRAMES = 4  # quiet frames (at 25 fps) before the lips settle: a stop's closure is shorter
+PAUSE_EASE = np.array([0.4, 0.3, 0.2, 0.1])  # the settling and parting spread over 4 frames (causal)
+
+
+def pause_rest(loudness_db: np.ndarray) -> np.ndarray:
+    """(T,) per 25 fps frame: 1 in a pause (this frame, the ``PAUSE_AFTER_FRAMES`` before it and the
+    lookahead after it all quiet), 0 in speech, eased over a few frames so the lips neither snap nor
+    chatter. Causal: reads the loudness up to LOOKAHEAD_FRAMES ahead and PAUSE_REFERENCE_S back."""
+    n = len(loudness_db)
+    ref_frames = int(round(PAUSE_REFERENCE_S * MODEL_FPS))
+    padded = np.concatenate([np.full(ref_frames, -np.inf), loudness_db, np.repeat(loudness_db[-1:], LOOKAHEAD_FRAMES)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, ref_frames + 1 + LOOKAHEAD_FRAMES)[:n]
+    quiet = (loudness_db < windows.max(axis=1) - PAUSE_BELOW_DB) | (loudness_db < SILENCE_DB)
+    quiet = np.append(quiet, np.ones(LOOKAHEAD_FRAMES, bool))
+    need = PAUSE_AFTER_FRAMES + 1 + LOOKAHEAD_FRAMES
+    # Before the clip: quiet (a clip that starts silent rests from its first frame).
+    run = np.convolve(np.concatenate([np.ones(PAUSE_AFTER_FRAMES), quiet]).astype(float), np.ones(need), "valid")
+    pause = (run[:n] >= need - 0.5).astype(np.float64)
+    eased = np.convolve(np.concatenate([np.full(len(PAUSE_EASE) - 1, pause[:1].sum()), pause]), PAUSE_EASE, "valid")
+    return eased.astype(np.float32)
 
 
 def bilabial_closure(feat: AcousticFeatures, fps: float) -> np.ndarray:
@@ -55,22 +82,3 @@ def _running_max(x: np.ndarray, size: int) -> np.ndarray:
     half = size // 2
     padded = np.pad(x, half, mode="symmetric")
     return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
-
-
-def pause_gate(loudness: np.ndarray, fps: float, min_pause_s: float = 0.3) -> np.ndarray:
-    """(T,) 0 inside pauses (near-silence lasting at least ``min_pause_s``), 1 in speech, with a
-    short ramp so the lips close and part smoothly. A viewer expects the lips together when the
-    speaker pauses; real speakers part them nearly as much in pauses as in speech (fit clips,
-    MediaPipe: median gap 0.044 in 0.3-0.5 s pauses, 0.054 in speech), so this costs correlation
-    with real mouths (fit clips, out of fold: r 0.19 with it, 0.28 closing only from 0.5 s)."""
-    quiet = loudness < 0.05
-    gate = np.ones(len(loudness), np.float32)
-    start = None
-    for t, q in enumerate(np.append(quiet, False)):
-        if q and start is None:
-            start = t
-        elif not q and start is not None:
-            if t - start >= min_pause_s * fps:
-                gate[start:t] = 0.0
-            start = None
-    return smooth(gate, 0.06 * fps)

@@ -65,7 +65,7 @@ def _rigged(speech: Speech, gap: np.ndarray, width: np.ndarray) -> MouthMotion:
 
 
 def _fitted(speech: Speech) -> MouthMotion:
-    return _rigged(speech, *fitted_mouth(speech.audio, speech.features, speech.fps, speech.config))
+    return _rigged(speech, *fitted_mouth(speech.audio, speech.fps, speech.config))
 
 
 def _acoustic(speech: Speech) -> MouthMotion:
