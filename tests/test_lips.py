@@ -150,7 +150,7 @@ def test_pauses_rest_the_lips_still(floor_dbfs):
     speaking = gap[125:200]
     assert speaking.max() > held[0] + model.opening_std  # it speaks again
     loud = frame_loudness_db(frame_log_mel(joined, len(gap)))
-    onset = 110 + int(np.argmax(loud[110:] > loud[:100].max() - 20))  # the next word's first loud frame
+    onset = 110 + int(np.argmax(loud[110:] > loud[105:115].max() + 6.0))  # the first frame of sound again
     assert abs(gap[onset - 1] - held[0]) > 1e-4  # the lips leave their rest before the sound
 
 
