@@ -144,6 +144,21 @@ def test_bad_pushes_are_refused_with_a_reason(pt, reference):
         pt.live([reference], size=SIZE, engine="diffusion")
 
 
+def test_the_live_mouth_follows_the_offline_mouth_on_held_out_speech(pt, reference):
+    from portraittalk.config import GenerateRequest
+    from portraittalk.motion.controls import apply_controls
+
+    request = GenerateRequest().updated(size=SIZE)
+    for name in ("en_male_musetalk.flac", "it_male_dreamtalk1.flac"):
+        audio = load_audio(HELD_OUT_SPEECH / name)
+        offline = apply_controls(pt.motion(audio, reference, request), request.controls, request.render.smoothing_s)
+        with pt.live([reference], request) as session:
+            live = np.array([f.mouth_open for f in _pushed(session, audio.samples, [320])])
+        assert len(live) == len(offline)
+        r = np.corrcoef(live, offline.mouth_open)[0, 1]
+        assert r >= 0.8, (name, r)
+
+
 def test_silence_gives_frames_a_resting_mouth_and_a_moving_face(pt, reference, speech):
     with pt.live([reference], size=SIZE) as session:
         frames = _pushed(session, np.zeros(16_000 * 4, np.float32), [320])

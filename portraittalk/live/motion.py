@@ -1,10 +1,11 @@
 """Speech -> motion one frame at a time, as the audio arrives.
 
 The mouth of frame k is the offline motion model's (:func:`.motion.registry.choose_model`) run on a
-sliding window of the stream: from ``CONTEXT_S`` before the frame's start (silence before the
-session's start) to ``LOOKAHEAD_S`` after it. Each frame's window is fixed by its index alone, so the frames do not depend on how the audio
-was chunked; the model reads a bounded past, so memory does not grow. Head pose, brows, gaze and
-blinks come from the offline track's own causal generator (:class:`.motion.head.HeadMotion`),
+sliding window of the stream: from ``CONTEXT_S`` before the frame's start (or the stream's start)
+to ``LOOKAHEAD_S`` after it, the bounds the model declares (:mod:`.motion.mouth_model`: it is causal,
+so the window gives the offline mouth to float error). Each frame's window is fixed by its index
+alone, so the frames do not depend on how the audio was chunked; the model reads a bounded past, so
+memory does not grow. Head pose, brows, gaze and blinks come from the offline track's own causal generator (:class:`.motion.head.HeadMotion`),
 stepped once per frame from the frame's loudness and pitch: they go on in silence. The controls are
 applied per frame as the warp engine applies them offline, except w3's smoothing, which can only
 look back (:class:`CausalControls`).
@@ -23,13 +24,12 @@ from ..motion.acoustic import acoustic_features, frame_count
 from ..motion.controls import apply_controls, eye_region
 from ..motion.geometry import MAX_GAP, FaceRig
 from ..motion.head import HeadMotion, speech_drivers
+from ..motion.mouth_model import CONTEXT_S, LOOKAHEAD_S
 from ..motion.registry import Speech, choose_model
 from ..motion.track import MotionTrack
 from ..weights import Weights
 from .audio import AudioStream
 
-LOOKAHEAD_S = 0.12  # sound past a frame's start its mouth waits for (the frame's own 40 ms + 80 ms)
-CONTEXT_S = 1.2  # sound before a frame's start its mouth reads
 HEAD_CONTEXT_S = 1.0  # sound before a frame's start its head motion reads (the pitch's voicing compares with it)
 
 
@@ -69,7 +69,7 @@ class LiveMotion:
 
     def frame(self, k: int, audio: AudioStream) -> MotionTrack:
         """Frame k's motion; frames must be asked for in order (the head motion is stepped)."""
-        first = k - self.context_frames  # before the session: silence (a microphone's sound starts somewhere)
+        first = max(k - self.context_frames, 0)  # the stream's start as a clip's start: as offline
         start = frame_start(first, self.fps)
         window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))
         speech = Speech(window, acoustic_features(window, self.fps), self.rig, self.fps, self.config, self.seed,
