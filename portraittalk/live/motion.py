@@ -5,10 +5,10 @@ sliding window of the stream: from ``CONTEXT_S`` before the frame's start (or th
 to ``LOOKAHEAD_S`` after it, the bounds the model declares (:mod:`.motion.mouth_model`: it is causal,
 so the window gives the offline mouth to float error). Each frame's window is fixed by its index
 alone, so the frames do not depend on how the audio was chunked; the model reads a bounded past, so
-memory does not grow. Head pose, brows, gaze and blinks come from the offline track's own causal generator (:class:`.motion.head.HeadMotion`),
-stepped once per frame from the frame's loudness and pitch: they go on in silence. The controls are
-applied per frame as the warp engine applies them offline, except w3's smoothing, which can only
-look back (:class:`CausalControls`).
+memory does not grow. Head pose, brows, gaze and blinks come from the offline track's own causal
+generator (:class:`.motion.head.HeadMotion`), stepped once per frame from the frame's loudness and
+pitch: they go on in silence. The controls are applied per frame as the warp engine applies them
+offline, except w3's smoothing, which can only look back (:class:`CausalControls`).
 """
 from __future__ import annotations
 
