@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a reference portrait (repeat for several)")  # fmt: skip
     p.add_argument("--audio", type=Path, help="stream this recording in real time instead of serving the page")
     p.add_argument("--out", type=Path, help="with --audio: write the frames received, with their sound, to this MP4")
-    p.add_argument("--chunk-ms", type=float, default=20.0, help="with --audio: the chunk pushed at a time (default: 20)")
+    p.add_argument("--chunk-ms", type=float, default=20.0,
+                   help="with --audio: the chunk pushed at a time (default: 20)")
     p.add_argument("--no-pace", dest="paced", action="store_false",
                    help="with --audio: push as fast as the frames come, not in real time (measures throughput)")
     p.add_argument("--host", default="127.0.0.1", help="serving the page: the address to listen on")

@@ -78,8 +78,8 @@ class LiveMotion:
         i = k - first
         moves = self.head.step(*self._head_drivers(window, i))
         rig = self.rig
-        expression = (mouth.displacement[i : i + 1] + rig.lids(np.array([moves.blink])) + rig.brows(np.array([moves.brow]))
-                      + rig.gaze(moves.gaze[None]))  # fmt: skip
+        expression = (mouth.displacement[i : i + 1] + rig.lids(np.array([moves.blink]))
+                      + rig.brows(np.array([moves.brow])) + rig.gaze(moves.gaze[None]))  # fmt: skip
         return MotionTrack(self.fps, self.frame_size, self.reference, expression.astype(np.float32),
                            moves.head[None].astype(np.float32),
                            np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
