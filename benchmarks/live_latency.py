@@ -148,7 +148,8 @@ def run_variant(pt, reference, samples: np.ndarray, variant: str, keep: list) ->
         with MemoryWatch() as memory:
             report = stream(session, samples, 0.02, paced=True, on_frame=on_frame)
             encoded = encoder.close() if encoder is not None else None
-    result = {"variant": variant, "size": reference.size, **report.as_dict(), "memory": memory.report(), "lookahead_ms": session.lookahead_s * 1000}
+    result = {"variant": variant, "size": reference.size, **report.as_dict(), "memory": memory.report(),
+              "lookahead_ms": session.lookahead_s * 1000}
     if encoded:
         result["encoder"] = encoded
     result["mouth"] = np.asarray(mouth)
@@ -187,7 +188,8 @@ def offline_mouth(pt, reference, samples: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--sizes", default="256,512", help="frame sizes (px): 256 is the app's Live tab, 512 the default")
+    parser.add_argument("--sizes", default="256,512",
+                        help="frame sizes (px): 256 is the app's Live tab, 512 the default")
     parser.add_argument("--variants", default="plain,vp8,h264", help="at the first size; the others run plain")
     parser.add_argument("--soak", type=float, default=0.0, help="also a long unpaced session of this many seconds")
     parser.add_argument("--out", type=Path, default=OUT)
