@@ -2,6 +2,8 @@
 the lips to the bottom of the frame, fangs, a red mouth in a black-and-white photo) are flagged."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -116,3 +118,59 @@ def test_a_coloured_mouth_in_a_black_and_white_photo_is_flagged():
         red.append(f)
     q = verdict(ref, red, drawn)
     assert q.flagged and any("more colourful than the photo" in w for w in q.warnings)
+
+
+@pytest.fixture(scope="module")
+def biden_speaking():
+    """A real tune-set portrait (a collar and tie under the chin) speaking 8 s of real speech with real
+    head motion (roll, pitch and yaw on the photo's depth): the frames and where each face was drawn."""
+    data = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+    ref = analyse_reference(load_image(data / "portraits/tune/photo_smile_teeth_biden.jpg"), "biden", size=SIZE)
+    audio = load_audio(data / "speech/tune/en_jfk_male.flac")
+    audio = Audio.from_array(audio.samples[: 8 * audio.sample_rate], audio.sample_rate)
+    track = audio_to_motion(audio, ref.landmarks, (SIZE, SIZE), depth=ref.depth, seed=0)
+    request, engine = GenerateRequest(), WarpEngine()
+    drawn = engine.drawn(track, request)
+    frames = list(engine.frames([ref], drawn, request, lambda *_: None))
+    return ref, frames, drawn.landmarks
+
+
+def test_a_real_speakers_head_motion_is_not_flagged_and_a_column_on_it_is(biden_speaking):
+    """The head turns and nods, moving the collar under the chin (compared in place with the photo, rows of
+    the strip under the mouth change on about a tenth of the frames): the check follows the head there and
+    around the mouth. A dark column from the lips down on the same moving head is still flagged."""
+    ref, frames, drawn = biden_speaking
+    h = float(mesh.face_height(ref.landmarks))
+    chin = ref.landmarks[mesh.CHIN]
+    moved = [np.abs(lm[mesh.CHIN] - chin).max() / h for lm in drawn]
+    assert np.percentile(moved, 90) > 0.03  # the head moves the chin by several pixels
+    q = verdict(ref, frames, drawn)
+    assert not q.flagged and q.warnings == [], q
+    broken = []
+    for frame, lm in zip(frames, drawn):
+        (cx, cy), fh = _mouth(lm)
+        f = frame.copy()
+        f[int(cy) :, int(cx - 0.25 * fh) : int(cx + 0.25 * fh)] = (70, 30, 34)  # the mouth stretched down
+        broken.append(f)
+    q = verdict(ref, broken, drawn)
+    assert q.flagged and q.scores["column_frames"] == 1.0
+    assert any("column below the mouth" in w for w in q.warnings)
+
+
+def test_fangs_on_a_moving_head_are_flagged(biden_speaking):
+    """Canines hanging 0.08 face heights below the lower lip, drawn where the moving head put the mouth."""
+    ref, frames, drawn = biden_speaking
+    check = ArtifactCheck(ref.image, ref.landmarks, still_background=True)
+    for frame, lm in zip(frames, drawn):
+        (cx, _), h = _mouth(lm)
+        bottom = lm[mesh.LOWER_LIP_OUTER, 1] + 0.08 * h
+        f = frame.copy()
+        for side in (-1, 1):
+            x = cx + side * 0.08 * h
+            tooth = np.array([[x - 0.02 * h, lm[mesh.UPPER_LIP_INNER, 1]], [x + 0.02 * h, lm[mesh.UPPER_LIP_INNER, 1]],
+                              [x, bottom]], np.int32)  # fmt: skip
+            cv2.fillConvexPoly(f, tooth, (245, 245, 240))
+        check.update(f, lm)
+    reach = np.array(check.measures["teeth_reach"].values)
+    assert (reach > TEETH_REACH).mean() > 0.9, np.percentile(reach, [5, 50])
+    assert check.result().flagged
