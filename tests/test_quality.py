@@ -155,6 +155,14 @@ def test_a_real_speakers_head_motion_is_not_flagged_and_a_column_on_it_is(biden_
     q = verdict(ref, broken, drawn)
     assert q.flagged and q.scores["column_frames"] == 1.0
     assert any("column below the mouth" in w for w in q.warnings)
+    narrow = []  # the middle of the mouth only, dark on a dark suit: the rows the neck does not follow see it
+    for frame, lm in zip(frames, drawn):
+        (cx, cy), fh = _mouth(lm)
+        f = frame.copy()
+        f[int(cy) :, int(cx - 0.12 * fh) : int(cx + 0.12 * fh)] = (70, 30, 34)
+        narrow.append(f)
+    q = verdict(ref, narrow, drawn)
+    assert q.flagged and q.scores["column_frames"] > 0.4
 
 
 def test_fangs_on_a_moving_head_are_flagged(biden_speaking):
