@@ -81,7 +81,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
     import gradio as gr
 
     from portraittalk.ui.handlers import Handlers, ServeLimits
-    from portraittalk.ui.live import LiveHandlers
+    from portraittalk.ui.live import LiveHandlers, live_tab
     from portraittalk.ui.manager import shared_manager
 
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(output_root.parent / "app-examples"))
@@ -97,7 +97,7 @@ def build_app(manager: Any = None, limits: Any = None, output_root: Path = OUTPU
             with gr.Tab("Generate"):
                 _generate_tab(h, limits, prompt_ok, last)
             with gr.Tab("Live"):
-                _live_tab(live, demo)
+                live_tab(live, demo, [str(ASSETS / refs[0]) for refs, _, _ in EXAMPLES[:2]])
             with gr.Tab("Motion"):
                 _motion_tab(h, last)
             with gr.Tab("Conflict explorer", visible=prompt_ok):
@@ -238,42 +238,6 @@ def _generate_tab(h: Any, limits: Any, prompt_ok: bool, last: Any) -> None:
     r.truth.upload(h.truth_uploaded, r.truth, [r.truth, truth_previews], api_visibility="private")
     r.evaluate.click(h.evaluate, [r.video, r.truth, i.references, truth_previews], [r.metrics, r.curves],
                      api_name="evaluate")  # fmt: skip
-
-
-def _live_tab(live: Any, demo: Any) -> None:
-    """The Live tab: a portrait and the microphone in, the portrait speaking back over WebRTC."""
-    import gradio as gr
-
-    from portraittalk.ui.live import ANSWER_JS, IDLE, STOP_JS, VIEW_CSS, VIEW_HTML, start_js
-    from portraittalk.ui.widgets import setting_slider as slider
-
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=5, min_width=300):
-            portrait = gr.Image(label="Portrait", type="filepath", sources=["upload"], elem_id="live-portrait",
-                                height=240)  # fmt: skip
-            gr.Examples([[str(ASSETS / refs[0])] for refs, _, _ in EXAMPLES[:2]], inputs=[portrait])
-            with gr.Row():
-                start = gr.Button("Start", variant="primary", elem_id="live-start", scale=3, min_width=150)
-                stop = gr.Button("Stop", variant="stop", elem_id="live-stop", scale=1, min_width=90)
-            with gr.Accordion("More controls: w1–w3", open=False):
-                w1 = slider("w1", "w1 · structure", 0.05)
-                w2 = slider("w2", "w2 · head placement", 0.05)
-                w3 = slider("w3", "w3 · temporal", 0.05)
-        with gr.Column(scale=6, min_width=300):  # the status first: on a phone it is in view after Start
-            status = gr.Markdown(IDLE, elem_id="live-status")
-            gr.HTML(VIEW_HTML, css_template=VIEW_CSS, elem_id="live-view")
-    offer = gr.Textbox(visible="hidden", elem_id="live-offer")  # the browser's offer, filled by start_js
-    answer = gr.Textbox(visible="hidden", elem_id="live-answer")
-    ticks = gr.Timer(1.0, active=False)
-    go = start.click(live.start, [portrait, w1, w2, w3, offer], [answer, status, ticks],
-                     js=start_js(live.serve.rtc_configuration), api_visibility="private", concurrency_id="live",
-                     concurrency_limit=None, show_progress="hidden")  # fmt: skip
-    go.failure(None, js=STOP_JS, queue=False)  # no face, say: the microphone is let go at once
-    answer.change(None, answer, None, js=ANSWER_JS, queue=False)
-    stop.click(live.stop, None, [status, ticks], js=STOP_JS, cancels=[go], api_visibility="private", queue=False,
-               show_progress="hidden")  # fmt: skip
-    ticks.tick(live.status, None, [status, ticks], api_visibility="private", queue=False, show_progress="hidden")
-    demo.unload(live.closed)
 
 
 def _motion_tab(h: Any, last: Any) -> None:

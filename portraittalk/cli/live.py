@@ -74,11 +74,6 @@ def _stream_file(args: argparse.Namespace, request) -> int:
 
 
 def _serve(args: argparse.Namespace, request) -> int:
-    from ..errors import InputError
+    from ..ui.live import serve_live_page
 
-    try:
-        from ..ui.live import serve_live_page
-    except ImportError:
-        raise InputError("serving the live page needs the app's Live tab (portraittalk.ui.live), which is not in "
-                         "this installation; stream a file with --audio instead.") from None
-    return int(serve_live_page(args.refs, request, weights_from(args), host=args.host, port=args.port) or 0)
+    return serve_live_page(args.refs, request, weights_from(args), host=args.host, port=args.port)

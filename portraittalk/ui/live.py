@@ -20,17 +20,20 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import gradio as gr
 import numpy as np
 
-from ..config import FLAT
+from ..config import FLAT, GenerateRequest
 from ..errors import InputError, PortraitTalkError
+from ..weights import Weights
 
 log = logging.getLogger("portraittalk.app.live")
 
@@ -538,6 +541,63 @@ def start_js(rtc_configuration: Optional[dict]) -> str:
     rtc = json.dumps(rtc_configuration or {})
     return ("async (portrait, w1, w2, w3, offer) => {" + CLIENT_JS +
             f"  offer = await window.ptLive.offer({rtc});\n  return [portrait, w1, w2, w3, offer]; }}")  # fmt: skip
+
+
+def live_tab(live: LiveHandlers, demo: gr.Blocks, examples: list[str], portrait: Optional[str] = None,
+             request: Optional[GenerateRequest] = None) -> None:
+    """The Live tab's layout, inside the caller's Blocks: a portrait (``portrait`` preselected, ``examples``
+    offered) and the microphone in, the portrait speaking back over WebRTC; w1–w3 start at ``request``'s."""
+    from .widgets import setting_slider as slider
+
+    controls = (request or GenerateRequest()).controls
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=300):
+            image = gr.Image(portrait, label="Portrait", type="filepath", sources=["upload"], elem_id="live-portrait",
+                             height=240)  # fmt: skip
+            if examples:
+                gr.Examples([[path] for path in examples], inputs=[image])
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="live-start", scale=3, min_width=150)
+                stop = gr.Button("Stop", variant="stop", elem_id="live-stop", scale=1, min_width=90)
+            with gr.Accordion("More controls: w1–w3", open=False):
+                w1 = slider("w1", "w1 · structure", 0.05, value=controls.w1)
+                w2 = slider("w2", "w2 · head placement", 0.05, value=controls.w2)
+                w3 = slider("w3", "w3 · temporal", 0.05, value=controls.w3)
+        with gr.Column(scale=6, min_width=300):  # the status first: on a phone it is in view after Start
+            status = gr.Markdown(IDLE, elem_id="live-status")
+            gr.HTML(VIEW_HTML, css_template=VIEW_CSS, elem_id="live-view")
+    offer = gr.Textbox(visible="hidden", elem_id="live-offer")  # the browser's offer, filled by start_js
+    answer = gr.Textbox(visible="hidden", elem_id="live-answer")
+    ticks = gr.Timer(1.0, active=False)
+    go = start.click(live.start, [image, w1, w2, w3, offer], [answer, status, ticks],
+                     js=start_js(live.serve.rtc_configuration), api_visibility="private", concurrency_id="live",
+                     concurrency_limit=None, show_progress="hidden")  # fmt: skip
+    go.failure(None, js=STOP_JS, queue=False)  # no face, say: the microphone is let go at once
+    answer.change(None, answer, None, js=ANSWER_JS, queue=False)
+    stop.click(live.stop, None, [status, ticks], js=STOP_JS, cancels=[go], api_visibility="private", queue=False,
+               show_progress="hidden")  # fmt: skip
+    ticks.tick(live.status, None, [status, ticks], api_visibility="private", queue=False, show_progress="hidden")
+    demo.unload(live.closed)
+
+
+def serve_live_page(refs: list[Path], request: GenerateRequest, weights: Weights, host: str = "127.0.0.1",
+                    port: int = 7861) -> int:  # fmt: skip
+    """``portraittalk live --ref IMG``: the Live tab alone, its first portrait preselected, the others
+    offered; blocks until stopped (Ctrl+C)."""
+    from .manager import ModelManager
+
+    for ref in refs:
+        if not ref.is_file():
+            raise InputError(f"no such portrait: '{ref}'.")
+    live = LiveHandlers(ModelManager(weights))
+    with gr.Blocks(title="PortraitTalk live") as demo:
+        gr.Markdown("# PortraitTalk live\nPress **Start** and allow the microphone: the portrait speaks with you.")
+        live_tab(live, demo, [str(r) for r in refs], portrait=str(refs[0]), request=request)
+    demo.queue(default_concurrency_limit=1)
+    print(f"live page on http://{host}:{port}/ (Ctrl+C stops it)", file=sys.stderr)
+    folders = sorted({str(r.resolve().parent) for r in refs})  # the preselected portrait is served from its folder
+    demo.launch(server_name=host, server_port=port, theme=gr.themes.Soft(), allowed_paths=folders)
+    return 0
 
 
 ANSWER_JS = "(answer) => { if (window.ptLive) window.ptLive.answer(answer); }"

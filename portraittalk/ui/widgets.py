@@ -38,12 +38,15 @@ class SettingSlider(gr.Slider):
 
 
 def setting_slider(setting: str, label: str, step: float, minimum: Optional[float] = None,
-                   maximum: Optional[float] = None, info: Optional[str] = "", **kwargs: Any) -> SettingSlider:  # fmt: skip
+                   maximum: Optional[float] = None, info: Optional[str] = "", value: Optional[float] = None,
+                   **kwargs: Any) -> SettingSlider:  # fmt: skip
     """A slider whose default, range and help come from ``portraittalk.config``; ``minimum``/``maximum``
-    may narrow the range the page offers (never widen it), ``info=None`` drops the help line."""
+    may narrow the range the page offers (never widen it), ``value`` starts it elsewhere than the
+    default, ``info=None`` drops the help line."""
     spec = FLAT[setting]
     return SettingSlider(setting=setting, minimum=spec.minimum if minimum is None else minimum,
-                         maximum=spec.maximum if maximum is None else maximum, value=spec.default, step=step,
+                         maximum=spec.maximum if maximum is None else maximum,
+                         value=spec.default if value is None else value, step=step,
                          label=label, info=spec.help if info == "" else info, **kwargs)  # fmt: skip
 
 

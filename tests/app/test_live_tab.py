@@ -366,3 +366,44 @@ def test_a_portrait_without_a_face(chromium, live_app, bad_inputs):
         page.context.close()
     finally:
         slots.give_back("another visitor")
+
+
+def test_portraittalk_live_serves_the_page_alone(chromium):
+    """`portraittalk live --ref IMG` (no --audio): the Live page alone, the portrait already chosen;
+    Start brings the portrait speaking with the microphone's sound."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "PORTRAITTALK_RTC_CONFIGURATION": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "portraittalk", "live", "--ref", str(PORTRAIT), "--port", str(port),
+                             "--w2", "1.5"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                time.sleep(0.5)
+        page = chromium.new_context(viewport={"width": 1280, "height": 800}, permissions=["microphone"]).new_page()
+        page.goto(url)
+        assert page.get_by_role("tab", name="Live").count() == 0  # the page alone, no Generate tab
+        page.wait_for_selector("#live-portrait img", timeout=30_000)  # preselected: nothing to upload
+        start(page)
+        try:
+            wait_live(page)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "live_page_alone.png"))
+        assert "Live" in page.locator("#live-status").inner_text()
+        page.get_by_text("More controls: w1–w3").click()
+        assert page.locator("#live-portrait").count() == 1
+        assert "1.5" in [page.locator("input[type=number]").nth(i).input_value() for i in range(3)]  # --w2 1.5
+        page.locator("#live-stop").click()
+        page.context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
