@@ -101,3 +101,12 @@ MUTANTS += [
            "                           np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32))",
            (f"{LIVE_TESTS}::test_a_live_frame_is_the_warp_engines_frame_of_its_motion",)),
 ]
+MUTANTS += [
+    Mutant("live page alone: the portrait given on the command line not preselected", "portraittalk/ui/live.py",
+           "portrait=str(refs[0]), request=request)", "portrait=None, request=request)",
+           (f"{LIVE_TAB}::test_portraittalk_live_serves_the_page_alone",)),
+    Mutant("live page alone: w2 starts at its default, not the flag's", "portraittalk/ui/live.py",
+           'w2 = slider("w2", "w2 · head placement", 0.05, value=controls.w2)',
+           'w2 = slider("w2", "w2 · head placement", 0.05)',
+           (f"{LIVE_TAB}::test_portraittalk_live_serves_the_page_alone",)),
+]
