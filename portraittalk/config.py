@@ -134,10 +134,11 @@ class MotionConfig(_Section):
     """Speech -> motion (the MotionTrack). Nothing here depends on the engine or the controls."""
 
     motion_model: str = setting("auto", "audio-to-motion model: fitted (the mouth model fitted on real talking "
-                                "clips that ships with the package; offline, any language), acoustic (the older "
-                                "loudness model), learned (the audio2motion weights), auto = learned when its "
+                                "clips that ships with the package; offline, any language), causal (the one live "
+                                "streaming runs: 0.12 s lookahead, stiller pauses, lower lip-sync r), acoustic (the "
+                                "older loudness model), learned (the audio2motion weights), auto = learned when its "
                                 "weights are present, else fitted",
-                                choices=("auto", "fitted", "acoustic", "learned"))  # fmt: skip
+                                choices=("auto", "fitted", "causal", "acoustic", "learned"))  # fmt: skip
     mouth_gain: float = setting(1.0, "jaw and lip amplitude of the fitted and acoustic models", minimum=0.0,
                                 maximum=3.0)  # fmt: skip
     blink_interval_s: float = setting(3.5, "mean time between blinks (seconds)", minimum=0.5, maximum=60.0)

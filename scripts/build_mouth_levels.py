@@ -1,6 +1,6 @@
 """Write ``benchmarks/data/motion_corpus/mel_levels.npz``: each corpus clip's per-band log-mel mean
 and standard deviation, which turn the corpus's per-clip normalised log-mel back into the raw log-mel
-the causal mouth model reads (:mod:`portraittalk.training.mouth`). 800 KB instead of a second copy of
+the causal mouth model reads (:mod:`portraittalk.training.causal_mouth`). 800 KB instead of a second copy of
 the corpus's log-mel. Reads the clips' sound from the fit clips and the GRID videos that
 ``scripts/build_motion_corpus.py`` extracted into ``--work``:
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from portraittalk.media import load_audio
-    from portraittalk.motion.mouth_model import raw_log_mel
+    from portraittalk.motion.causal_mouth import raw_log_mel
 
     manifest = json.loads((CORPUS / "manifest.json").read_text())
     keys, means, stds = [], [], []

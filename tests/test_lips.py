@@ -1,6 +1,6 @@
-"""The speech-to-lips model (issue 21): it closes the lips where real speakers close them, rests them
-in pauses without chattering, never moves faster than real lips, and is causal (a live stream's
-sliding window gives the whole clip's mouth)."""
+"""The causal speech-to-lips model (issue 21; the "causal" motion model live streaming runs): it
+closes the lips where real speakers close them, rests them in pauses without chattering, never moves
+faster than real lips, and is causal (a live stream's sliding window gives the whole clip's mouth)."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,9 @@ import pytest
 
 from portraittalk.config import MotionConfig
 from portraittalk.media import Audio, load_audio
-from portraittalk.motion.drivers import fitted_mouth
-from portraittalk.motion.mouth_model import CONTEXT_S, LOOKAHEAD_S, frame_log_mel, frame_loudness_db, mouth_model
+from portraittalk.motion.causal_mouth import (CONTEXT_S, LOOKAHEAD_S, causal_mouth_model, frame_log_mel,
+                                              frame_loudness_db)
+from portraittalk.motion.drivers import causal_fitted_mouth
 
 from shared_inputs import ROOT, run_cli
 
@@ -31,7 +32,7 @@ def _long_speech() -> np.ndarray:
 
 
 def _gap(samples: np.ndarray) -> np.ndarray:
-    return fitted_mouth(Audio.from_array(samples, 16_000), 25.0, MotionConfig())[0]
+    return causal_fitted_mouth(Audio.from_array(samples, 16_000), 25.0, MotionConfig())[0]
 
 
 def test_a_window_of_the_stream_gives_the_whole_clips_mouth():
@@ -46,7 +47,7 @@ def test_a_window_of_the_stream_gives_the_whole_clips_mouth():
     from shared_inputs import PORTRAIT
 
     rig = FaceRig(analyse_reference(load_image(PORTRAIT), "astronaut").landmarks)
-    model = choose_model("fitted", None)
+    model = choose_model("causal", None)
 
     def opening(samples: np.ndarray) -> np.ndarray:
         audio = Audio.from_array(samples, 16_000)
@@ -81,7 +82,7 @@ def test_the_mouth_reads_no_further_ahead_or_back_than_it_declares():
 
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
-    from portraittalk.training.mouth import load_corpus
+    from portraittalk.training.causal_mouth import load_corpus
 
     return load_corpus(CORPUS)
 
@@ -91,7 +92,7 @@ def test_each_source_has_one_offset_and_grid_lips_part_on_the_word(corpus):
     never per clip; GRID's other speakers take s1's): after the move, GRID s1's lips part for a
     /b p/ word at the word's aligned acoustic start (they parted 1.4 frames after it before)."""
     from portraittalk.training.motion_corpus import Word, bilabial_release_lags
-    from portraittalk.training.mouth import aligned_targets
+    from portraittalk.training.causal_mouth import aligned_targets
 
     by_source: dict[str, set] = {}
     for c in corpus:
@@ -112,7 +113,7 @@ def test_lips_close_for_b_and_p_in_sentences_the_model_never_learned(corpus):
     """GRID's validation sentences (held out by sentence; word alignments): at a /b p/ word's
     aligned start the predicted opening is far below the same word's open vowel a few frames later
     (at 70 % of them or more)."""
-    model = mouth_model()
+    model = causal_mouth_model()
     clips = [c for c in corpus if c["split"] == "validation" and c["bilabial"]]
     assert len(clips) >= 30
     closed, opened = [], []
@@ -142,7 +143,7 @@ def test_pauses_rest_the_lips_still(floor_dbfs):
     if floor_dbfs is not None:
         joined = joined + rng.normal(0, 10 ** (floor_dbfs / 20), len(joined)).astype(np.float32)
     gap = _gap(joined)
-    model = mouth_model()
+    model = causal_mouth_model()
     held = gap[100 + 10 : 125 - 3]  # the pause after it settles, before the lookahead sees speech
     assert np.abs(np.diff(held)).max() < 1e-6
     rest = model.rest_opening
@@ -158,15 +159,15 @@ def test_the_opening_follows_a_real_speaker_and_the_width_does_not_lead_it():
     """On a real clip's sound, the generated opening follows the speaker's measured lip gap (the
     motion corpus's measure of that clip), and the model's opening output follows it better than its
     width output does."""
-    from portraittalk.training.mouth import pearson
+    from portraittalk.training.causal_mouth import pearson
 
     manifest = json.loads((CORPUS / "manifest.json").read_text())
     entry = next(c for c in manifest["clips"] if c["id"] == "en_retalking_2_man_map")
     with np.load(CORPUS / "fit.npz") as d:
         real = d["lip_gap"][entry["start"] : entry["start"] + entry["frames"]].astype(np.float64)
     audio = load_audio(ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_retalking_2_man_map.mp4")
-    gap, _ = fitted_mouth(audio, 25.0, MotionConfig())
-    z_open, z_width, _ = mouth_model().predict_native(audio.resampled(16_000).samples)
+    gap, _ = causal_fitted_mouth(audio, 25.0, MotionConfig())
+    z_open, z_width, _ = causal_mouth_model().predict_native(audio.resampled(16_000).samples)
     n = min(len(gap), len(real))
     assert pearson(gap[:n], real[:n]) > 0.4
     assert pearson(z_open[:n], real[:n]) > pearson(z_width[:n], real[:n]) + 0.1
@@ -185,14 +186,39 @@ def test_the_lips_move_no_faster_than_real_speakers():
     assert p99 > 0.3 * real_p99  # and it does move
 
 
+def test_a_live_session_draws_the_causal_models_mouth_whatever_the_request_names():
+    """A stream cannot wait for the whole clip: a live session asked for the offline default (fitted)
+    or the acoustic model still draws the causal model's mouth (and says so), which differs from
+    what the acoustic model draws offline."""
+    from portraittalk import PortraitTalk
+    from portraittalk.config import GenerateRequest
+    from portraittalk.motion.controls import apply_controls
+
+    from shared_inputs import PORTRAIT
+
+    pt = PortraitTalk.from_pretrained(engine="warp")
+    reference = pt.analyse([PORTRAIT], 128, 0.9)[0]
+    samples = _speech()[: 3 * 16_000]
+    drawn = {}
+    for model in ("causal", "fitted", "acoustic"):
+        with pt.live([reference], size=128, motion_model=model) as session:
+            assert session.motion_model == "causal"
+            drawn[model] = np.array([f.mouth_open for f in session.push(samples) + session.finish()])
+    assert len(drawn["causal"]) == 75
+    assert np.array_equal(drawn["fitted"], drawn["causal"]) and np.array_equal(drawn["acoustic"], drawn["causal"])
+    request = GenerateRequest().updated(size=128, motion_model="acoustic")
+    acoustic = apply_controls(pt.motion(Audio.from_array(samples, 16_000), reference, request), request.controls,
+                              request.render.smoothing_s).mouth_open  # fmt: skip
+    assert np.corrcoef(acoustic, drawn["causal"])[0, 1] < 0.95
+
 def test_the_shipped_model_comes_with_the_package():
     """The model file is package data next to the module (what an installed wheel carries), and its
     stored check says numpy reproduces what torch fitted."""
     import importlib.resources
 
-    data = importlib.resources.files("portraittalk.motion").joinpath("mouth_model.npz")
+    data = importlib.resources.files("portraittalk.motion").joinpath("causal_mouth.npz")
     assert data.is_file()
-    model = mouth_model()
+    model = causal_mouth_model()
     with np.load(str(data)) as d:
         assert np.abs(model.forward(d["check_mel"]) - d["check_prediction"]).max() < 1e-3
         assert set(map(str, d["outputs"])) == {"opening", "width", "chin"}
@@ -200,9 +226,9 @@ def test_the_shipped_model_comes_with_the_package():
 
 
 def test_training_on_a_slice_of_the_corpus_writes_a_model_the_package_loads(tmp_path):
-    """`portraittalk train --stage mouth` on the corpus's fit clips only (a few steps): it writes a
+    """`portraittalk train --stage causal-mouth` on the corpus's fit clips only (a few steps): it writes a
     model the package's loader reads, with its validation scores."""
-    from portraittalk.motion.mouth_model import MouthModel
+    from portraittalk.motion.causal_mouth import CausalMouthModel
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -213,11 +239,12 @@ def test_training_on_a_slice_of_the_corpus_writes_a_model_the_package_loads(tmp_
     for name in ("fit.npz", "mel_levels.npz"):
         shutil.copy(CORPUS / name, corpus / name)
     run = tmp_path / "run"
-    r = run_cli("train", "--stage", "mouth", "--data", str(corpus), "--output", str(run), "--max-steps", "30",
+    r = run_cli("train", "--stage", "causal-mouth", "--data", str(corpus), "--output", str(run), "--max-steps", "30",
                 "--quiet", timeout=600)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    model = MouthModel.load(run / "mouth_model.npz")
-    report = json.loads((run / "mouth_report.json").read_text())
+    assert "causal_mouth.npz over portraittalk/motion/causal_mouth.npz" in r.stdout
+    model = CausalMouthModel.load(run / "causal_mouth.npz")
+    report = json.loads((run / "causal_mouth_report.json").read_text())
     assert report["clips"] == 19 and "median_r_open_fit_left_out" in report["validation"]
     z = model.forward(frame_log_mel(_speech()[:32_000], 50))
     assert z.shape == (50, 3) and np.isfinite(z).all()

@@ -1,4 +1,4 @@
-"""`portraittalk train --stage identity|animate|joint|audio2motion|mouth --data DATA --output RUN ...`.
+"""`portraittalk train --stage identity|animate|joint|audio2motion|mouth|causal-mouth --data DATA --output RUN ...`.
 
 Runs on accelerate: ``accelerate launch [--num_processes N] -m portraittalk train ...`` trains on
 several GPUs (or machines) with the same flags.
@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "start from --weights RUN.")  # fmt: skip
     p.add_argument("--stage", required=True, choices=STAGES, help="what to train")
     p.add_argument("--data", required=True, type=Path, help="a folder made by `portraittalk preprocess` (--stage "
-                   "mouth: a folder of talking-head videos, e.g. benchmarks/data/clips/fit)")  # fmt: skip
+                   "mouth: a folder of talking-head videos, e.g. benchmarks/data/clips/fit; --stage causal-mouth: "
+                   "the motion corpus, benchmarks/data/motion_corpus)")  # fmt: skip
     p.add_argument("--output", required=True, type=Path, help="the run folder to write (RUN)")
     add_weights_argument(p)
     p.add_argument("--config", help=f"a preset ({', '.join(PRESETS)}; default paper) or a .json/.toml file")
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..training.config import load_config
+    from ..training.config import MOUTH_STAGES, load_config
     from ..training.trainer import train
 
     config = load_config(args.config)
@@ -42,8 +43,11 @@ def _run(args: argparse.Namespace) -> int:
         engine = "--engine diffusion " if args.stage != "audio2motion" else ""
         print(f"trained {args.stage} to step {result.step}/{result.total_steps} (last loss {result.last_loss:.4g}) "
               f"in {result.seconds:.0f} s; weights in {result.run}")
-        if args.stage == "mouth":
-            print(f"ship it: copy {result.run / 'mouth_model.npz'} over portraittalk/motion/mouth_model.npz")
+        if args.stage in MOUTH_STAGES:
+            from ..motion import causal_mouth, mouth_model
+
+            shipped = (mouth_model if args.stage == "mouth" else causal_mouth).MODEL_FILE
+            print(f"ship it: copy {result.run / shipped.name} over portraittalk/motion/{shipped.name}")
         else:
             print(f"use them: portraittalk generate {engine}--weights {result.run} --ref PHOTO --audio SPEECH "
                   "--out OUT.mp4")  # fmt: skip

@@ -24,7 +24,8 @@ from ..config import RenderConfig, _Section, setting
 from ..errors import InputError
 
 DIFFUSION_STAGES = ("identity", "animate", "joint")
-STAGES = (*DIFFUSION_STAGES, "audio2motion", "mouth")  # mouth: the fitted mouth model (training.mouth)
+MOUTH_STAGES = ("mouth", "causal-mouth")  # the "fitted" (training.mouth) and "causal" (training.causal_mouth) mouths
+STAGES = (*DIFFUSION_STAGES, "audio2motion", *MOUTH_STAGES)
 STAGE_NUMBER = {"identity": 1, "animate": 2, "joint": 3}  # portraittalk.training.stages numbering
 
 

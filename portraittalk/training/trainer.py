@@ -275,9 +275,14 @@ def train(stage: str, data: Union[str, Path], weights: Weights, output: Union[st
           config: TrainConfig, max_steps: Optional[int] = None, resume: bool = False,
           explicit_config: bool = False, progress: bool = True) -> TrainResult:  # fmt: skip
     """Run one stage to its end (``max_steps`` or the configured epochs); see :class:`Trainer`. The
-    mouth stage fits the shipped mouth model from videos (``data``: a folder of clips; :mod:`.mouth`)."""
+    mouth stage fits the shipped mouth model from videos (``data``: a folder of clips; :mod:`.mouth`), the
+    causal-mouth stage the causal one live streaming runs (:mod:`.causal_mouth`)."""
     if stage == "mouth":
         from .mouth import train_mouth
 
         return train_mouth(data, output, max_steps, progress)
+    if stage == "causal-mouth":
+        from .causal_mouth import train_causal_mouth
+
+        return train_causal_mouth(data, output, max_steps, progress)
     return Trainer(stage, data, weights, output, config, max_steps, resume, explicit_config, progress).fit()

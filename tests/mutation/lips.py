@@ -1,4 +1,4 @@
-"""Plausible bugs in the speech-to-lips model: its data, timing, causality and pauses."""
+"""Plausible bugs in the causal lips model (motion/causal_mouth.py): its data, timing, causality, pauses."""
 from __future__ import annotations
 
 from mutation.mutate import Mutant
@@ -10,9 +10,9 @@ OFFSETS = (T + "test_each_source_has_one_offset_and_grid_lips_part_on_the_word",
 PAUSES = (T + "test_pauses_rest_the_lips_still",)
 SHIPPED = (T + "test_the_shipped_model_comes_with_the_package",)
 FOLLOWS = (T + "test_the_opening_follows_a_real_speaker_and_the_width_does_not_lead_it",)
-_MM = "portraittalk/motion/mouth_model.py"
+_MM = "portraittalk/motion/causal_mouth.py"
 _DR = "portraittalk/motion/drivers.py"
-_TR = "portraittalk/training/mouth.py"
+_TR = "portraittalk/training/causal_mouth.py"
 
 MUTANTS = [
     Mutant("lips: the network's lookahead ignored (frame k reads only up to k)", _MM,

@@ -56,6 +56,8 @@ MUTANTS: list[Mutant] = [
            (DATA,)),
     Mutant("training: the mouth stage never steps its optimiser", "portraittalk/training/mouth.py",
            "        opt.step()\n", "", (MOUTH,)),
+    Mutant("training: the causal-mouth stage never steps its optimiser", "portraittalk/training/causal_mouth.py",
+           "        opt.step()\n", "", ("tests/training/test_causal_mouth.py",)),
 ]  # fmt: skip
 
 # The motion corpus (issue 21): measurements in the face's frame, GRID split, model-free timing.
