@@ -12,7 +12,9 @@ tracks the real frames and the generated ones, and the motion corpus's own measu
 - std over the clip of roll, pitch, yaw and brow height, generated ÷ real;
 - a sheet (``<clip>.jpg``): real | generated frames at six times, with their mouths enlarged.
 
-The previous engine runs beside it in the same run (``--baseline REV``: that commit checked out in a
+Both shipped mouth models are generated and measured (``MODELS``: "fitted", the offline default, and
+"causal", the one live streaming runs), so the notes can say what the causal model's lookahead costs.
+The previous engine runs beside them in the same run (``--baseline REV``: that commit checked out in a
 git worktree under /tmp, generating in its own process), so the notes can say new against old. The
 JSON summary has the medians over the clips:
 
@@ -38,6 +40,7 @@ MAX_LAG = 6
 MOTION = ("roll", "pitch", "yaw", "brow_height")
 SHEET_TIMES = 6
 MOUTH = (61, 291, 0, 17)  # corners, upper and lower lip's outer middle
+MODELS = ("fitted", "causal")  # the motion models measured (portraittalk.motion.registry)
 
 
 def measures(video: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[np.ndarray]]:
@@ -67,9 +70,9 @@ def compare(real: dict[str, np.ndarray], gen: dict[str, np.ndarray]) -> dict:
     return row
 
 
-def generate_current(pt, first: Path, clip: Path, out: Path) -> Path:
-    video = out / f"{clip.stem}.new.mp4"
-    pt.generate([str(first)], clip, output=video, seed=0)
+def generate_current(pt, first: Path, clip: Path, out: Path, model: str) -> Path:
+    video = out / f"{clip.stem}.{model}.mp4"
+    pt.generate([str(first)], clip, output=video, seed=0, motion_model=model)
     return video
 
 
@@ -141,7 +144,7 @@ def evaluate(pt, clip: Path, out: Path, tree: Path | None) -> dict:
     row: dict = {"clip": clip.stem, "frames": len(real_frames),
                  "real_p99_gap_change": round(p99_change(real["lip_gap"]), 4)}  # fmt: skip
     videos = [("real", real_frames, real_points)]
-    runs = [("new", lambda: generate_current(pt, first, clip, out))]
+    runs = [(model, lambda model=model: generate_current(pt, first, clip, out, model)) for model in MODELS]
     if tree is not None:
         runs.append(("old", lambda: generate_baseline(tree, first, clip, out)))
     for name, make in runs:
@@ -182,7 +185,8 @@ def main() -> int:
         rows.append(evaluate(pt, clip, args.out, tree))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     report = {"set": args.set, "baseline": args.baseline, "clips": rows,
-              "summary": {"new": summary(rows, "new"), **({"old": summary(rows, "old")} if tree else {}),
+              "summary": {**{m: summary(rows, m) for m in MODELS},
+                          **({"old": summary(rows, "old")} if tree else {}),
                           "median_real_p99_gap_change": round(float(np.median([r["real_p99_gap_change"] for r in rows])), 4)},
               "languages": sorted({r["clip"].split("_")[0] for r in rows})}  # fmt: skip
     (args.out / f"real_speech_{args.set}.json").write_text(json.dumps(report, indent=1))
