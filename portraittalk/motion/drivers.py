@@ -74,8 +74,10 @@ def pause_rest(loudness_db: np.ndarray) -> np.ndarray:
     chatter. Causal: reads the loudness up to LOOKAHEAD_FRAMES ahead and PAUSE_REFERENCE_S back."""
     n = len(loudness_db)
     ref_frames = int(round(PAUSE_REFERENCE_S * MODEL_FPS))
-    padded = np.concatenate([np.full(ref_frames, -np.inf), loudness_db, np.repeat(loudness_db[-1:], LOOKAHEAD_FRAMES)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, ref_frames + 1 + LOOKAHEAD_FRAMES)[:n]
+    # The loudest of the past only: a frame's quiet is read LOOKAHEAD_FRAMES ahead below, and a louder frame
+    # after it must not count, or the gate would hear 2 * LOOKAHEAD_FRAMES ahead (more than a live stream has).
+    padded = np.concatenate([np.full(ref_frames, -np.inf), loudness_db])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, ref_frames + 1)
     quiet = (loudness_db < windows.max(axis=1) - PAUSE_BELOW_DB) | (loudness_db < SILENCE_DB)
     quiet = np.append(quiet, np.ones(LOOKAHEAD_FRAMES, bool))
     need = PAUSE_AFTER_FRAMES + 1 + LOOKAHEAD_FRAMES
