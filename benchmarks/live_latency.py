@@ -176,11 +176,12 @@ def soak(pt, reference, samples: np.ndarray, seconds: float) -> dict:
 
 
 def offline_mouth(pt, reference, samples: np.ndarray) -> np.ndarray:
-    """The offline video's drawn mouth opening for the same sound (controls applied as the warp engine does)."""
+    """The offline video's drawn mouth opening for the same sound with the live model (controls applied as the
+    warp engine does)."""
     from portraittalk.media.audio import Audio
     from portraittalk.motion.controls import apply_controls
 
-    request = pt.defaults.updated(size=reference.size)
+    request = pt.defaults.updated(size=reference.size, motion_model="causal")  # the model a live session runs
     track = pt.motion(Audio.from_array(samples), reference, request)
     return apply_controls(track, request.controls, request.render.smoothing_s).mouth_open
 

@@ -1,11 +1,10 @@
 """Speech -> motion one frame at a time, as the audio arrives.
 
-The mouth of frame k is the offline motion model's (:func:`.motion.registry.choose_model`) run on a
-sliding window of the stream: from ``CONTEXT_S`` before the frame's start (or the stream's start)
-to ``LOOKAHEAD_S`` after it, the bounds the model declares (:mod:`.motion.mouth_model`: it is causal,
-so the window gives the offline mouth to float error). Each frame's window is fixed by its index
-alone, so the frames do not depend on how the audio was chunked; the model reads a bounded past, so
-memory does not grow. Head pose, brows, gaze and blinks come from the offline track's own causal
+The mouth is the causal motion model's (the "causal" entry of :mod:`.motion.registry`,
+:mod:`.motion.causal_mouth`), run incrementally on the stream (:class:`.mouth_stream.CausalMouthStream`): frame
+k's mouth is the offline model's on the whole recording to float error, out as soon as the sound reaches
+``LOOKAHEAD_S`` past the frame's start, whatever the chunking; it keeps a bounded past, so memory does
+not grow. Head pose, brows, gaze and blinks come from the offline track's own causal
 generator (:class:`.motion.head.HeadMotion`), stepped once per frame from the frame's loudness and
 pitch: they go on in silence. The controls are applied per frame as the warp engine applies them
 offline, except w3's smoothing, which can only look back (:class:`CausalControls`).
@@ -21,19 +20,14 @@ import numpy as np
 from ..config import Controls, GenerateRequest
 from ..media.audio import SAMPLE_RATE, Audio
 from ..motion.acoustic import acoustic_features, frame_count
+from ..motion.causal_mouth import LOOKAHEAD_S, MODEL_FPS
 from ..motion.controls import apply_controls, eye_region
 from ..motion.geometry import MAX_GAP, FaceRig
 from ..motion.head import HeadMotion, speech_drivers
-from ..motion.mouth_model import CONTEXT_S, LOOKAHEAD_S
-from ..motion.registry import Speech, choose_model
 from ..motion.track import MotionTrack
-from ..weights import Weights
 from .audio import AudioStream
+from .mouth_stream import CausalMouthStream
 
-# The model's own context (CONTEXT_S, 9.34 s) recomputed every 40 ms frame costs more than a frame's time on
-# this 2-core machine (60 s at 256 px: latency median 1.2 s); 2.5 s keeps real time, and the live mouth
-# follows the offline one at r 0.97-0.99 (held-out speech). An incremental model would lift this.
-LIVE_CONTEXT_S = 2.5
 HEAD_CONTEXT_S = 1.0  # sound before a frame's start its head motion reads (the pitch's voicing compares with it)
 
 
@@ -46,15 +40,15 @@ class LiveMotion:
     """Frame k's motion (a one-frame :class:`MotionTrack`, no controls) from the stream's sound."""
 
     def __init__(self, reference: np.ndarray, frame_size: tuple[int, int], request: GenerateRequest,
-                 weights: Optional[Weights], depth: Optional[np.ndarray] = None) -> None:  # fmt: skip
+                 depth: Optional[np.ndarray] = None) -> None:  # fmt: skip
         self.fps = float(request.render.fps)
         self.frame_size = frame_size
         self.reference = reference.astype(np.float32)
         self.depth = depth  # the reference's depth: the head's pitch and yaw turn the face on it, as offline
         self.rig = FaceRig(reference)
-        self.config, self.seed, self.weights = request.motion, request.seed, weights
-        self.model = choose_model(self.config.motion_model, weights)
-        self.context_frames = int(np.ceil(min(CONTEXT_S, LIVE_CONTEXT_S) * self.fps))
+        self.config, self.seed = request.motion, request.seed
+        self.mouth = CausalMouthStream()
+        self.context_frames = int(round(HEAD_CONTEXT_S * self.fps))
         self.lookahead = int(round(LOOKAHEAD_S * SAMPLE_RATE))
         self.head = HeadMotion(self.fps, self.rig.frame.scale, self.config, self.seed)  # the offline track's generator
 
@@ -64,8 +58,10 @@ class LiveMotion:
                            np.zeros((1, 6), np.float32), *np.zeros((3, 1), np.float32), depth=self.depth)  # fmt: skip
 
     def ready(self, k: int, received: int) -> bool:
-        """Frame k's window has arrived."""
-        return frame_start(k, self.fps) + self.lookahead <= received
+        """Frame k's window has arrived (at 25 fps the mouth's lookahead; at other rates a frame's mouth is
+        read between two of the model's 25 fps frames, and waits for the later one)."""
+        native = int(np.ceil(k * MODEL_FPS / self.fps))
+        return max(frame_start(k, self.fps), frame_start(native, MODEL_FPS)) + self.lookahead <= received
 
     def first_needed(self, k: int) -> int:
         """The earliest sample frame k (and every later frame) reads."""
@@ -76,21 +72,39 @@ class LiveMotion:
         first = max(k - self.context_frames, 0)  # the stream's start as a clip's start: as offline
         start = frame_start(first, self.fps)
         window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))
-        speech = Speech(window, acoustic_features(window, self.fps), self.rig, self.fps, self.config, self.seed,
-                        self.weights)  # fmt: skip
-        mouth = self.model.mouth(speech)
+        gap, width = self.mouth_at(k, audio)
         i = k - first
         moves = self.head.step(*self._head_drivers(window, i))
         rig = self.rig
-        expression = (mouth.displacement[i : i + 1] + rig.lids(np.array([moves.blink]))
+        expression = (rig.mouth(gap, width) + rig.lids(np.array([moves.blink]))
                       + rig.brows(np.array([moves.brow])) + rig.gaze(moves.gaze[None]))  # fmt: skip
         return MotionTrack(self.fps, self.frame_size, self.reference, expression.astype(np.float32),
                            moves.head[None].astype(np.float32),
-                           np.clip(mouth.opening[i : i + 1] / MAX_GAP, 0.0, 1.5).astype(np.float32),
-                           np.array([moves.blink], np.float32),
-                           np.clip(speech.features.loudness[i : i + 1], 0, 1).astype(np.float32),
+                           np.clip(gap / MAX_GAP, 0.0, 1.5).astype(np.float32), np.array([moves.blink], np.float32),
+                           np.clip(acoustic_features(window, self.fps).loudness[i : i + 1], 0, 1).astype(np.float32),
                            depth=self.depth)  # fmt: skip
 
+    def mouth_at(self, k: int, audio: AudioStream) -> tuple[np.ndarray, np.ndarray]:
+        """Frame k's (gap (1,), width (1,)) as the "causal" motion model draws it offline
+        (:func:`.motion.drivers.causal_fitted_mouth`: read at the frame's time between the model's 25 fps
+        frames, then the gain and the limits); the stream first takes the sound not yet given to it."""
+        stream = self.mouth
+        if audio.total > stream.total:
+            stream.push(audio.read(stream.total, audio.total))
+        t = k * MODEL_FPS / self.fps
+        j = int(np.floor(t))
+        if not stream.ready(int(np.ceil(t))) and not stream.finished:  # the stream's end: offline's end
+            stream.finish()
+        if stream.finished:
+            j = min(j, stream.frames_total - 1)
+        (gap0, width0), (gap1, width1) = stream.mouth(j), (stream.mouth(j + 1) if t > j else stream.mouth(j))
+        gap = np.interp([t], [j, j + 1], [gap0, gap1])
+        width = np.interp([t], [j, j + 1], [width0, width1])
+        model = stream.model
+        gap = np.clip(gap * self.config.mouth_gain, 0.0, 1.5 * MAX_GAP)
+        width = np.clip(model.width_std * width * self.config.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP),
+                                                                                                 0.0, 1.0)
+        return gap.astype(np.float32), width.astype(np.float32)
 
     def _head_drivers(self, window: Audio, i: int) -> tuple[float, float]:
         """Frame i's loudness and pitch (what :class:`HeadMotion` steps on), from the last ``HEAD_CONTEXT_S``

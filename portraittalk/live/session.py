@@ -16,6 +16,7 @@ from ..config import GenerateRequest
 from ..errors import InputError, SessionClosedError
 from ..face.reference import Reference
 from ..media.audio import SAMPLE_RATE
+from ..motion.registry import CAUSAL
 from ..weights import Weights
 from .audio import AudioStream
 from .motion import LOOKAHEAD_S, CausalControls, LiveMotion, frame_start
@@ -45,6 +46,7 @@ class LiveSession:
 
     sample_rate = SAMPLE_RATE
     lookahead_s = LOOKAHEAD_S
+    motion_model = CAUSAL  # whatever the request names: a stream cannot wait for the whole clip (see .motion)
 
     def __init__(self, references: Sequence[Reference], request: GenerateRequest,
                  weights: Optional[Weights] = None) -> None:  # fmt: skip
@@ -60,7 +62,7 @@ class LiveSession:
         self.fps = float(render.fps)
         self.full_frame = bool(render.full_frame)
         self.frame_size = primary.crop.source_size if self.full_frame else (render.size, render.size)
-        self._motion = LiveMotion(primary.landmarks, (render.size, render.size), request, weights, primary.depth)
+        self._motion = LiveMotion(primary.landmarks, (render.size, render.size), request, primary.depth)
         self._controls = CausalControls(request.controls, render.smoothing_s, self.fps, self._motion.reference)
         self._audio: Optional[AudioStream] = AudioStream()
         rest = self._motion.rest_track()

@@ -15,8 +15,8 @@ SESSION, MOTION, STREAM = "portraittalk/live/session.py", "portraittalk/live/mot
 
 MUTANTS += [
     Mutant("live: frames out before their lookahead has arrived", MOTION,
-           "        return frame_start(k, self.fps) + self.lookahead <= received\n",
-           "        return frame_start(k, self.fps) <= received\n", (TIMING,)),
+           "frame_start(native, MODEL_FPS)) + self.lookahead <= received\n",
+           "frame_start(native, MODEL_FPS)) <= received\n", (TIMING,)),
     Mutant("live: a chunk's remainder lost (only whole 20 ms blocks kept)", STREAM,
            "    def _append(self, x: np.ndarray) -> None:\n",
            "    def _append(self, x: np.ndarray) -> None:\n        x = x[: len(x) // 320 * 320]\n", (TIMING,)),
@@ -42,9 +42,9 @@ MUTANTS += [
            "        self._controls = CausalControls(self.request.controls, self.request.render.smoothing_s, self.fps,\n"
            "                                        self._motion.reference)\n",
            (CHUNKINGS,)),
-    Mutant("live: a frame's window ends where the sound received ends (depends on the chunking)", MOTION,
-           "        window = Audio.from_array(audio.read(start, frame_start(k, self.fps) + self.lookahead))\n",
-           "        window = Audio.from_array(audio.read(start, audio.total))\n", (CHUNKINGS,)),
+    Mutant("live: a frame's mouth completed before its lookahead's log-mel is in (the network reads short)",
+           "portraittalk/live/mouth_stream.py", "else self._native - 1 - LOOKAHEAD_FRAMES\n", "else self._native - 1\n",
+           (f"{LIVE_TESTS}::test_the_streamed_mouth_is_the_offline_causal_mouth_in_any_chunking",)),
     Mutant("live: a closed session keeps its renderer", SESSION,
            "        self._renderer = None\n        self._audio = None\n", "        self._audio = None\n", (CLOSED,)),
 ]
@@ -109,4 +109,26 @@ MUTANTS += [
            'w2 = slider("w2", "w2 · head placement", 0.05, value=controls.w2)',
            'w2 = slider("w2", "w2 · head placement", 0.05)',
            (f"{LIVE_TAB}::test_portraittalk_live_serves_the_page_alone",)),
+]
+
+# live-stream: the causal mouth run incrementally (portraittalk/live/mouth_stream.py)
+MOUTH_STREAM = "portraittalk/live/mouth_stream.py"
+STREAMED = f"{LIVE_TESTS}::test_the_streamed_mouth_is_the_offline_causal_mouth_in_any_chunking"
+MUTANTS += [
+    Mutant("live mouth stream: the samples the next log-mel frame reads dropped (kept from one frame late)",
+           MOUTH_STREAM, "        keep_from = HOP * (self._n_raw - 1)\n", "        keep_from = HOP * self._n_raw\n",
+           (STREAMED,)),
+    Mutant("live mouth stream: the stream's end pads the network with silence, not the last input as offline",
+           MOUTH_STREAM, "np.repeat(cols[:, -1:], missing, axis=1)", "np.zeros((cols.shape[0], missing), cols.dtype)",
+           (STREAMED,)),
+    Mutant("live mouth stream: the convolutions' past cut short (state not carried far enough back)",
+           MOUTH_STREAM, "        lo = max(first - CONV_PAST, 0)\n", "        lo = max(first - CONV_PAST // 2, 0)\n",
+           (STREAMED,)),
+    Mutant("causal mouth: the pause gate's reference reads past the lookahead (louder frames ahead count)",
+           "portraittalk/motion/drivers.py",
+           "    padded = np.concatenate([np.full(ref_frames, -np.inf), loudness_db])\n"
+           "    windows = np.lib.stride_tricks.sliding_window_view(padded, ref_frames + 1)\n",
+           "    padded = np.concatenate([np.full(ref_frames, -np.inf), loudness_db, np.repeat(loudness_db[-1:], 2)])\n"
+           "    windows = np.lib.stride_tricks.sliding_window_view(padded, ref_frames + 3)[: len(loudness_db)]\n",
+           (STREAMED,)),
 ]
