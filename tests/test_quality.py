@@ -182,3 +182,18 @@ def test_fangs_on_a_moving_head_are_flagged(biden_speaking):
     reach = np.array(check.measures["teeth_reach"].values)
     assert (reach > TEETH_REACH).mean() > 0.9, np.percentile(reach, [5, 50])
     assert check.result().flagged
+
+
+def test_a_track_drawing_the_lips_farther_apart_than_a_mouth_opens_is_flagged(clean):
+    """Whatever the interior looks like (real teeth and tongue are not dark enough to measure a gape by
+    their area), lips drawn 0.18 face heights farther apart than the track's are a broken face; the
+    clean render's widest opening stays under the bar."""
+    ref, frames, drawn = clean
+    assert verdict(*clean).scores["gape"] <= 0.14 + 0.02
+    h = float(mesh.face_height(ref.landmarks))
+    gaping = drawn.copy()
+    lower = ref.landmarks[:, 1] > ref.landmarks[mesh.LOWER_LIP_INNER, 1] - 1
+    gaping[:, lower, 1] += 0.18 * h
+    q = verdict(ref, frames, gaping)
+    assert q.scores["gape_frames"] == 1.0
+    assert any("gapes wider than a mouth can open" in w for w in q.warnings)

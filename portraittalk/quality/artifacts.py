@@ -30,10 +30,12 @@ from typing import Optional
 import numpy as np
 
 from ..face import mesh
+from ..motion.geometry import MAX_OPEN
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 COLUMN = 0.1  # face heights of mouth-wide rows below the chin that may change almost entirely
 CAVITY_AREA = 0.045  # the dark mouth opening's area may reach this share of the face height squared
+GAPE_SLACK = 0.02  # face heights the drawn inner lips may part beyond the widest mouth drawn (or the photo's)
 TEETH_REACH = 0.04  # face heights beyond the outer lip contour bright new pixels may reach
 PHOTO_ADVICE = ("try a sharper, front-facing photo with the mouth clearly visible, or a lower w1 (smaller "
                 "mouth motion)")  # an engine that animates the photo: the photo or the motion is at fault
@@ -125,8 +127,10 @@ class ArtifactCheck:
                 self.ref_small = gray[self.still].astype(np.int16)
         self.measures = {
             "column": _Measure("column", COLUMN, "a column below the mouth changes on {share} of the frames"),
-            "cavity_area": _Measure("cavity_area", CAVITY_AREA, "the mouth gapes wider than a mouth can open on "
-                                    "{share} of the frames"),
+            "gape": _Measure("gape", max(MAX_OPEN, float(mesh.mouth_aperture(lm))) + GAPE_SLACK,
+                             "the mouth gapes wider than a mouth can open on {share} of the frames"),
+            "cavity_area": _Measure("cavity_area", CAVITY_AREA, "the mouth's dark inside is larger than a real "
+                                    "mouth's on {share} of the frames"),
             "teeth_reach": _Measure("teeth_reach", TEETH_REACH, "drawn teeth reach outside the lips on {share} "
                                     "of the frames"),
             "interior_colour": _Measure("interior_colour", COLOUR_EXCESS, "the mouth's interior is more colourful "
@@ -155,6 +159,11 @@ class ArtifactCheck:
             rows = (change > NEW).mean(axis=1)
             column = 2.0 * float((rows > 0.6).sum()) / self.face_h
         self.measures["column"].values.append(column)
+        # How far the lips are drawn apart, in the reference's face heights scaled as the head is (a
+        # broken track drops the chin too, so the frame's own face height would hide the gape).
+        scale = float(np.sqrt(abs(np.linalg.det(head[:, :2]))))
+        gap = float(np.linalg.norm(landmarks[mesh.UPPER_LIP_INNER] - landmarks[mesh.LOWER_LIP_INNER]))
+        self.measures["gape"].values.append(gap / (self.face_h * max(scale, 1e-6)))
         cavity, teeth, colour = self._mouth(frame, landmarks, head)
         self.measures["cavity_area"].values.append(cavity)
         self.measures["teeth_reach"].values.append(teeth)

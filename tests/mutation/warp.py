@@ -95,3 +95,9 @@ MUTANTS = [
     Mutant("pipeline: the quality verdict is dropped", "portraittalk/pipeline.py",
            "        quality = check.result()\n", "        quality = Quality()\n", QUALITY_TESTS),
 ]
+MUTANTS += [
+    Mutant("quality: the drawn lips' gape not measured", "portraittalk/quality/artifacts.py",
+           'self.measures["gape"].values.append(gap / (self.face_h * max(scale, 1e-6)))',
+           'self.measures["gape"].values.append(0.0)',
+           ("tests/test_quality.py::test_a_track_drawing_the_lips_farther_apart_than_a_mouth_opens_is_flagged",)),
+]
