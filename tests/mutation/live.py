@@ -78,7 +78,7 @@ MUTANTS += [
            "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
     Mutant("live tab: a portrait without a face is told only after the wait for a slot", UI_LIVE,
            "        references = self.manager.get().analyse(", "        references = [portrait] or (", (NO_FACE,)),
-    Mutant("live tab: a refused start keeps the microphone open", "app.py",
+    Mutant("live tab: a refused start keeps the microphone open", "portraittalk/ui/live.py",
            "    go.failure(None, js=STOP_JS, queue=False)", "    pass", (NO_FACE,)),
 ]
 MUTANTS += [
