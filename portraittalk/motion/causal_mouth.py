@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import HOP, N_FFT, SAMPLE_RATE, WINDOW, mel_filterbank
+from .mouth_model import network_members
 
 MODEL_FILE = Path(__file__).with_name("causal_mouth.npz")
 MODEL_FPS = 25.0
@@ -122,12 +123,7 @@ class CausalMouthModel:
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> "CausalMouthModel":
         with np.load(path) as d:
-            members: dict[str, dict[str, np.ndarray]] = {}
-            for key in d.files:  # "w.<member>.<name>"
-                if key.startswith("w."):
-                    member, name = key[2:].split(".", 1)
-                    members.setdefault(member, {})[name] = d[key].astype(np.float32)
-            return cls(tuple(members[m] for m in sorted(members, key=int)), tuple(int(v) for v in d["dilations"]),
+            return cls(network_members(d), tuple(int(v) for v in d["dilations"]),
                        tuple(str(v) for v in d["outputs"]), d["mel_mean"].astype(np.float32),
                        d["mel_std"].astype(np.float32), d["prediction_std"].astype(np.float64),
                        float(d["opening_mean"]), float(d["opening_std"]), float(d["rest_opening"]),

@@ -39,6 +39,16 @@ def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride: int = 1,
     return np.einsum("ock,cnk->on", weight, cols, optimize=True) + bias[:, None]
 
 
+def network_members(d: "np.lib.npyio.NpzFile") -> tuple[dict[str, np.ndarray], ...]:
+    """The fitted networks' weights of a saved model, by member (keys ``w.<member>.<name>``), in order."""
+    members: dict[str, dict[str, np.ndarray]] = {}
+    for key in d.files:
+        if key.startswith("w."):
+            member, name = key[2:].split(".", 1)
+            members.setdefault(member, {})[name] = d[key].astype(np.float32)
+    return tuple(members[m] for m in sorted(members, key=int))
+
+
 @dataclass(frozen=True)
 class MouthModel:
     """The fitted networks' weights and what their outputs mean."""
@@ -54,12 +64,7 @@ class MouthModel:
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> "MouthModel":
         with np.load(path) as d:
-            members: dict[str, dict[str, np.ndarray]] = {}
-            for key in d.files:  # "w.<member>.<name>"
-                if key.startswith("w."):
-                    member, name = key[2:].split(".", 1)
-                    members.setdefault(member, {})[name] = d[key].astype(np.float32)
-            return cls(tuple(members[m] for m in sorted(members, key=int)), tuple(int(v) for v in d["dilations"]),
+            return cls(network_members(d), tuple(int(v) for v in d["dilations"]),
                        tuple(str(v) for v in d["outputs"]), d["prediction_std"].astype(np.float64),
                        float(d["opening_mean"]), float(d["opening_std"]), float(d["width_std"]))  # fmt: skip
 
