@@ -49,14 +49,20 @@ def app_url(app_module, app_outputs):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium, headless, for the browser tests."""
+def playwright():
+    """The one Playwright of the session: its sync API cannot run twice at once in one thread."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Debian's Chromium, headless, for the browser tests."""
+    b = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -124,16 +124,13 @@ def no_session_left(live_app):
 
 
 @pytest.fixture(scope="module")
-def chromium(speech):
+def chromium(speech, playwright):
     """Chromium whose microphone speaks the file; a page gets it only where the test grants it."""
-    from playwright.sync_api import sync_playwright
-
     args = CHROMIUM_ARGS + ["--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={speech['path']}",
                             "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+    yield browser
+    browser.close()
 
 
 def open_live(chromium, url: str, size=(1280, 800), microphone: bool = True, portrait: Path = PORTRAIT):
