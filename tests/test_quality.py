@@ -197,3 +197,38 @@ def test_a_track_drawing_the_lips_farther_apart_than_a_mouth_opens_is_flagged(cl
     q = verdict(ref, frames, gaping)
     assert q.scores["gape_frames"] == 1.0
     assert any("gapes wider than a mouth can open" in w for w in q.warnings)
+
+
+def test_a_tooth_over_the_photos_fine_highlights_is_flagged_and_the_highlights_moved_are_not():
+    """A chin with fine bright stubble (every other pixel 200 levels, on dark skin) under a dark open
+    mouth: a still face (frames = the photo, its own landmarks) with teeth hanging over the chin. Teeth 15 levels brighter than
+    the stubble's highlights are drawn teeth (flagged); teeth within a resampling's error of them
+    (5 levels) are the photo's highlights a pixel off (not flagged)."""
+    photo = load_image(PORTRAIT)
+    ref = analyse_reference(photo, "astronaut", size=SIZE)
+    lm = ref.landmarks.astype(np.float64)
+    h = float(mesh.face_height(lm))
+    (cx, _), _ = _mouth(lm)
+    textured = ref.image.copy()
+    chin = (slice(int(lm[mesh.LOWER_LIP_OUTER, 1]) + 1, int(lm[mesh.LOWER_LIP_OUTER, 1] + 0.15 * h)),
+            slice(int(cx - 0.15 * h), int(cx + 0.15 * h)))  # fmt: skip
+    block = textured[chin]
+    block[:] = 90
+    block[::2, ::2] = 200  # the stubble's highlights
+    textured[chin] = block
+    cv2.fillPoly(textured, [np.round(lm[mesh.lips_inner_loop()]).astype(np.int32)], (40, 30, 30))  # a dark mouth
+
+    def reach(level: int):
+        check = ArtifactCheck(textured, lm, still_background=True)
+        for _ in range(4):
+            f = textured.copy()
+            for side in (-1, 1):  # canines from the upper lip to 0.1 face heights below the lower lip
+                x = cx + side * 0.08 * h
+                cv2.rectangle(f, (int(x - 0.02 * h), int(lm[mesh.UPPER_LIP_INNER, 1])),
+                              (int(x + 0.02 * h), int(lm[mesh.LOWER_LIP_OUTER, 1] + 0.1 * h)), (level,) * 3, -1)  # fmt: skip
+            check.update(f, lm)
+        return check.result()
+
+    drawn = reach(215)
+    assert drawn.flagged and drawn.scores["teeth_reach"] > TEETH_REACH, drawn
+    assert not reach(205).flagged
