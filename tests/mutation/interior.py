@@ -5,6 +5,7 @@ from mutation.mutate import Mutant
 
 T = "tests/test_mouth_interior.py"
 MOUTH = "portraittalk/engines/warp/mouth.py"
+LIPLINE = "portraittalk/engines/warp/lipline.py"
 LIT = f"{T}::test_the_teeth_are_lit_like_the_photo"
 GREY = f"{T}::test_a_black_and_white_photo_gets_a_grey_interior"
 OPENING = f"{T}::test_the_interior_follows_the_opening"
@@ -30,11 +31,12 @@ MUTANTS = [
     Mutant("interior: the seam blend removed (the interior's edge cut hard into the lips)", MOUTH,
            "    mask = cv2.GaussianBlur(mask, (0, 0), style.edge)  # as soft as the photo's own edges\n", "", (SOFT,)),
     Mutant("interior: a seam between a closed photo's closed lips not covered (only a photo's teeth are)", MOUTH,
-           "        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)\n",
-           "        return _crease(frame, lm, style) if ref_gap > 0.012 * face_h else frame\n", (SEAM, REAL)),
+           "        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)\n",
+           "        return crease(frame, lm, style.crease, style.edge) if ref_gap > 0.012 * face_h else frame\n",
+           (SEAM, REAL)),
     Mutant("interior: no crease at all where the lips close (seams and the photo's teeth show)", MOUTH,
-           "        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)\n",
+           "        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)\n",
            "        return frame\n", (SEAM, REAL)),
-    Mutant("interior: the seam cover darkens the photo's own lips too", MOUTH,
+    Mutant("interior: the seam cover darkens the photo's own lips too", LIPLINE,
            "    if only_brighter:  # all of a seam's brightness goes\n", "    if False:\n", (SEAM,)),
 ]

@@ -20,6 +20,7 @@ from ...face import mesh
 from ...face.reference import Reference
 from ...motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
 from .exemplars import CANONICAL, InteriorPicker, inner_gap, library, mouth_coordinates
+from .lipline import CREASE_SHADE, box_around, crease
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
 GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
@@ -30,9 +31,6 @@ INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are re
 IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
 EYE_WHITE_LUMA = 0.55  # eye "whites" darker than this share of the skin are sunglasses or shade: not the light
-CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this much darker
-SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
-SEAM_CONTRAST = 30.0  # levels more at which it is all seam
 MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
 
 
@@ -209,11 +207,11 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
         # between them; real closed lips meet in a darker crease.
         # Over a photo's closed lips the warp can pull a bright line of skin between them: covered
         # where (and only where) the line is brighter than the lips.
-        return _crease(frame, lm, style, only_brighter=ref_gap <= 0.012 * face_h)
+        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)
     wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
     if wider == 0.0:
         return frame
-    box = _box(inner, frame.shape, 2, 3)
+    box = box_around(inner, frame.shape, 2, 3)
     if box is None:
         return frame
     x0, y0, x1, y1 = box
@@ -252,43 +250,6 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     alpha = alpha[..., None]
     frame = frame.copy()
     frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + colour * alpha, 0, 255).round().astype(np.uint8)
-    return frame
-
-
-def _box(points: np.ndarray, shape: tuple[int, ...], before: int, after: int) -> Optional[tuple[int, int, int, int]]:
-    """(x0, y0, x1, y1): the pixels around ``points`` with a margin, cut to the frame; None when
-    fewer than 3 px are left either way (nothing worth drawing)."""
-    x0, y0 = np.floor(points.min(axis=0)).astype(int) - before
-    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + after
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
-    return None if x1 - x0 < 3 or y1 - y0 < 3 else (int(x0), int(y0), int(x1), int(y1))
-
-
-def _crease(frame: np.ndarray, lm: np.ndarray, style: MouthStyle, only_brighter: bool = False) -> np.ndarray:
-    """A thin line of the lips' shadow colour where the inner lips meet (corner to corner);
-    ``only_brighter``: only over pixels brighter than the lips themselves (a seam of skin), the rest
-    left as it is."""
-    import cv2
-
-    corners = lm[[mesh.lips_inner_loop()[0]]], lm[[mesh.lips_inner_loop()[10]]]
-    middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
-    line = np.concatenate([corners[0], middle, corners[1]])
-    gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
-    box = _box(line, frame.shape, 4, 5)
-    if box is None:
-        return frame
-    x0, y0, x1, y1 = box
-    mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
-    thickness = int(round(4 * (max(1.6, gap + 1.0) + (2.0 if only_brighter else 0.0))))  # covers the photo's teeth, a seam
-    cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
-    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), style.edge)[..., None] / 255 * 0.85
-    frame = frame.copy()
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    if only_brighter:  # all of a seam's brightness goes
-        lips = _luma(style.crease) / CREASE_SHADE + SEAM_MARGIN  # brighter than the lips themselves: skin
-        alpha = alpha / 0.85 * np.clip((region @ LUMA - lips) / SEAM_CONTRAST, 0.0, 1.0)[..., None]
-    frame[y0:y1, x0:x1] = (region * (1 - alpha) + style.crease * alpha).round().astype(np.uint8)
     return frame
 
 

@@ -1,0 +1,55 @@
+"""Where closed lips meet: a thin crease of the lips' shadow colour, which hides a photo's teeth
+between lips drawn together and covers a bright seam of skin the warp can pull between them."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ...face import mesh
+from ...motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
+
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this much darker
+SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
+SEAM_CONTRAST = 30.0  # levels more at which it is all seam
+
+
+def box_around(points: np.ndarray, shape: tuple[int, ...], before: int,
+               after: int) -> Optional[tuple[int, int, int, int]]:  # fmt: skip
+    """(x0, y0, x1, y1): the pixels around ``points`` with a margin, cut to the frame; None when
+    fewer than 3 px are left either way (nothing worth drawing)."""
+    x0, y0 = np.floor(points.min(axis=0)).astype(int) - before
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + after
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return None if x1 - x0 < 3 or y1 - y0 < 3 else (int(x0), int(y0), int(x1), int(y1))
+
+
+def crease(frame: np.ndarray, lm: np.ndarray, colour: np.ndarray, edge: float,
+           only_brighter: bool = False) -> np.ndarray:  # fmt: skip
+    """A thin line of the lips' shadow ``colour`` where the inner lips meet (corner to corner), as soft
+    as the photo's edges (``edge``, a Gaussian sigma in px);
+    ``only_brighter``: only over pixels brighter than the lips themselves (a seam of skin), the rest
+    left as it is."""
+    import cv2
+
+    corners = lm[[mesh.lips_inner_loop()[0]]], lm[[mesh.lips_inner_loop()[10]]]
+    middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
+    line = np.concatenate([corners[0], middle, corners[1]])
+    gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
+    box = box_around(line, frame.shape, 4, 5)
+    if box is None:
+        return frame
+    x0, y0, x1, y1 = box
+    mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
+    thickness = int(round(4 * (max(1.6, gap + 1.0) + (2.0 if only_brighter else 0.0))))  # covers the photo's teeth, a seam
+    cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
+    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), edge)[..., None] / 255 * 0.85
+    frame = frame.copy()
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    if only_brighter:  # all of a seam's brightness goes
+        lips = float(colour @ LUMA) / CREASE_SHADE + SEAM_MARGIN  # brighter than the lips themselves: skin
+        alpha = alpha / 0.85 * np.clip((region @ LUMA - lips) / SEAM_CONTRAST, 0.0, 1.0)[..., None]
+    frame[y0:y1, x0:x1] = (region * (1 - alpha) + colour * alpha).round().astype(np.uint8)
+    return frame
