@@ -5,8 +5,8 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 (written apart from the engine: nothing here reads how the interior is made):
 
 * ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames, when at
-  least 0.04 face heights open) against
-  the photo's eye whites, distance of their chromaticities (r, g, b) / (r + g + b) in percentage
+  least 0.04 face heights open) against the photo's own teeth where its mouth is open and shows some
+  (else against its eye whites), distance of their chromaticities (r, g, b) / (r + g + b) in percentage
   points; ``teeth_green``: how much greener than the eye whites (a grey-green strip); ``teeth_dim``:
   the teeth's brightness over the eye whites' (a flat grey strip is dim);
 * ``periodic``: a periodic vertical pattern across the teeth band (evenly spaced drawn lines): the
@@ -103,8 +103,17 @@ def chromaticity(rgb: np.ndarray) -> np.ndarray:
     return rgb / max(float(rgb.sum()), 1e-6)
 
 
+def photo_teeth(photo: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
+    """The colour of the teeth the photo itself shows (its mouth at least TEETH_OPENING open), else None."""
+    if np.linalg.norm(lm[13] - lm[14]) < TEETH_OPENING * face_height(lm):
+        return None
+    teeth = teeth_pixels(photo, lm)
+    return None if teeth is None else teeth.mean(axis=0)
+
+
 def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray]) -> dict:
-    """teeth_tint, teeth_green (percentage points of chromaticity) and teeth_dim against the eye whites."""
+    """teeth_tint, teeth_green (percentage points of chromaticity) and teeth_dim against ``white``: the
+    photo's own teeth, else its eye whites."""
     teeth = teeth_pixels(frame, lm)
     if teeth is None:
         return {}
@@ -232,7 +241,8 @@ def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], l
     heights = np.array([face_height(lm) for lm in lms])
     gaps = np.linalg.norm(lms[:, 13] - lms[:, 14], axis=1) / heights
     widest = widest_frames(gaps)
-    white = eye_white(photo, photo_lm)
+    white = photo_teeth(photo, photo_lm)
+    white = eye_white(photo, photo_lm) if white is None else white
     out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest]}
     worst: dict[str, float] = {}
     for t in widest:
