@@ -91,6 +91,16 @@ class Limits:
     max_references: int = 8
 
 
+def reference_count_problem(count: int, most: int) -> Optional[str]:
+    """What is wrong with ``count`` reference portraits when at most ``most`` are taken (None: nothing);
+    one wording for the API, the app and batch jobs."""
+    if count == 0:
+        return "add at least one reference portrait (JPEG, PNG, WebP or BMP)."
+    if count > most:
+        return f"{count} reference images given; at most {most} are taken. Remove some and try again."
+    return None
+
+
 @dataclass(frozen=True)
 class Controls(_Section):
     """The paper's condition weights w1..w3 (Eq. 2). 1.0 = the default (as trained).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Se
 
 import numpy as np
 
-from .config import Controls, GenerateRequest, Limits, RuntimeConfig
+from .config import Controls, GenerateRequest, Limits, RuntimeConfig, reference_count_problem
 from .engines.base import Engine, ProgressFn, no_progress
 from .engines.registry import build_engine, choose_engine, engine_status, ignored_note
 from .errors import InputError
@@ -215,11 +215,9 @@ class PortraitTalk:
     def _checked(self, references: Sequence[ImageInput]) -> list[ImageInput]:
         """The references as a list: at least one, at most ``limits.max_references``."""
         references = list(references)
-        if not references:
-            raise InputError("give at least one reference portrait.")
-        if len(references) > self.limits.max_references:
-            raise InputError(f"at most {self.limits.max_references} reference images are accepted "
-                             f"(got {len(references)}).")  # fmt: skip
+        problem = reference_count_problem(len(references), self.limits.max_references)
+        if problem:
+            raise InputError(problem)
         return references
 
     def analyse(self, references: Sequence[ImageInput], size: int, margin: float, face_index: int = 0,

@@ -139,3 +139,29 @@ def test_result_settings_are_the_request(tmp_path):
     expected = GenerateRequest.from_flat({"prompt": "grey hair", "seed": 3, "size": 128, "w2": 2.0})
     assert result.settings == asdict(expected)
     assert result.seed == 3 and result.engine == "warp"
+
+
+def test_too_many_or_no_portraits_read_the_same_in_the_api_the_app_and_a_batch_job(tmp_path):
+    """One wording, from one place: the API raises it, the app shows it, a batch job lists it."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from portraittalk.batch.jobs import Job, find_problems
+    from portraittalk.config import Limits
+    from portraittalk.ui.handlers import Handlers, ServeLimits
+    from portraittalk.ui.manager import ModelManager
+
+    portrait, speech = str(PORTRAIT), str(SPEECH)
+    nine = "9 reference images given; at most 8 are taken. Remove some and try again."
+    with pytest.raises(InputError) as api:
+        PortraitTalk.from_pretrained(engine="warp").generate([portrait] * 9, speech)
+    assert str(api.value) == nine
+    handlers = Handlers(ModelManager(), ServeLimits(), tmp_path)
+    with pytest.raises(gr.Error) as app:
+        handlers.generate([portrait] * 9, speech, request=SimpleNamespace(session_hash="s"))
+    assert nine[1:] in str(app.value)
+    job = Job(id="j", references=(PORTRAIT,) * 9, audio=SPEECH, output="j.mp4")
+    assert find_problems([job], GenerateRequest(), Limits()) == {"j": nine}
+    with pytest.raises(InputError, match="add at least one reference portrait"):
+        PortraitTalk.from_pretrained(engine="warp").generate([], speech)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from ..config import FLAT, GenerateRequest, Limits
+from ..config import FLAT, GenerateRequest, Limits, reference_count_problem
 from ..engines.registry import AUTO, entry
 from ..errors import InputError
 
@@ -133,8 +133,9 @@ def find_problems(jobs: Iterable[Job], defaults: GenerateRequest, limits: Limits
 
 
 def _problem(job: Job, defaults: GenerateRequest, limits: Limits) -> Optional[str]:
-    if len(job.references) > limits.max_references:
-        return f"at most {limits.max_references} portraits per job (got {len(job.references)})"
+    problem = reference_count_problem(len(job.references), limits.max_references)
+    if problem:
+        return problem
     for path in (*job.references, job.audio):
         if not path.is_file():
             return f"'{path}' does not exist"

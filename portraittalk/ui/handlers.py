@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import gradio as gr
 import numpy as np
 
-from ..config import GenerateRequest, Limits
+from ..config import GenerateRequest, Limits, reference_count_problem
 from ..errors import CancelledError, ImageError, InputError, PortraitTalkError
 from ..media import Audio, load_audio, load_image
 from ..media.audio import SAMPLE_RATE
@@ -117,11 +117,9 @@ class Handlers:
     # -- generate -------------------------------------------------------------------------------
     def _references(self, references: Optional[Sequence[str]]) -> list[str]:
         refs = [str(r) for r in (references or [])]
-        if not refs:
-            raise InputError("add at least one reference portrait (JPEG, PNG, WebP or BMP).")
-        if len(refs) > self.limits.max_references:
-            raise InputError(f"{len(refs)} reference images given; this server takes at most "
-                             f"{self.limits.max_references}. Remove some and try again.")  # fmt: skip
+        problem = reference_count_problem(len(refs), self.limits.max_references)
+        if problem:
+            raise InputError(problem)
         return refs
 
     def _audio(self, audio: Optional[str]) -> Audio:
