@@ -282,13 +282,12 @@ def test_implausible_landmarks_move_less():
 
 
 def test_a_larger_w1_never_opens_the_mouth_wider_than_a_mouth_opens(ref):
-    from portraittalk.motion.geometry import MAX_OPEN
 
     track = _track(ref, load_audio(SPEECH))
     h = mesh.face_height(ref.landmarks)
     tripled = apply_controls(track, Controls(w1=3.0), 0.0).landmarks
     gap = np.linalg.norm(tripled[:, mesh.UPPER_LIP_INNER] - tripled[:, mesh.LOWER_LIP_INNER], axis=1) / h
-    assert gap.max() <= MAX_OPEN + 0.005
+    assert gap.max() <= mesh.MAX_OPEN + 0.005
     doubled = mesh.mouth_aperture(apply_controls(track, Controls(w1=2.0), 0.0).landmarks)
     plain = mesh.mouth_aperture(track.landmarks)
     speaking = plain > ref.mouth_aperture + 0.01

@@ -17,6 +17,7 @@ MOUTH_CORNER_LEFT = 291
 FOREHEAD = 10
 CHIN = 152
 NOSE_TIP = 1
+MAX_OPEN = 0.14  # face heights: the widest any mouth is drawn (inner-lip gap), whatever the controls ask
 RIGHT_EYE_UPPER, RIGHT_EYE_LOWER = 159, 145
 LEFT_EYE_UPPER, LEFT_EYE_LOWER = 386, 374
 RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import Controls
 from ..face import mesh
-from .geometry import LOWER_LIP_INNER_SET, MAX_OPEN, UPPER_LIP_INNER_SET, FaceFrame, brow_weights
+from .geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET, FaceFrame, brow_weights
 from .track import MotionTrack
 
 
@@ -45,7 +45,7 @@ def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 def apply_controls(track: MotionTrack, controls: Controls, smoothing_s: float) -> MotionTrack:
     """The track as rendered, its parameters changed: expression (all but the eyes and brows) × w1, never
-    crossing the lips nor opening them wider than a mouth opens (``MAX_OPEN``), smoothed with
+    crossing the lips nor opening them wider than a mouth opens (``mesh.MAX_OPEN``), smoothed with
     σ = ``smoothing_s`` × w3; head pose × :func:`head_amplitude` (w2). Blinks are kept as they are."""
     expression = track.expression.copy()
     speech = np.setdiff1d(np.arange(expression.shape[1]), eye_region(track.reference))
@@ -73,11 +73,11 @@ def _max_gain_without_crossing(reference: np.ndarray, expression: np.ndarray) ->
 
 
 def _max_gain_without_gaping(reference: np.ndarray, expression: np.ndarray) -> np.ndarray:
-    """(T,) the largest gain at which the inner lips open no wider than ``MAX_OPEN`` face heights."""
+    """(T,) the largest gain at which the inner lips open no wider than ``mesh.MAX_OPEN`` face heights."""
     frame = FaceFrame.of(reference.astype(np.float64))
     down = frame.rot[:, 1]
     gap0 = float((reference[mesh.LOWER_LIP_INNER] - reference[mesh.UPPER_LIP_INNER]) @ down)
     change = (expression[:, mesh.LOWER_LIP_INNER] - expression[:, mesh.UPPER_LIP_INNER]) @ down  # (T,)
-    room = max(MAX_OPEN * frame.scale - gap0, 0.0)
+    room = max(mesh.MAX_OPEN * frame.scale - gap0, 0.0)
     limit = np.where(change > 1e-9, room / np.maximum(change, 1e-9), np.inf)
     return np.maximum(limit, 1.0)

@@ -30,7 +30,6 @@ LIPS_CLOSE = 0.025  # the gap (face heights) the lips close by themselves; the j
 UPPER_LIP_LIFT = 0.12  # share of an opening done by the upper lip rising (shows the upper teeth)
 CHIN_PER_GAP = 0.45  # chin drop per unit of lip opening (median slope over the real clips in benchmarks/data/clips/fit)
 MAX_GAP = 0.085  # inner-lip gap at full opening, in face heights
-MAX_OPEN = 0.14  # the widest any mouth is drawn, whatever the controls ask (face heights)
 DEGRADED_GAIN = 0.5  # motion kept on a face whose landmarks look implausible
 BROWS = (np.array([70, 63, 105, 66, 107, 46, 53, 52, 65, 55]), np.array([300, 293, 334, 296, 336, 276, 283, 282, 295, 285]))
 IRISES = (np.arange(468, 473), np.arange(473, 478))  # (subject's right, left), as mesh.RIGHT/LEFT_IRIS_CENTER

@@ -30,7 +30,6 @@ from typing import Optional
 import numpy as np
 
 from ..face import mesh
-from ..motion.geometry import MAX_OPEN
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 COLUMN = 0.1  # face heights of mouth-wide rows below the chin that may change almost entirely
@@ -127,7 +126,7 @@ class ArtifactCheck:
                 self.ref_small = gray[self.still].astype(np.int16)
         self.measures = {
             "column": _Measure("column", COLUMN, "a column below the mouth changes on {share} of the frames"),
-            "gape": _Measure("gape", max(MAX_OPEN, float(mesh.mouth_aperture(lm))) + GAPE_SLACK,
+            "gape": _Measure("gape", max(mesh.MAX_OPEN, float(mesh.mouth_aperture(lm))) + GAPE_SLACK,
                              "the mouth gapes wider than a mouth can open on {share} of the frames"),
             "cavity_area": _Measure("cavity_area", CAVITY_AREA, "the mouth's dark inside is larger than a real "
                                     "mouth's on {share} of the frames"),
