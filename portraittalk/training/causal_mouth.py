@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..motion.causal_mouth import KERNEL, LEVEL_FRAMES, LOOKAHEAD_FRAMES, MAX_DILATIONS, MODEL_FILE, network_input
+from .mouth_fitting import MAX_LAG, export, lag_scan
 from .trainer import TrainResult
 
 # 8 channels, 400 steps and 3 members (seeds 0-2, their mean predicts): on the fit sources left out,
@@ -52,12 +53,6 @@ STEPS, WINDOW, BATCH, MEMBERS = 400, 64, 32, 3
 # (0.42, 0.45, 0.49).
 FIT_SHARE = 0.5
 VALIDATION_SOURCES = ("fit_retalking", "fit_klobuchar", "fit_theresa_may")
-MAX_LAG = 6
-
-
-def speaker(name: str) -> str:
-    """Clips of one person are one group (the three Obama passages)."""
-    return "obama" if "obama" in name else name
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -265,19 +260,6 @@ def predict(nets: list, clip: dict, mel_mean: np.ndarray, mel_std: np.ndarray) -
         return np.mean([net(torch.from_numpy(x))[0].numpy().T[LOOKAHEAD_FRAMES:] for net in nets], axis=0)
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
-        return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
-
-
-def lag_scan(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Pearson r of y[t + lag] against p[t] for lag in -MAX_LAG..MAX_LAG."""
-    return np.array([pearson(y[max(lag, 0) : len(y) + min(lag, 0)], p[max(-lag, 0) : len(p) + min(-lag, 0)])
-                     for lag in range(-MAX_LAG, MAX_LAG + 1)])  # fmt: skip
-
-
 def scores(nets: list, clips: list[dict], mel_mean: np.ndarray, mel_std: np.ndarray) -> dict:
     """Per clip: r of the predicted opening with the real picture at lag 0 and the best lag."""
     out = {}
@@ -287,11 +269,6 @@ def scores(nets: list, clips: list[dict], mel_mean: np.ndarray, mel_std: np.ndar
         out[c["name"]] = {"r_open": round(float(scan[MAX_LAG]), 3), "r_best": round(float(scan[best]), 3),
                           "lag": best - MAX_LAG}  # fmt: skip
     return out
-
-
-def export(nets: list) -> dict[str, np.ndarray]:
-    return {f"w.{i}.{k}": v.detach().numpy().astype(np.float16) for i, net in enumerate(nets)
-            for k, v in net.state_dict().items()}  # fmt: skip
 
 
 def rest_opening(clips: list[dict]) -> float:

@@ -31,6 +31,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ..errors import InputError
+from .mouth_fitting import MAX_LAG, export, lag_scan, speaker
 from .trainer import TrainResult
 
 # 8 channels and 3 members (seeds 0-2, their mean predicts): out of fold (4 folds by speaker, clips
@@ -38,15 +39,9 @@ from .trainer import TrainResult
 # 32 channels x 3 members gave 0.42, 16 x 3 0.45, 4 x 3 0.38, 16 x 5 0.45, 800 steps no more.
 HIDDEN, DILATIONS, OUTPUTS = 8, (1, 2, 4), ("opening", "width", "chin")
 LOSS_WEIGHTS = (1.0, 0.5, 0.5)
-MAX_LAG = 6
 STEPS, WINDOW, BATCH = 400, 64, 32
 MEMBERS = 3
 AUGMENT = True  # speaking rate and voice (spectral shift) augmentation
-
-
-def speaker(name: str) -> str:
-    """Clips of one person are one group (the three Obama passages)."""
-    return "obama" if "obama" in name else name
 
 
 def measure_clip(path: Path, cache: Path) -> dict:
@@ -175,15 +170,6 @@ def predict(nets: list, clip: dict) -> np.ndarray:
         return np.mean([net(x)[0].numpy().T for net in nets], axis=0)
 
 
-def lag_scan(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Pearson r of y[t + lag] against p[t] for lag in -MAX_LAG..MAX_LAG."""
-    out = []
-    for lag in range(-MAX_LAG, MAX_LAG + 1):
-        a, b = y[max(lag, 0) : len(y) + min(lag, 0)], p[max(-lag, 0) : len(p) + min(-lag, 0)]
-        out.append(float(np.corrcoef(a, b)[0, 1]))
-    return np.array(out)
-
-
 def best_offset(scan: np.ndarray) -> int:
     """The lag of the best match, when it beats no offset clearly (short clips scatter)."""
     best = int(np.argmax(scan))
@@ -202,11 +188,6 @@ def out_of_fold(clips: list[dict], lags: dict[str, int], k: int, members: int = 
         nets = fit_members([c for c in clips if c["name"] not in held], lags, members, steps)
         preds.update({c["name"]: predict(nets, c) for c in clips if c["name"] in held})
     return preds
-
-
-def export(nets: list) -> dict[str, np.ndarray]:
-    return {f"w.{i}.{k}": v.detach().numpy().astype(np.float16) for i, net in enumerate(nets)
-            for k, v in net.state_dict().items()}  # fmt: skip
 
 
 def train_mouth(data: Union[str, Path], output: Union[str, Path], max_steps: Optional[int] = None,
