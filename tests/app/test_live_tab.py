@@ -309,7 +309,8 @@ def test_a_machine_that_cannot_keep_up_drops_frames_and_says_so(speech):
 
     from portraittalk import PortraitTalk
     from portraittalk.media import load_audio
-    from portraittalk.ui.live import MAX_BACKLOG_S, LiveHandlers, LivePeer, rtc_loop
+    from portraittalk.live.rtc import MAX_BACKLOG_S, LivePeer, rtc_loop
+    from portraittalk.ui.live import LiveHandlers
     from portraittalk.ui.manager import shared_manager
 
     class Slowed:

@@ -49,7 +49,7 @@ MUTANTS += [
            "        self._renderer = None\n        self._audio = None\n", "        self._audio = None\n", (CLOSED,)),
 ]
 
-# live-app: the Live tab (portraittalk/ui/live.py)
+# live-app: the Live tab (portraittalk/ui/live.py) and its WebRTC peer (portraittalk/live/rtc.py)
 LIVE_TAB = "tests/app/test_live_tab.py"
 SPEAKS = f"{LIVE_TAB}::test_live_mouth_follows_the_microphone"
 WAITS = f"{LIVE_TAB}::test_second_visitor_waits_for_the_slot"
@@ -57,13 +57,14 @@ BLOCKED_MIC = f"{LIVE_TAB}::test_blocked_microphone"
 SLOW = f"{LIVE_TAB}::test_a_machine_that_cannot_keep_up_drops_frames_and_says_so"
 NO_FACE = f"{LIVE_TAB}::test_a_portrait_without_a_face"
 UI_LIVE = "portraittalk/ui/live.py"
+RTC = "portraittalk/live/rtc.py"
 
 MUTANTS += [
     Mutant("live tab: the slot limit not enforced", UI_LIVE,
            "            if len(self._holders) >= self.n:\n", "            if False:\n", (WAITS,)),
-    Mutant("live tab: the session not closed when its peer ends", UI_LIVE,
+    Mutant("live tab: the session not closed when its peer ends", RTC,
            "            self.session.close()\n", "            pass\n", (SPEAKS,)),
-    Mutant("live tab: frames go out without their sound", UI_LIVE,
+    Mutant("live tab: frames go out without their sound", RTC,
            "            self._sound.append(np.asarray(frame.audio, np.float32))\n", "", (SPEAKS,)),
     Mutant("live tab: Stop leaves the session running", UI_LIVE,
            "            peer.end()\n            peer.join()\n", "            pass\n", (SPEAKS,)),
@@ -72,9 +73,9 @@ MUTANTS += [
     Mutant("live tab: a blocked microphone taken for a missing one", UI_LIVE,
            'BLOCKED.get(offer[len("error:"):], BLOCKED["NotAllowedError"])', 'BLOCKED["NotFoundError"]',
            (BLOCKED_MIC,)),
-    Mutant("live tab: speech waiting too long is never dropped", UI_LIVE,
+    Mutant("live tab: speech waiting too long is never dropped", RTC,
            "        if waiting * chunk_s <= MAX_BACKLOG_S:\n", "        if True:\n", (SLOW,)),
-    Mutant("live tab: dropped frames not counted", UI_LIVE,
+    Mutant("live tab: dropped frames not counted", RTC,
            "        self.stats.frames_dropped += int(round(lost_s * self.fps))\n", "", (SLOW,)),
     Mutant("live tab: a portrait without a face is told only after the wait for a slot", UI_LIVE,
            "        references = self.manager.get().analyse(", "        references = [portrait] or (", (NO_FACE,)),
