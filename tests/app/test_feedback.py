@@ -45,13 +45,19 @@ def upload(page, portraits: list[Path], speech: Path) -> None:
 
 
 def wait_until_settled(page) -> str:
-    """The result box's status once the Generate event is over (its app-side job too)."""
+    """The result box's status once the Generate event is over (its app-side job too) and the events
+    that follow it (the note a failure or a cancel leaves, which shows the box pending for a moment)
+    have run: not busy for a whole second."""
     lock = shared_manager().run_lock  # the app under test runs in this process
     deadline = time.monotonic() + 60
     while lock.locked() and time.monotonic() < deadline:
         time.sleep(0.1)
-    page.wait_for_function(f"() => ({RESULT_STATUS})() !== 'busy'", timeout=30_000)
-    return page.evaluate(RESULT_STATUS)
+    page.evaluate("() => { window.__idleSince = null; }")
+    settled = page.wait_for_function(f"""() => {{ const s = ({RESULT_STATUS})();
+      if (s === 'busy') {{ window.__idleSince = null; return false; }}
+      window.__idleSince = window.__idleSince || performance.now();
+      return performance.now() - window.__idleSince >= 1000 ? s : false; }}""", polling=100, timeout=30_000)
+    return settled.json_value()
 
 
 @pytest.fixture(scope="module")
