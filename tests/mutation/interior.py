@@ -13,11 +13,18 @@ SOFT = f"{T}::test_a_blurred_face_gets_an_interior_and_an_edge_as_soft_as_the_fa
 REAL = f"{T}::test_a_real_portrait_speaking_real_speech_has_clean_lips"
 HALF = f"{T}::test_a_half_open_mouth_shows_teeth_then_the_dark_cavity"
 SEAM = f"{T}::test_a_seam_between_closed_lips_is_covered_and_the_photos_own_lips_are_left_alone"
+LOOK = "tests/test_mouth_look.py"
+WARM = f"{LOOK}::test_teeth_on_a_warm_photo_are_a_warm_white_not_olive"
+GREEN = f"{LOOK}::test_painted_eye_whites_do_not_colour_the_teeth"
+SEPIA = f"{LOOK}::test_a_sepia_photo_gets_an_interior_in_its_own_tone"
+FLAT = f"{LOOK}::test_a_flat_cartoon_gets_a_flat_interior_without_grain_and_a_photo_keeps_texture"
+RELATION = f"{LOOK}::test_the_teeth_colour_is_the_relation_measured_on_real_speakers"
+GREENISH = f"{LOOK}::test_a_green_tinted_picture_does_not_get_green_teeth"
 
 MUTANTS = [
     Mutant("interior: white balance ignored (the eye whites' colour cast not taken)", MOUTH,
-           "            cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's\n",
-           "", (LIT,)),
+           "        chroma = 1.0 / 3.0 + TEETH_JOINT[0] * skin_offset + TEETH_JOINT[1] * (_chromaticity(white) - 1.0 / 3.0)\n",
+           "", (LIT, RELATION)),
     Mutant("interior: a black-and-white photo keeps ivory teeth (greyscale skipped)", MOUTH,
            "            crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))\n", "", (GREY,)),
     Mutant("interior: the exemplar index ignores the opening", "portraittalk/engines/warp/exemplars.py",
@@ -39,4 +46,41 @@ MUTANTS = [
            "        return frame\n", (SEAM, REAL)),
     Mutant("interior: the seam cover darkens the photo's own lips too", LIPLINE,
            "    if only_brighter:  # all of a seam's brightness goes\n", "    if False:\n", (SEAM,)),
+    Mutant("look: the teeth's cast unbounded (a green-tinted painting gets green teeth)", MOUTH,
+           "    chroma = _not_green(chroma / chroma.sum())\n", "    chroma = chroma / chroma.sum()\n", (GREEN, GREENISH)),
+    Mutant("look: the teeth take the eye whites' colour whole (painted eye whites colour them)", MOUTH,
+           "        chroma = 1.0 / 3.0 + TEETH_JOINT[0] * skin_offset + TEETH_JOINT[1] * (_chromaticity(white) - 1.0 / 3.0)\n",
+           "        chroma = _chromaticity(white)\n", (GREEN, RELATION)),
+    Mutant("look: the teeth take the skin's whole colour (not the measured share)", MOUTH,
+           "TEETH_SKIN_SHARE = 0.44  # no eye whites: teeth chromaticity = grey + this share of the skin's offset (p10-p90 +-0.016)\n",
+           "TEETH_SKIN_SHARE = 1.0\n", (WARM, RELATION)),
+    Mutant("look: the joint relation's shares swapped", MOUTH,
+           "TEETH_JOINT = (0.34, 0.22)  # with eye whites: grey + these shares of the skin's and eye whites' offsets (closer fit)\n",
+           "TEETH_JOINT = (0.22, 0.34)\n", (RELATION,)),
+    Mutant("look: the teeth dimmer than the skin (the measured brightness relation dropped)", MOUTH,
+           "    target = float(np.clip(TEETH_LUMA[0] + TEETH_LUMA[1] * skin_luma, floor, min(max(highlight, floor), 245.0)))\n",
+           "    target = 0.8 * skin_luma\n", (WARM,)),
+    Mutant("look: tinted monochrome detection ignored (a sepia photo gets warm-white teeth)", MOUTH,
+           "        tone = None if greyscale or flat else tone_of(img, face, skin_colour, lip_colour)\n",
+           "        tone = None\n", (SEPIA,)),
+    Mutant("look: a tinted photo's interior not mapped through its tone (left grey)", MOUTH,
+           "    elif style.tone is not None:  # the photo's own tone at each brightness\n", "    elif False:\n", (SEPIA,)),
+    Mutant("look: a warm colour photo taken for a tinted one (the lips' hue not checked)", MOUTH,
+           "    if np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))) > TINT_LIPS:\n", "    if False:\n", (WARM,)),
+    Mutant("look: flat-shading detection inverted", MOUTH,
+           "    return bool((gradient[skin] < FLAT_GRADIENT).mean() > FLAT_SHARE)\n",
+           "    return bool((gradient[skin] < FLAT_GRADIENT).mean() < FLAT_SHARE)\n", (FLAT,)),
+    Mutant("look: grain kept on a cartoon", MOUTH,
+           "        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, 0.0 if flat else min(grain, 12.0),\n",
+           "        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0),\n", (FLAT,)),
+    Mutant("look: a cartoon gets the photo-real interiors", MOUTH,
+           "        interiors = InteriorPicker(library(), tones=tones)\n", "        interiors = InteriorPicker(library())\n",
+           (FLAT,)),
+    Mutant("look: a cartoon's cavity a shade of its teeth, not of its lips", MOUTH,
+           "        tones = np.stack([lip_colour * FLAT_CAVITY_SHADE, lip_colour, teeth]) / np.maximum(teeth, 1.0) if flat else None\n",
+           "        tones = np.stack([teeth * FLAT_CAVITY_SHADE, lip_colour, teeth]) / np.maximum(teeth, 1.0) if flat else None\n",
+           (FLAT,)),
+    Mutant("look: a cartoon's teeth lit as a photo's, not painted in the white of its eyes", MOUTH,
+           "        teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)\n",
+           "        teeth = _teeth_colour(img, skin_colour, white, face)\n", (FLAT,)),
 ]

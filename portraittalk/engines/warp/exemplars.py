@@ -31,6 +31,10 @@ CORNERS = (78, 308)  # the inner corners (right, left in the image) of lips_inne
 SLIT = 0.03  # openings (inner gap / face height) narrower than this are slits
 WIDE = 0.14  # a speaker's widest interior must be at least this open (covers a wide-open mouth)
 MIN_GAP = 0.5  # px: a column whose lips are closer than this has no interior
+FLAT_TEETH = 0.55  # in units of the teeth white: brighter cells are teeth (in a flat-toned interior)
+FLAT_CAVITY = 0.22  # darker cells are the cavity; those between, the tongue and gums
+FLAT_SHAPE = (3.0, 1.2)  # cells (across, down): the scale below which a flat-toned interior's shapes are smoothed
+FLAT_EDGE = 0.7  # cells: the softness of a flat-toned interior's edges (clean, not jagged)
 
 
 @dataclass(frozen=True)
@@ -78,14 +82,31 @@ def library() -> Library:
                        mouth_width=data["mouth_width"].astype(np.float64))  # fmt: skip
 
 
+def flat_toned(interiors: np.ndarray, tones: np.ndarray) -> np.ndarray:
+    """The interiors (N, V, U, 4) as a cartoon paints a mouth: each cell cavity, tongue or teeth by its
+    brightness (shapes smoothed, specks merged into their surroundings), each part one of ``tones``
+    (3, 3: cavity, tongue, teeth, in units of the teeth white), edges softened a little; coverage kept."""
+    import cv2
+
+    luma = interiors[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    parts = (luma >= FLAT_CAVITY).astype(np.uint8) + (luma >= FLAT_TEETH)  # 0 cavity, 1 tongue, 2 teeth
+    # Each cell takes the part most of its neighbourhood is: smooth shapes, no specks.
+    share = np.stack([[cv2.GaussianBlur((p == k).astype(np.float32), (0, 0), *FLAT_SHAPE) for k in range(3)]
+                      for p in parts])  # fmt: skip
+    flat = np.asarray(tones, np.float32)[share.argmax(axis=1)]
+    flat = np.stack([cv2.GaussianBlur(f, (0, 0), FLAT_EDGE) for f in flat])
+    return np.concatenate([flat, interiors[..., 3:]], axis=3)
+
+
 class InteriorPicker:
     """One speaker's interiors, blended by opening: ``interior(aperture)`` is continuous in the
-    aperture (no flicker from frame to frame) and exactly an exemplar at its own opening."""
+    aperture (no flicker from frame to frame) and exactly an exemplar at its own opening. ``tones``:
+    their flat-toned versions in these tones (a cartoon's mouth, see ``flat_toned``)."""
 
-    def __init__(self, lib: Library, speaker: Optional[int] = None) -> None:
+    def __init__(self, lib: Library, speaker: Optional[int] = None, tones: Optional[np.ndarray] = None) -> None:
         self.lib = lib
         idx = lib.of_speaker(lib.default_speaker() if speaker is None else speaker)
-        self.images = lib.interiors[idx]
+        self.images = lib.interiors[idx] if tones is None else flat_toned(lib.interiors[idx], tones)
         self.apertures = lib.aperture[idx]
 
     def weights(self, aperture: float) -> tuple[int, int, float]:

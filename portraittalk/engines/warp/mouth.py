@@ -2,10 +2,12 @@
 tongue and shading (``exemplars``), warped into the drawn inner-lip contour; teeth the photo itself
 shows ride rigidly on the upper lip.
 
-Everything is made to look like part of the photo: the interiors are white-balanced and lit by the
-photo's own eye whites and skin (a black-and-white or sepia photo gets a black-and-white or sepia
-mouth), blurred until they are no sharper than the photo's face (an upscaled small face, a painting
-get a soft interior) and carry the photo's grain; their edge is as soft as the photo's edges. The
+Everything is made to look like part of the photo: the teeth take the colour and brightness real
+speakers' teeth have beside their skin and eye whites (measured: scripts/measure_teeth_colour.py); a
+black-and-white photo gets a grey mouth, a tinted monochrome (sepia) one a mouth in its own tone, a
+flat-shaded cartoon a flat-toned one without grain; the interiors are blurred until they are no sharper
+than the photo's face (an upscaled small face, a painting get a soft interior) and carry the photo's
+grain; their edge is as soft as the photo's edges. The
 interior never leaves the lips: it is cut by the inner-lip polygon (made non-crossing) and by the
 outer lip contour, and the photo's teeth never fill more of the opening than real teeth show.
 """
@@ -28,10 +30,23 @@ UPPER_TEETH = 0.05  # visible height of the upper teeth, in face heights
 TEETH_SHARE = 0.55  # the photo's teeth show at most this share of the opening; the rest is the interior
 BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
 INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
-IVORY = np.array([1.05, 1.0, 0.88])  # real teeth are a little yellower than eye whites
+# The teeth's colour from the photo's skin and eye whites, as measured on real speakers (the fit clips:
+# scripts/measure_teeth_colour.py, numbers in docs/measured/teeth_colour.json; chromaticity (r, g, b) / sum).
+TEETH_SKIN_SHARE = 0.44  # no eye whites: teeth chromaticity = grey + this share of the skin's offset (p10-p90 +-0.016)
+TEETH_JOINT = (0.34, 0.22)  # with eye whites: grey + these shares of the skin's and eye whites' offsets (closer fit)
+TEETH_LUMA = (119.5, 0.435)  # teeth luma = a + b skin luma (real teeth are near the top of the exposure)
+GREEN_LIMIT = 0.005  # the greenest real teeth measured (g - (r + b) / 2): light on a face is not green
+TEETH_HIGHLIGHT = 98  # percentile of the face's luma that teeth never outshine (no glow in a dim photo)
 COLOUR_FACE_CHROMA = 60.0  # levels: the 90th percentile of max - min over a colour photo's face
 EYE_WHITE_LUMA = 0.55  # eye "whites" darker than this share of the skin are sunglasses or shade: not the light
 MIN_EDGE = 0.6  # px: the softest photo still has anti-aliased, not hard, lip edges
+TINT_HUE = 9.0  # degrees: a photo whose colours (face and whole) keep within this of one hue is a tinted monochrome
+TINT_LIPS = 5.0  # degrees: ... and whose lips are the skin's hue (a colour photo's are redder: 7-30, warm-lit too)
+TINT_CHROMA = 8.0  # levels from grey: pixels less coloured than this carry no hue to judge
+TONE_BIN = 8.0  # levels of luma per step of a tinted photo's luma -> colour relation
+FLAT_GRADIENT = 2.0  # levels (Sobel |x| + |y|): skin this smooth is a flat-painted area
+FLAT_SHARE = 0.12  # a face with more flat skin than this is flat-shaded (cel shading, a cartoon; photos: < 0.06)
+FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
 
 
 @dataclass
@@ -54,7 +69,9 @@ class MouthStyle:
     blur: float  # Gaussian sigma (px) that makes the interior as soft as the photo's face
     edge: float  # Gaussian sigma (px) of the interior's edge
     saturation: float  # the interior's colourfulness against a colour photo's (a faded or tinted photo: less)
-    interiors: InteriorPicker  # one real speaker's interiors, by opening
+    interiors: InteriorPicker  # one real speaker's interiors, by opening (flat-toned for a flat-shaded photo)
+    tone: Optional[np.ndarray] = None  # (256, 3) a tinted monochrome photo's colour at each luma, else None
+    flat: bool = False  # a flat-shaded picture: a flat-toned interior, no grain
 
     @classmethod
     def of(cls, reference: Reference) -> "MouthStyle":
@@ -71,18 +88,71 @@ class MouthStyle:
         skin_colour = np.median(img[skin], axis=0) if skin.any() else np.full(3, 150.0, np.float32)
         lip_colour = np.median(img[lips], axis=0) if lips.sum() > 8 else skin_colour * np.array([1.0, 0.8, 0.8])
         saturation = float(np.clip(np.percentile(chroma[face], 90) / COLOUR_FACE_CHROMA, 0.0, 1.0)) if face.any() else 1.0
-        teeth = _teeth_colour(img, lm, skin_colour, saturation)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
         residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
         crease = lip_colour * CREASE_SHADE
+        flat = is_flat(gray, skin)
+        white = eye_white(img, lm, skin_colour)
+        # A cartoon's teeth are painted in the white of its eyes; a photo's are lit as real teeth are.
+        teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)
+        tone = None if greyscale or flat else tone_of(img, face, skin_colour, lip_colour)
         if greyscale:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
-        interiors = InteriorPicker(library())
+        if tone is not None:  # a grey interior, coloured at the end by the photo's own luma -> colour relation
+            teeth, saturation = np.full(3, _luma(teeth)), 0.0
+        # A cartoon's interior: its cavity a deep shade of its lips, its tongue their colour, its teeth white.
+        tones = np.stack([lip_colour * FLAT_CAVITY_SHADE, lip_colour, teeth]) / np.maximum(teeth, 1.0) if flat else None
+        interiors = InteriorPicker(library(), tones=tones)
         # The interiors, cut from sharper video and resampled, are already about INTERIOR_SOFTNESS soft.
         blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))
-        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0), blur,
-                   max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors)  # fmt: skip
+        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, 0.0 if flat else min(grain, 12.0),
+                   blur, max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors, tone, flat)  # fmt: skip
+
+
+def is_flat(gray: np.ndarray, skin: np.ndarray) -> bool:
+    """A flat-shaded picture (a cartoon's cel shading): much of its skin is painted in one tone, where
+    a photo's skin always varies a little (shading, pores, noise)."""
+    import cv2
+
+    if skin.sum() < 50:
+        return False
+    gradient = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    return bool((gradient[skin] < FLAT_GRADIENT).mean() > FLAT_SHARE)
+
+
+def tone_of(img: np.ndarray, face: np.ndarray, skin: np.ndarray, lips: np.ndarray) -> Optional[np.ndarray]:
+    """A tinted monochrome photo (sepia, cyanotype, a toned print): its lips of the skin's hue and all its
+    coloured pixels, on the face and all over, of one hue (a colour photo's lips, eyes, hair or clothes
+    differ from its skin, even under warm light). Then its colour as a function of luma, (256, 3),
+    fitted on the face; else None."""
+    skin_hue, lip_hue = skin - _luma(skin), lips - _luma(lips)
+    cosine = float(skin_hue @ lip_hue) / max(float(np.linalg.norm(skin_hue) * np.linalg.norm(lip_hue)), 1e-6)
+    if np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))) > TINT_LIPS:
+        return None
+    pixels = img.reshape(-1, 3)
+    for region in (img[face], pixels[::4]):
+        offset = region - (region @ LUMA)[:, None]
+        strength = np.linalg.norm(offset, axis=1)
+        hues = offset[strength >= TINT_CHROMA] / strength[strength >= TINT_CHROMA, None]
+        if len(hues) < 50:
+            return None
+        mean = np.median(hues, axis=0)
+        angle = np.degrees(np.arccos(np.clip(hues @ (mean / max(float(np.linalg.norm(mean)), 1e-6)), -1.0, 1.0)))
+        if np.percentile(angle, 90) > TINT_HUE:
+            return None
+    face_pixels = img[face]
+    luma = face_pixels @ LUMA
+    steps = np.arange(TONE_BIN / 2, 256, TONE_BIN)
+    bins = np.minimum((luma / TONE_BIN).astype(int), len(steps) - 1)
+    known = [k for k in range(len(steps)) if (bins == k).sum() >= 20]
+    if len(known) < 2:
+        return None
+    ratio = np.array([np.median(face_pixels[bins == k] / np.maximum(luma[bins == k, None], 1.0), axis=0)
+                      for k in known])  # fmt: skip
+    levels = np.arange(256, dtype=np.float32)
+    per_level = np.stack([np.interp(levels, steps[known], ratio[:, c]) for c in range(3)], axis=1)
+    return np.clip(levels[:, None] * per_level, 0, 255).astype(np.float32)
 
 
 def softness(gray: np.ndarray, mask: np.ndarray) -> float:
@@ -118,29 +188,49 @@ def _poly_mask(size: int, points: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def _teeth_colour(img: np.ndarray, lm: np.ndarray, skin: np.ndarray, saturation: float) -> np.ndarray:
-    """Teeth lit like the photo: an ivory white as bright as the photo's eye whites (the brighter,
-    less coloured part of the eyes) allow, a little brighter than the skin, never glowing in a dim
-    photo; white-balanced by the eye whites' own colour (else a little of the skin's)."""
+def eye_white(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> Optional[np.ndarray]:
+    """The eye whites' colour (the brighter, less coloured part of the eyes), None where they are not
+    seen: too few pixels, or darker than ``EYE_WHITE_LUMA`` of the skin (sunglasses, shade, a squint)."""
     size = img.shape[0]
     eyes = np.zeros((size, size), bool)
     for name in ("LEFT_EYE", "RIGHT_EYE"):
         eyes |= _poly_mask(size, lm[mesh.ordered_loop(name)])
     pixels = img[eyes]
+    if len(pixels) < 12:
+        return None
+    luma = pixels @ LUMA
+    spread = pixels.max(axis=1) - pixels.min(axis=1)
+    whites = (luma >= np.percentile(luma, 60)) & (spread <= np.median(spread))
+    white = np.median(pixels[whites], axis=0) if whites.sum() >= 6 else None
+    return white if white is not None and _luma(white) >= EYE_WHITE_LUMA * max(_luma(skin), 1.0) else None
+
+
+def _teeth_colour(img: np.ndarray, skin: np.ndarray, white: Optional[np.ndarray], face: np.ndarray) -> np.ndarray:
+    """Teeth lit like the photo, by the relation measured on real speakers: their colour a share of the
+    skin's and of the eye whites' (the light's; none seen: of the skin's alone), never green (painted eye
+    whites are not the light); their brightness follows the skin's, never above the face's own highlights."""
     skin_luma = max(_luma(skin), 1.0)
-    white_luma = 1.2 * skin_luma
-    cast = (skin / skin_luma) ** 0.3  # a little of the light's colour
-    if len(pixels) >= 12:
-        luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-        chroma = pixels.max(axis=1) - pixels.min(axis=1)
-        whites = (luma >= np.percentile(luma, 60)) & (chroma <= np.median(chroma))
-        white = np.median(pixels[whites], axis=0) if whites.sum() >= 6 else None
-        if white is not None and _luma(white) >= EYE_WHITE_LUMA * skin_luma:  # not sunglasses, not a shadow
-            white_luma = _luma(white)
-            cast = np.clip(white / max(white_luma, 1.0), 0.8, 1.25)  # the eye whites' colour is the light's
-    target = float(np.clip(white_luma, 1.1 * skin_luma, min(1.6 * skin_luma + 40.0, 245.0)))
-    ivory = (1.0 + saturation * (IVORY - 1.0)) * cast  # a faded photo: less of the teeth's own yellow
-    return np.clip(ivory * target / _luma(ivory), 0, 255)
+    skin_offset = _chromaticity(skin) - 1.0 / 3.0
+    chroma, floor = 1.0 / 3.0 + TEETH_SKIN_SHARE * skin_offset, skin_luma
+    if white is not None:
+        floor = max(floor, _luma(white))
+        chroma = 1.0 / 3.0 + TEETH_JOINT[0] * skin_offset + TEETH_JOINT[1] * (_chromaticity(white) - 1.0 / 3.0)
+    chroma = _not_green(chroma / chroma.sum())
+    highlight = float(np.percentile(img[face] @ LUMA, TEETH_HIGHLIGHT)) if face.any() else 245.0
+    target = float(np.clip(TEETH_LUMA[0] + TEETH_LUMA[1] * skin_luma, floor, min(max(highlight, floor), 245.0)))
+    return np.clip(chroma * target / _luma(chroma), 0, 255)
+
+
+def _chromaticity(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, np.float64) / max(float(np.sum(rgb)), 1e-6)
+
+
+def _not_green(chroma: np.ndarray) -> np.ndarray:
+    """A chromaticity no greener than ``GREEN_LIMIT`` (its green lowered, red and blue raised alike)."""
+    excess = chroma[1] - 0.5 * (chroma[0] + chroma[2]) - GREEN_LIMIT
+    if excess <= 0:
+        return chroma
+    return chroma + excess * np.array([1.0, -2.0, 1.0]) / 3.0
 
 
 def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
@@ -246,6 +336,8 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
         colour += noise[y0:y1, x0:x1, None] * style.grain
     if style.greyscale:
         colour[:] = colour.mean(axis=2, keepdims=True)
+    elif style.tone is not None:  # the photo's own tone at each brightness
+        colour = style.tone[np.clip(colour @ LUMA + 0.5, 0, 255).astype(np.uint8)]
     region = frame[y0:y1, x0:x1].astype(np.float32)
     alpha = alpha[..., None]
     frame = frame.copy()

@@ -1,0 +1,189 @@
+"""The mouth interior takes the picture's look: teeth coloured by the relation measured on real speakers
+(not olive on a warm photo, never green under green painted eye whites), a tinted monochrome photo's
+interior in its own tone, a flat-shaded cartoon's interior flat-toned and without grain while a photo's
+keeps its texture."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from portraittalk.face import mesh
+from portraittalk.face.reference import analyse_reference
+from portraittalk.media import load_image
+
+from shared_inputs import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import mouth as bench  # noqa: E402  (the mouth benchmark's measures)
+from test_mouth_interior import opened  # noqa: E402
+
+TUNE = ROOT / "benchmarks" / "data" / "portraits" / "tune"
+RELATION = json.loads((ROOT / "docs" / "measured" / "teeth_colour.json").read_text())["relation"]
+LUMA = np.array([0.299, 0.587, 0.114])
+GREY = 1.0 / 3.0
+
+
+def greenness(rgb: np.ndarray) -> float:
+    c = bench.chromaticity(np.asarray(rgb, np.float64))
+    return float(c[1] - 0.5 * (c[0] + c[2]))
+
+
+def render(image: np.ndarray, by: float = 0.09, noise: bool = False):
+    """(reference, style, opened landmarks, frame): the photo's mouth opened ``by`` face heights and
+    painted (with a unit grain field when ``noise``)."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+
+    ref = analyse_reference(image, "look", size=512)
+    style = MouthStyle.of(ref)
+    lm = opened(ref, by)
+    field = np.random.default_rng(0).standard_normal(ref.image.shape[:2]).astype(np.float32) if noise else None
+    frame = paint_mouth(ref.image.copy(), lm, float(mesh.face_height(ref.landmarks)), None, 0.0, style, field)
+    return ref, style, lm, frame
+
+
+def inside(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    return frame[bench.polygon(frame.shape, lm[bench.INNER], erode=2)].astype(np.float64)
+
+
+def skin_mask(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    face = bench.polygon(image.shape, lm[bench.OVAL]) & ~bench.polygon(image.shape, lm[bench.OUTER])
+    return face & ~bench.polygon(image.shape, lm[bench.EYES[0]]) & ~bench.polygon(image.shape, lm[bench.EYES[1]])
+
+
+def skin_prediction(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """The teeth chromaticity the real speakers' relation predicts from the skin (the measured k)."""
+    skin = np.median(image[skin_mask(image, lm)].astype(np.float64), axis=0)
+    return GREY + RELATION["k_skin"] * (bench.chromaticity(skin) - GREY)
+
+
+@pytest.fixture(scope="module")
+def emma() -> np.ndarray:
+    return load_image(TUNE / "photo_emma_watson.jpg")
+
+
+def test_the_teeth_colour_is_the_relation_measured_on_real_speakers(emma):
+    """The teeth's chromaticity is what the relation fitted on the real fit clips gives
+    (docs/measured/teeth_colour.json): shares of the skin's and the eye whites' colour; the skin's
+    alone where no eye whites show."""
+    for cast in ((1.0, 1.0, 1.0), (1.1, 1.0, 0.75), (0.85, 0.95, 1.2)):
+        ref = analyse_reference(np.clip(emma * np.array(cast), 0, 255).astype(np.uint8), "cast", size=512)
+        lm = ref.landmarks.astype(np.float64)
+        dark = ref.image.copy()
+        for eye in bench.EYES:
+            dark[bench.polygon(dark.shape, lm[eye])] = (30, 25, 22)
+        skin = bench.chromaticity(np.median(ref.image[skin_mask(ref.image, lm)].astype(np.float64), axis=0)) - GREY
+        white = bench.chromaticity(bench.eye_white(ref.image, lm)) - GREY
+        a, b = RELATION["joint_skin_eye_whites"]
+        for image, expected in ((ref.image, GREY + a * skin + b * white), (dark, GREY + RELATION["k_skin"] * skin)):
+            style = render(image, 0.0)[1]
+            assert np.abs(bench.chromaticity(style.teeth) - expected).max() < 0.004, (cast, style.teeth, expected)
+
+
+def test_teeth_on_a_warm_photo_are_a_warm_white_not_olive(emma):
+    """Under warm light (and with the eye whites hidden, as by sunglasses) the teeth keep the measured
+    relation to the skin: near what it predicts, no greener than real teeth, brighter than the skin
+    (dim yellow next to pink lips reads olive)."""
+    warm = np.clip(emma * np.array([1.12, 1.0, 0.72]), 0, 255).astype(np.uint8)
+    for name, image in (("warm", warm), ("warm, no eye whites", None)):
+        if image is None:  # the eyes painted dark: the teeth come from the skin alone
+            ref = analyse_reference(warm, "warm", size=512)
+            image = ref.image.copy()
+            lm = ref.landmarks.astype(np.float64)
+            for eye in bench.EYES:
+                image[bench.polygon(image.shape, lm[eye])] = (30, 25, 22)
+        ref, style, lm, frame = render(image)
+        photo_lm = ref.landmarks.astype(np.float64)
+        predicted = skin_prediction(ref.image, photo_lm)
+        teeth = bench.teeth_pixels(frame, lm)
+        assert teeth is not None, name
+        colour = teeth.mean(axis=0)
+        spread = max(abs(v) for k in ("p10", "p90") for v in RELATION["teeth_minus_skin_prediction"][k])
+        assert np.abs(bench.chromaticity(colour) - predicted).max() < 2 * spread + 0.01, (name, colour, predicted)
+        assert greenness(colour) <= RELATION["teeth_greenness"]["p90"] + 0.015, (name, colour)
+        skin = np.median(ref.image[bench.polygon(ref.image.shape, photo_lm[bench.OVAL])].astype(float), axis=0)
+        low = RELATION["teeth_over_skin_luma"]["p10"]  # real teeth are at least about as bright as the skin
+        assert style.teeth @ LUMA > low * skin @ LUMA and colour @ LUMA > 0.85 * low * skin @ LUMA, (name, colour, skin)
+
+
+@pytest.mark.parametrize("paint", [(200, 238, 196), (196, 214, 252)], ids=["green", "blue"])
+def test_painted_eye_whites_do_not_colour_the_teeth(emma, paint):
+    """A painting's green- or blue-tinted eye whites are paint, not the light: the teeth stay near what
+    the skin predicts and no greener than real teeth."""
+    ref = analyse_reference(emma, "emma", size=512)
+    image, lm = ref.image.copy(), ref.landmarks.astype(np.float64)
+    for eye in bench.EYES:
+        mask = bench.polygon(image.shape, lm[eye])
+        bright = mask & (image @ LUMA > np.percentile(image[mask] @ LUMA, 40))
+        image[bright] = paint
+    white = bench.chromaticity(bench.eye_white(image, lm))
+    assert np.abs(white - skin_prediction(image, lm)).max() > 0.05  # painted far from any light's white
+    ref, style, lm, frame = render(image)
+    predicted = skin_prediction(ref.image, ref.landmarks.astype(np.float64))
+    assert greenness(style.teeth) <= RELATION["teeth_greenness"]["p90"] + 0.015, style.teeth
+    assert np.abs(bench.chromaticity(style.teeth) - predicted).max() < 0.045, (style.teeth, predicted)
+    teeth = bench.teeth_pixels(frame, lm)
+    assert teeth is not None and greenness(teeth.mean(axis=0)) <= 0.01, teeth.mean(axis=0)
+
+
+def test_a_green_tinted_picture_does_not_get_green_teeth(emma):
+    """A picture tinted green all over (a painting's green shadows, a green-toned print in colour): the
+    teeth take its cast only up to the greenest real teeth measured; light on a face is not green."""
+    green = np.clip(emma * np.array([0.85, 1.12, 0.85]), 0, 255).astype(np.uint8)
+    ref, style, lm, frame = render(green)
+    assert greenness(bench.eye_white(ref.image, ref.landmarks.astype(np.float64))) > 0.03
+    assert style.tone is None and greenness(style.teeth) <= RELATION["teeth_greenness"]["p90"] + 0.015, style.teeth
+    teeth = bench.teeth_pixels(frame, lm)
+    assert teeth is not None and greenness(teeth.mean(axis=0)) <= 0.015, teeth.mean(axis=0)
+
+
+def sepia(image: np.ndarray) -> np.ndarray:
+    """A sepia print of ``image``: one brown hue, more saturated in the mid-tones."""
+    grey = image.astype(np.float64) @ LUMA
+    mid = np.sin(np.pi * grey / 255.0)
+    tint = np.stack([1.0 + 0.16 * mid, np.ones_like(grey), 1.0 - 0.3 * mid], axis=-1)
+    return np.clip(grey[..., None] * tint / (tint @ LUMA)[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_sepia_photo_gets_an_interior_in_its_own_tone(emma):
+    """A tinted monochrome photo's interior is in the photo's own tone at each brightness: not the
+    orange of warm-white teeth, not a neutral grey."""
+    ref, style, lm, frame = render(sepia(emma), noise=True)
+    assert style.tone is not None
+    drawn = inside(frame, lm)
+    luma = drawn @ LUMA
+    lit = drawn[(luma > 40) & (luma < 235)]
+    assert len(lit) > 200
+    own = sepia(np.repeat(np.clip(np.round(lit @ LUMA), 0, 255).astype(np.uint8)[:, None, None], 3, axis=2))[:, 0]
+    assert np.abs(lit - own).max(axis=1).mean() < 3.0, np.abs(lit - own).max(axis=1).mean()  # the photo's tone
+    assert (lit.max(axis=1) - lit.min(axis=1)).mean() > 8.0  # not neutral grey
+    for name in ("photo_emma_watson.jpg", "bw_einstein.jpg", "photo_smile_teeth_biden.jpg"):  # colour and grey: none
+        assert render(load_image(TUNE / name), 0.0)[1].tone is None, name
+
+
+def flat_share(frame: np.ndarray, lm: np.ndarray) -> float:
+    """The share of the opening (away from its edge) painted in flat tone: no gradient to speak of."""
+    import cv2
+
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gradient = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    return float((gradient[bench.polygon(frame.shape, lm[bench.INNER], erode=3)] < 4).mean())
+
+
+def test_a_flat_cartoon_gets_a_flat_interior_without_grain_and_a_photo_keeps_texture(emma):
+    """A flat-shaded cartoon (told from its own pixels: much of its skin is one flat tone) gets an
+    interior of flat tones and no grain, the teeth white, the cavity a deep shade of its lips; a photo
+    keeps the real interior's texture and its grain."""
+    ref, flat, lm, frame = render(load_image(TUNE / "cartoon_anime_bald_flat.png"), noise=True)
+    assert flat.flat and flat_share(frame, lm) > 0.3, flat_share(frame, lm)
+    drawn = inside(frame, lm)
+    teeth, cavity = drawn[drawn @ LUMA > 225], drawn[drawn @ LUMA <= np.percentile(drawn @ LUMA, 30)]
+    assert len(teeth) > 20 and (teeth.max(axis=1) - teeth.min(axis=1)).mean() < 20  # white (brighter than its skin)
+    shade = np.median(cavity, axis=0) / flat.crease  # the crease between closed lips: the lips' colour, shaded
+    assert (shade.max() - shade.min()) / shade.mean() < 0.2 and cavity.mean() < 0.5 * teeth.mean(), shade
+    caricature = render(load_image(TUNE / "cartoon_caricature_man.jpg"), noise=True)[1]
+    assert caricature.flat and caricature.grain == 0.0  # its skin has some grain; none is added
+    ref, real, lm, frame = render(emma, noise=True)
+    assert not real.flat and real.grain > 0.5 and flat_share(frame, lm) < 0.05, (real, flat_share(frame, lm))
