@@ -14,6 +14,10 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 * ``seam``: on frames where the drawn lips are closed, the brightest thin ridge along the line where
   they meet (levels above the pixels 3 px above and below), minus the photo's own; ``speckle``: how
   much that ridge varies along the line beyond the photo's;
+* ``step``: on those frames and the widest, a step in the upper or lower lip's outer edge (px at 512): the
+  edge traced per column along the lip's middle (the peak of the vertical gradient near the landmark
+  contour, to a tenth of a px), the gap between lines fitted to the 5 columns either side of each
+  column, beyond the photo's own step at the same place across the mouth;
 * ``sharpness``: the softness (a blur sigma, from how much gradient a further 1-px blur takes from the
   steepest edges) of the photo's face over that of the opening on the widest frames (above 1: an
   interior sharper than the face);
@@ -55,8 +59,19 @@ EYES = ([33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 16
         [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249])
 OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176,
         149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]  # fmt: skip
+UPPER_OUTER = OUTER[:11]  # corner to corner over the top
+LOWER_OUTER = OUTER[10:] + OUTER[:1]
+EDGE_SPAN = 0.2  # of the mouth's width: the lip edge is traced away from the corners
+EDGE_SLOPE = 0.6  # where the contour is steeper (px per column), a step would be a shift sideways: not traced
+EDGE_REACH = 0.035  # of the face height: the edge is looked for this far above and below the contour
+EDGE_CLEAR = 0.4  # of its median strength: columns where the edge is weaker (a faint stretch) are not judged
+EDGE_UNIQUE = 0.6  # a column whose second edge is this strong against its first is not judged
+EDGE_MIN = 6.0  # levels per px: an edge fainter than this is not judged at all
+STEP_MATCH = 0.04  # of the mouth's width: a photo's own step this near the same place excuses one
+STEP_SAME = 1.4  # the edge on either side of a step is as strong to this factor: the same edge, moved
+STEP_RUN = 5  # columns each side of a step over which the edge must run on clearly (a line fitted to each)
 BARS = {"teeth_tint": 6.0, "teeth_green": 4.0, "teeth_dim": 0.55, "periodic": 0.4, "seam": 60.0, "speckle": 12.0,
-        "sharpness": 2.2, "grey": 10.0}  # fmt: skip
+        "step": 2.5, "sharpness": 2.2, "grey": 10.0}  # fmt: skip
 
 
 # -- measures -------------------------------------------------------------------------------------
@@ -191,6 +206,107 @@ def seam(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndar
             "speckle": float(np.std(np.diff(ridge))) - (float(np.std(np.diff(own))) if len(own) >= 4 else 0.0)}
 
 
+def lip_edge(gray: np.ndarray, lm: np.ndarray, contour: list[int], sign: Optional[float] = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # fmt: skip
+    """Where a lip's outer edge really runs: per column of its middle (away from the corners, where the
+    landmark contour is not steep), the row of the strongest vertical gradient of ``sign`` (the photo's:
+    one side of a drawn outline, not either) within a few px of the contour, to a tenth of a px.
+    (columns, edge rows minus the contour's, gradient strengths, the sign)."""
+    import cv2
+
+    points = lm[contour].astype(np.float64)
+    points = points[np.argsort(points[:, 0])]
+    h = face_height(lm)
+    x0, x1 = points[0, 0], points[-1, 0]
+    cols = np.arange(int(np.ceil(x0 + EDGE_SPAN * (x1 - x0))), int(x1 - EDGE_SPAN * (x1 - x0)) + 1)
+    c = np.interp(cols, points[:, 0], points[:, 1])
+    flat = np.abs(np.gradient(c)) < EDGE_SLOPE if len(cols) > 1 else np.zeros(len(cols), bool)
+    cols, c = cols[flat], c[flat]
+    if len(cols) < 8:
+        return cols, np.zeros(0), np.zeros(0), 1.0
+    smooth = cv2.GaussianBlur(gray, (1, 0), sigmaX=0.1, sigmaY=0.7)  # along the columns only: a step stays sharp
+    grad = np.zeros_like(smooth)
+    grad[1:-1] = 0.5 * (smooth[2:] - smooth[:-2])
+    if sign is None:  # the edge's darker side: the sign of the strongest gradients near the contour
+        g = _column_windows(grad, cols, c, int(np.ceil(EDGE_REACH * h)))[0]
+        sign = 1.0 if float(np.take_along_axis(g, np.abs(g).argmax(axis=1)[:, None], 1).sum()) >= 0 else -1.0
+    # The contour is a landmark's guess, a few px off the photo's edge: each column's peak within a
+    # reach of where the edge runs on the whole (the median offset of the peaks near the contour).
+    reach = int(np.ceil(EDGE_REACH * h))
+    g, rows = _column_windows(sign * grad, cols, c, reach)
+    c = c + float(np.median(rows[np.arange(len(cols)), g.argmax(axis=1)] - np.round(c)))
+    g, rows = _column_windows(sign * grad, cols, c, reach)
+    k = g.argmax(axis=1)
+    # A peak at the window's border (the edge is elsewhere) or a second edge near as strong (a shadow,
+    # a fold: which one wins may change column to column) leaves the column unjudged.
+    peaks = np.zeros(g.shape, bool)
+    peaks[:, 1:-1] = (g[:, 1:-1] >= g[:, :-2]) & (g[:, 1:-1] > g[:, 2:])
+    peaks[np.arange(len(cols)), k] = False
+    second = np.where(peaks, g, 0.0).max(axis=1)
+    inside = (k > 0) & (k < 2 * reach) & (second < EDGE_UNIQUE * g.max(axis=1))
+    k = np.clip(k, 1, 2 * reach - 1)
+    i = np.arange(len(cols))
+    left, mid, right = g[i, k - 1], g[i, k], g[i, k + 1]
+    curve = left - 2 * mid + right
+    offset = np.where(curve < -1e-6, 0.5 * (left - right) / np.where(curve < -1e-6, curve, -1.0), 0.0)
+    return cols, rows[i, k] + np.clip(offset, -0.5, 0.5) - c, np.where(inside, mid, 0.0), sign
+
+
+def _column_windows(grad: np.ndarray, cols: np.ndarray, centre: np.ndarray, reach: int
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(the gradient, the rows) of each column within ``reach`` rows of ``centre``."""
+    rows = np.round(centre).astype(int)[:, None] + np.arange(-reach, reach + 1)[None]
+    rows = np.clip(rows, 1, grad.shape[0] - 2)
+    return grad[rows, cols[:, None]], rows
+
+
+def edge_steps(gray: np.ndarray, lm: np.ndarray, contour: list[int], sign: Optional[float] = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # fmt: skip
+    """(columns, their place across the mouth (0 at one corner, 1 at the other), the step of the edge
+    there (px; NaN where not judged), the edge's sign). A step: where the edge is clear over STEP_RUN
+    columns on both sides, the gap between the lines fitted to either side, where they meet (a corner
+    of the edge, the cupid's bow, is no step; nor is a one-column outlier much of one)."""
+    cols, y, strength, sign = lip_edge(gray, lm, contour, sign)
+    x0, x1 = lm[contour, 0].min(), lm[contour, 0].max()
+    across = (cols - 0.5 - x0) / max(x1 - x0, 1.0)
+    jumps = np.full(len(cols), np.nan)
+    n = STEP_RUN
+    if len(y) < 2 * n + 1:
+        return cols, across, jumps, sign
+    clear = (strength >= EDGE_CLEAR * max(float(np.median(strength)), 1e-6)) & (strength >= EDGE_MIN)
+    # A line through n points at abscissae 0..n-1, evaluated half a column beyond its last.
+    u = np.arange(n) - (n - 1) / 2
+    end = 1 / n + u * ((n - 1) / 2 + 0.5) / (u**2).sum()
+    for x in range(n, len(y) - n + 1):
+        if not clear[x - n : x + n].all() or cols[x + n - 1] - cols[x - n] != 2 * n - 1:
+            continue
+        left, right = float(np.median(strength[x - n : x])), float(np.median(strength[x : x + n]))
+        if max(left, right) <= STEP_SAME * min(left, right):  # else another edge (a shadow) takes over there
+            jumps[x] = abs(float(y[x - n : x] @ end - y[x : x + n] @ end[::-1]))
+    return cols, across, jumps, sign
+
+
+def step(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> dict:
+    """The largest step in the upper or lower lip's outer edge (px at the render's size) beyond the
+    photo's own at the same place across the mouth (a real lip's edge has some: a notch, a beard's
+    hair across it), and the column it is at."""
+    import cv2
+
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    own_gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    worst, at = 0.0, -1
+    for contour in (UPPER_OUTER, LOWER_OUTER):
+        _, own_across, own, sign = edge_steps(own_gray, photo_lm, contour)
+        cols, across, jumps, _ = edge_steps(gray, lm, contour, sign)
+        own = np.nan_to_num(own)
+        for x, a, j in zip(cols, across, jumps):
+            near = np.abs(own_across - a) <= STEP_MATCH
+            excess = j - (float(own[near].max()) if near.any() else 0.0)
+            if excess > worst:  # NaN (not judged) never is
+                worst, at = excess, int(x)
+    return {"step": float(worst), "step_column": at}
+
+
 def edge_blur(gray: np.ndarray, mask: np.ndarray) -> Optional[float]:
     """How soft the strongest edges inside ``mask`` are, as a Gaussian sigma (px), contrast-free: an
     edge blurred by s loses gradient to a further 1-px blur by sqrt(s^2 + 1) / s at its steepest
@@ -255,12 +371,17 @@ def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], l
             if v is not None:
                 worst[k] = max(worst.get(k, -np.inf), v) if k != "teeth_dim" else min(worst.get(k, np.inf), v)
     closed = np.nonzero(gaps < 0.008)[0]
-    for t in closed[np.linspace(0, len(closed) - 1, min(len(closed), 12)).astype(int)] if len(closed) else []:
+    closed = closed[np.linspace(0, len(closed) - 1, min(len(closed), 12)).astype(int)] if len(closed) else []
+    for t in closed:
         values = seam(frames[t], lms[t], photo, photo_lm) or {}
         if values.get("seam", -np.inf) > worst.get("seam", -np.inf):
             out["seam_frame"] = int(t)
         for k, v in values.items():
             worst[k] = max(worst.get(k, -np.inf), v)
+    for t in sorted({*widest, *(int(c) for c in closed)}):
+        edge = step(frames[t], lms[t], photo, photo_lm)
+        if edge["step"] > worst.get("step", -np.inf):
+            worst["step"], out["step_frame"], out["step_column"] = edge["step"], t, edge["step_column"]
     out.update({k: round(float(v), 3) for k, v in worst.items()})
     out["failures"] = failures(out)
     out["pass"] = not out["failures"]
@@ -400,6 +521,13 @@ def sheet(name: str, ref, frames, lms, m: dict, real: RealMouths) -> np.ndarray:
     if "seam_frame" in m:
         t = m["seam_frame"]
         top.append(label(mouth_crop(frames[t], lms[t], face_h=h), f"closed t={t / 25:.2f}s seam {m['seam']:.0f}"))
+    if "step_frame" in m:  # the worst step in a lip's edge, its column marked below the mouth
+        t = m["step_frame"]
+        crop = mouth_crop(frames[t], lms[t], face_h=h)
+        if m["step_column"] >= 0:
+            x = int((m["step_column"] - lms[t][OUTER, 0].mean() + 0.25 * h) * ZOOM)
+            crop[-6 * ZOOM :, max(x - 1, 0) : x + 2] = (255, 255, 0)
+        bottom.append(label(crop, f"t={t / 25:.2f}s step {m['step']:.1f} px"))
     return grid([top, bottom])
 
 

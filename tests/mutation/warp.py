@@ -101,3 +101,26 @@ MUTANTS += [
            'self.measures["gape"].values.append(0.0)',
            ("tests/test_quality.py::test_a_track_drawing_the_lips_farther_apart_than_a_mouth_opens_is_flagged",)),
 ]
+LIP_LINE = ("tests/test_lip_line.py",)
+MUTANTS += [
+    Mutant("warp: the exact map's triangles drawn in the mesh's order (a ladder squeezed across closed lips takes "
+           "pixels of the lips and reads the teeth past them: a dotted line)", "portraittalk/engines/warp/field.py",
+           "        order = np.nonzero(ok)[0][np.argsort(det[ok] / tri_set.det[ok])]\n",
+           "        order = np.nonzero(ok)[0]\n", LIP_LINE),
+    Mutant("warp: the exact map's triangles drawn from the least shrunk to the most",
+           "portraittalk/engines/warp/field.py",
+           "        order = np.nonzero(ok)[0][np.argsort(det[ok] / tri_set.det[ok])]\n",
+           "        order = np.nonzero(ok)[0][np.argsort(-det[ok] / tri_set.det[ok])]\n", LIP_LINE),
+    Mutant("mouth benchmark: a step in a lip's edge is not measured", "benchmarks/mouth.py",
+           "            jumps[x] = abs(float(y[x - n : x] @ end - y[x : x + n] @ end[::-1]))\n",
+           "            jumps[x] = 0.0\n", LIP_LINE),
+    Mutant("mouth benchmark: a lip's edge judged where a second edge is as strong (a shadow takes over)",
+           "benchmarks/mouth.py",
+           "    inside = (k > 0) & (k < 2 * reach) & (second < EDGE_UNIQUE * g.max(axis=1))\n",
+           "    inside = (k > 0) & (k < 2 * reach)\n", LIP_LINE),
+    Mutant("mouth benchmark: a photo's own step anywhere excuses a step", "benchmarks/mouth.py",
+           "            near = np.abs(own_across - a) <= STEP_MATCH\n",
+           "            near = np.abs(own_across - a) <= 1.0\n", LIP_LINE),
+    Mutant("mouth benchmark: a step in a lip's edge judged from two columns either side (grain is a step)",
+           "benchmarks/mouth.py", "STEP_RUN = 5", "STEP_RUN = 2", LIP_LINE),
+]

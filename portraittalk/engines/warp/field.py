@@ -206,8 +206,14 @@ class FaceWarper:
         ok = (np.abs(det) > 1e-6) & (det * tri_set.det > 0)  # turned inside out or squashed flat: the smooth field
         if not ok.any():
             return
-        d, s, det = d[ok], tri_set.corners[ok], det[ok]
-        e1, e2 = e1[ok], e2[ok]
+        # A pixel the raster gives two triangles (on their shared edge, its centre in one of them) goes to
+        # the one drawn later: triangles are drawn from the most shrunk against the photo to the least,
+        # whose map reaches least far past its edge. The ladder across lips drawn (nearly) closed over an
+        # opening squeezes the whole opening into a sliver: the pixels its raster takes from the lips
+        # would read teeth and skin a few px past the lips, a dotted line between them.
+        order = np.nonzero(ok)[0][np.argsort(det[ok] / tri_set.det[ok])]
+        d, s, det = d[order], tri_set.corners[order], det[order]
+        e1, e2 = e1[order], e2[order]
         ox, oy = origin
         x0, y0 = np.maximum(np.floor(d.reshape(-1, 2).min(axis=0)).astype(int), [ox, oy])
         x1, y1 = np.minimum(np.ceil(d.reshape(-1, 2).max(axis=0)).astype(int) + 1, [ox + full.shape[1], oy + full.shape[0]])
