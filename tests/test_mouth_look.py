@@ -187,3 +187,5 @@ def test_a_flat_cartoon_gets_a_flat_interior_without_grain_and_a_photo_keeps_tex
     assert caricature.flat and caricature.grain == 0.0  # its skin has some grain; none is added
     ref, real, lm, frame = render(emma, noise=True)
     assert not real.flat and real.grain > 0.5 and flat_share(frame, lm) < 0.05, (real, flat_share(frame, lm))
+    blown = np.clip(emma * 1.8, 0, 255).astype(np.uint8)  # overexposed: much of its skin clipped flat white
+    assert not render(blown, 0.0)[1].flat

@@ -83,4 +83,6 @@ MUTANTS = [
     Mutant("look: a cartoon's teeth lit as a photo's, not painted in the white of its eyes", MOUTH,
            "        teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)\n",
            "        teeth = _teeth_colour(img, skin_colour, white, face)\n", (FLAT,)),
+    Mutant("look: an overexposed photo's blown skin taken for a cartoon's flat paint", MOUTH,
+           "    skin = skin & (img.min(axis=2) < CLIPPED) & (img.max(axis=2) > 255 - CLIPPED)\n", "", (FLAT,)),
 ]

@@ -47,6 +47,7 @@ TONE_BIN = 8.0  # levels of luma per step of a tinted photo's luma -> colour rel
 FLAT_GRADIENT = 2.0  # levels (Sobel |x| + |y|): skin this smooth is a flat-painted area
 FLAT_SHARE = 0.12  # a face with more flat skin than this is flat-shaded (cel shading, a cartoon; photos: < 0.06)
 FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
+CLIPPED = 250  # levels: a pixel with all channels this high (or all this far from 255 low) is blown (crushed)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class MouthStyle:
         residual = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
         crease = lip_colour * CREASE_SHADE
-        flat = is_flat(gray, skin)
+        flat = is_flat(gray, skin, img)
         white = eye_white(img, lm, skin_colour)
         # A cartoon's teeth are painted in the white of its eyes; a photo's are lit as real teeth are.
         teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)
@@ -110,11 +111,13 @@ class MouthStyle:
                    blur, max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors, tone, flat)  # fmt: skip
 
 
-def is_flat(gray: np.ndarray, skin: np.ndarray) -> bool:
+def is_flat(gray: np.ndarray, skin: np.ndarray, img: np.ndarray) -> bool:
     """A flat-shaded picture (a cartoon's cel shading): much of its skin is painted in one tone, where
-    a photo's skin always varies a little (shading, pores, noise)."""
+    a photo's skin always varies a little (shading, pores, noise). Clipped skin (an overexposed photo's
+    blown highlights, its crushed shadows) is flat for want of levels, not paint: not counted."""
     import cv2
 
+    skin = skin & (img.min(axis=2) < CLIPPED) & (img.max(axis=2) > 255 - CLIPPED)
     if skin.sum() < 50:
         return False
     gradient = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1))
