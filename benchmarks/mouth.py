@@ -289,7 +289,8 @@ def edge_steps(gray: np.ndarray, lm: np.ndarray, contour: list[int], sign: Optio
 def step(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndarray) -> dict:
     """The largest step in the upper or lower lip's outer edge (px at the render's size) beyond the
     photo's own at the same place across the mouth (a real lip's edge has some: a notch, a beard's
-    hair across it), and the column it is at."""
+    hair across it), and the column it is at. Only where the photo's own edge is judged there too: a
+    beard or a soft shadow that leaves it unclear in the photo leaves it unclear in a frame."""
     import cv2
 
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -298,12 +299,11 @@ def step(frame: np.ndarray, lm: np.ndarray, photo: np.ndarray, photo_lm: np.ndar
     for contour in (UPPER_OUTER, LOWER_OUTER):
         _, own_across, own, sign = edge_steps(own_gray, photo_lm, contour)
         cols, across, jumps, _ = edge_steps(gray, lm, contour, sign)
-        own = np.nan_to_num(own)
+        judged = ~np.isnan(own)
         for x, a, j in zip(cols, across, jumps):
-            near = np.abs(own_across - a) <= STEP_MATCH
-            excess = j - (float(own[near].max()) if near.any() else 0.0)
-            if excess > worst:  # NaN (not judged) never is
-                worst, at = excess, int(x)
+            near = judged & (np.abs(own_across - a) <= STEP_MATCH)
+            if near.any() and j - float(own[near].max()) > worst:  # NaN (not judged) never is
+                worst, at = j - float(own[near].max()), int(x)
     return {"step": float(worst), "step_column": at}
 
 

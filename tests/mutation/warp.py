@@ -119,8 +119,8 @@ MUTANTS += [
            "    inside = (k > 0) & (k < 2 * reach) & (second < EDGE_UNIQUE * g.max(axis=1))\n",
            "    inside = (k > 0) & (k < 2 * reach)\n", LIP_LINE),
     Mutant("mouth benchmark: a photo's own step anywhere excuses a step", "benchmarks/mouth.py",
-           "            near = np.abs(own_across - a) <= STEP_MATCH\n",
-           "            near = np.abs(own_across - a) <= 1.0\n", LIP_LINE),
+           "            near = judged & (np.abs(own_across - a) <= STEP_MATCH)\n",
+           "            near = judged\n", LIP_LINE),
     Mutant("mouth benchmark: a step in a lip's edge judged from two columns either side (grain is a step)",
            "benchmarks/mouth.py", "STEP_RUN = 5", "STEP_RUN = 2", LIP_LINE),
 ]
