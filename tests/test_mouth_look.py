@@ -189,3 +189,17 @@ def test_a_flat_cartoon_gets_a_flat_interior_without_grain_and_a_photo_keeps_tex
     assert not real.flat and real.grain > 0.5 and flat_share(frame, lm) < 0.05, (real, flat_share(frame, lm))
     blown = np.clip(emma * 1.8, 0, 255).astype(np.uint8)  # overexposed: much of its skin clipped flat white
     assert not render(blown, 0.0)[1].flat
+
+
+def test_a_flat_interior_keeps_its_flat_tones_between_two_openings():
+    """Between two real interiors' openings a flat-toned interior blends their shapes, not their tones:
+    no ghost of a third tone where one shape's teeth lie over the other's cavity."""
+    from portraittalk.engines.warp.exemplars import InteriorPicker, library
+
+    tones = np.array([[0.3, 0.15, 0.15], [0.8, 0.5, 0.5], [1.0, 1.0, 1.0]], np.float32)
+    picker = InteriorPicker(library(), tones=tones)
+    for low, high in zip(picker.apertures[:-1], picker.apertures[1:]):
+        colour = picker.interior(0.5 * (low + high))[..., :3]
+        on_a_tone = np.abs(colour[:, :, None, :] - tones).max(axis=-1).min(axis=-1) < 0.05
+        assert on_a_tone.mean() > 0.8, (low, high, on_a_tone.mean())  # the rest: the softened edges
+

@@ -6,6 +6,7 @@ from mutation.mutate import Mutant
 T = "tests/test_mouth_interior.py"
 MOUTH = "portraittalk/engines/warp/mouth.py"
 LIPLINE = "portraittalk/engines/warp/lipline.py"
+EXEMPLARS = "portraittalk/engines/warp/exemplars.py"
 LIT = f"{T}::test_the_teeth_are_lit_like_the_photo"
 GREY = f"{T}::test_a_black_and_white_photo_gets_a_grey_interior"
 OPENING = f"{T}::test_the_interior_follows_the_opening"
@@ -19,6 +20,7 @@ GREEN = f"{LOOK}::test_painted_eye_whites_do_not_colour_the_teeth"
 SEPIA = f"{LOOK}::test_a_sepia_photo_gets_an_interior_in_its_own_tone"
 FLAT = f"{LOOK}::test_a_flat_cartoon_gets_a_flat_interior_without_grain_and_a_photo_keeps_texture"
 RELATION = f"{LOOK}::test_the_teeth_colour_is_the_relation_measured_on_real_speakers"
+BETWEEN = f"{LOOK}::test_a_flat_interior_keeps_its_flat_tones_between_two_openings"
 GREENISH = f"{LOOK}::test_a_green_tinted_picture_does_not_get_green_teeth"
 
 MUTANTS = [
@@ -85,4 +87,6 @@ MUTANTS = [
            "        teeth = _teeth_colour(img, skin_colour, white, face)\n", (FLAT,)),
     Mutant("look: an overexposed photo's blown skin taken for a cartoon's flat paint", MOUTH,
            "    skin = skin & (img.min(axis=2) < CLIPPED) & (img.max(axis=2) > 255 - CLIPPED)\n", "", (FLAT,)),
+    Mutant("look: a flat interior's tones blended between two openings (a ghost third tone)", EXEMPLARS,
+           "        if self.tones is not None:\n", "        if False:\n", (BETWEEN,)),
 ]

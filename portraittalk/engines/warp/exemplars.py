@@ -82,32 +82,42 @@ def library() -> Library:
                        mouth_width=data["mouth_width"].astype(np.float64))  # fmt: skip
 
 
-def flat_toned(interiors: np.ndarray, tones: np.ndarray) -> np.ndarray:
-    """The interiors (N, V, U, 4) as a cartoon paints a mouth: each cell cavity, tongue or teeth by its
-    brightness (shapes smoothed, specks merged into their surroundings), each part one of ``tones``
-    (3, 3: cavity, tongue, teeth, in units of the teeth white), edges softened a little; coverage kept."""
+def part_shares(interiors: np.ndarray) -> np.ndarray:
+    """How much each cell of the interiors (N, V, U, 4) is cavity, tongue or teeth, by its brightness,
+    smoothed over ``FLAT_SHAPE`` (N, 3, V, U): a cartoon's mouth is drawn in smooth shapes, no specks."""
     import cv2
 
     luma = interiors[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
     parts = (luma >= FLAT_CAVITY).astype(np.uint8) + (luma >= FLAT_TEETH)  # 0 cavity, 1 tongue, 2 teeth
-    # Each cell takes the part most of its neighbourhood is: smooth shapes, no specks.
-    share = np.stack([[cv2.GaussianBlur((p == k).astype(np.float32), (0, 0), *FLAT_SHAPE) for k in range(3)]
-                      for p in parts])  # fmt: skip
-    flat = np.asarray(tones, np.float32)[share.argmax(axis=1)]
-    flat = np.stack([cv2.GaussianBlur(f, (0, 0), FLAT_EDGE) for f in flat])
-    return np.concatenate([flat, interiors[..., 3:]], axis=3)
+    return np.stack([[cv2.GaussianBlur((p == k).astype(np.float32), (0, 0), *FLAT_SHAPE) for k in range(3)]
+                     for p in parts])  # fmt: skip
+
+
+def flat_toned(shares: np.ndarray, tones: np.ndarray, coverage: np.ndarray) -> np.ndarray:
+    """An interior (V, U, 4) painted as a cartoon paints a mouth: each cell the part it mostly is
+    (``shares``, 3 x (V, U)) in that part's one tone (``tones``, 3 x 3: cavity, tongue, teeth, in units
+    of the teeth white), edges softened a little; ``coverage`` (V, U, 1) kept."""
+    import cv2
+
+    flat = cv2.GaussianBlur(np.asarray(tones, np.float32)[shares.argmax(axis=0)], (0, 0), FLAT_EDGE)
+    return np.concatenate([flat, coverage], axis=2)
 
 
 class InteriorPicker:
     """One speaker's interiors, blended by opening: ``interior(aperture)`` is continuous in the
     aperture (no flicker from frame to frame) and exactly an exemplar at its own opening. ``tones``:
-    their flat-toned versions in these tones (a cartoon's mouth, see ``flat_toned``)."""
+    flat-toned in these tones (a cartoon's mouth, see ``flat_toned``): their shapes blended, their tones
+    kept flat (no blend of two shapes' tones)."""
 
     def __init__(self, lib: Library, speaker: Optional[int] = None, tones: Optional[np.ndarray] = None) -> None:
         self.lib = lib
         idx = lib.of_speaker(lib.default_speaker() if speaker is None else speaker)
-        self.images = lib.interiors[idx] if tones is None else flat_toned(lib.interiors[idx], tones)
+        self.images = lib.interiors[idx]
         self.apertures = lib.aperture[idx]
+        self.tones = tones
+        if tones is not None:
+            self.shares = part_shares(self.images)
+            self.images = np.stack([flat_toned(s, tones, im[..., 3:]) for s, im in zip(self.shares, self.images)])
 
     def weights(self, aperture: float) -> tuple[int, int, float]:
         """(i, j, w): the interior is images[i] * (1 - w) + images[j] * w."""
@@ -122,7 +132,12 @@ class InteriorPicker:
 
     def interior(self, aperture: float) -> np.ndarray:
         i, j, w = self.weights(aperture)
-        return self.images[i] if w == 0.0 else self.images[i] * (1.0 - w) + self.images[j] * w
+        if w == 0.0:
+            return self.images[i]
+        if self.tones is not None:
+            shares = self.shares[i] * (1.0 - w) + self.shares[j] * w
+            return flat_toned(shares, self.tones, self.images[i][..., 3:] * (1.0 - w) + self.images[j][..., 3:] * w)
+        return self.images[i] * (1.0 - w) + self.images[j] * w
 
 
 def lip_curves(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
