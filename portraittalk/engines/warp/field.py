@@ -111,8 +111,10 @@ class FaceWarper:
             lin = planar[:, :, :2] @ self.turns[:, :, :2]
             planar = np.concatenate([lin, (planar[:, :, :2] @ self.turns[:, :, 2:]) + planar[:, :, 2:]], axis=2)
         self.heads = planar.astype(np.float32)  # the head region's affine: the turn's shift, then the roll
-        # Frame t's (bounded expression, mesh displacement), asked for three times per frame.
+        # Frame t's (bounded expression, mesh displacement), asked for three times per frame, and where
+        # its points are drawn (by the exact map and by the mouth painted over it).
         self._expression: tuple[int, np.ndarray, np.ndarray] = (-1, np.empty(0), np.empty(0))
+        self._drawn: tuple[int, np.ndarray] = (-1, np.empty(0))
 
     def _moves(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame t's (expression bounded, the mesh's displacement) (478, 2) each, computed once."""
@@ -136,7 +138,11 @@ class FaceWarper:
 
     def landmarks(self, t: int) -> np.ndarray:
         """(478, 2) where the face's points are drawn in frame t (the track's, its expression bounded)."""
-        return compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1], self.z)[0]
+        if self._drawn[0] != t:
+            drawn = compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1], self.z)[0]
+            drawn.setflags(write=False)  # shared by every caller of frame t
+            self._drawn = (t, drawn)
+        return self._drawn[1]
 
     def forward_field(self, t: int) -> np.ndarray:
         """Displacement of the reference at the grid cells of the moving window in frame t."""
@@ -224,26 +230,29 @@ class FaceWarper:
             cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, shift=4)
         # Per triangle, the affine map destination -> reference: the reference edges times the
         # inverse of the drawn edges (2x2, closed form), then the offset that maps corner 0 onto its
-        # reference. ``maps[j]`` = (a, b, c) with reference coordinate j = a x + b y + c.
+        # reference. ``maps[j]`` = (a, b, c) with reference coordinate j = a x + b y + c, x and y
+        # counted from the box's corner (float32 is then precise enough).
         i00, i01, i10, i11 = e2[:, 1] / det, -e2[:, 0] / det, -e1[:, 1] / det, e1[:, 0] / det
         s1, s2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
         maps = []
         for j in range(2):
             a, b = s1[:, j] * i00 + s2[:, j] * i10, s1[:, j] * i01 + s2[:, j] * i11
-            maps.append((a, b, s[:, 0, j] - (a * d[:, 0, 0] + b * d[:, 0, 1])))
+            c = s[:, 0, j] - (a * (d[:, 0, 0] - x0) + b * (d[:, 0, 1] - y0))
+            maps.append((a.astype(np.float32), b.astype(np.float32), c.astype(np.float32)))
         # Feathered in over a few pixels from the region's edge: the grid's smooth map differs a
         # little from the exact one, and a hard switch shows as a line across the cheeks. Pixels no
         # triangle covers get weight 0 (their distance to the region is 0), so the whole box blends.
         covered = (ids >= 0).astype(np.uint8)
         ramp = np.clip(cv2.distanceTransform(np.pad(covered, 1), cv2.DIST_L2, 3)[1:-1, 1:-1] / FEATHER, 0.0, 1.0)
         k = np.maximum(ids, 0)
-        xs, ys = np.arange(x0, x1, dtype=np.float64)[None], np.arange(y0, y1, dtype=np.float64)[:, None]
+        xs, ys = np.arange(x1 - x0, dtype=np.float32)[None], np.arange(y1 - y0, dtype=np.float32)[:, None]
         exact = np.empty(ids.shape + (2,), np.float32)
         for j, (a, b, c) in enumerate(maps):  # each pixel with its triangle's map
             exact[..., j] = xs * a.take(k) + ys * b.take(k) + c.take(k)
-        weight = ramp[..., None]
         box = full[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
-        box[...] = box * (1.0 - weight) + exact * weight
+        exact -= box
+        exact *= ramp[..., None]
+        box += exact  # in place: the box * (1 - ramp) + exact * ramp of a frame's largest arrays, halved
 
 
 @dataclass(frozen=True)
