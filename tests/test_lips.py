@@ -159,7 +159,7 @@ def test_the_opening_follows_a_real_speaker_and_the_width_does_not_lead_it():
     """On a real clip's sound, the generated opening follows the speaker's measured lip gap (the
     motion corpus's measure of that clip), and the model's opening output follows it better than its
     width output does."""
-    from portraittalk.training.causal_mouth import pearson
+    from portraittalk.training.mouth_fitting import pearson
 
     manifest = json.loads((CORPUS / "manifest.json").read_text())
     entry = next(c for c in manifest["clips"] if c["id"] == "en_retalking_2_man_map")
