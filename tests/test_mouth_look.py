@@ -203,3 +203,29 @@ def test_a_flat_interior_keeps_its_flat_tones_between_two_openings():
         on_a_tone = np.abs(colour[:, :, None, :] - tones).max(axis=-1).min(axis=-1) < 0.05
         assert on_a_tone.mean() > 0.8, (low, high, on_a_tone.mean())  # the rest: the softened edges
 
+
+
+def test_a_photo_that_shows_teeth_lends_their_white_to_the_interior():
+    """Where the photo itself shows teeth, the interior's teeth are theirs in colour: opened wider than
+    the photo, the teeth drawn are as coloured as the photo's own (the benchmark's measure of the
+    photo's teeth, apart from the engine), and a photo of the same face with bluish teeth gets bluish ones."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth, teeth_from
+
+    image = load_image(TUNE / "photo_smile_teeth_biden.jpg")
+    for tint in (np.array([1.0, 1.0, 1.0]), np.array([0.9, 0.97, 1.08])):  # as taken; teeth under cold light
+        ref = analyse_reference(image, "biden", size=512)
+        lm = ref.landmarks.astype(np.float64)
+        mouth = bench.polygon(ref.image.shape, lm[bench.INNER], erode=1)
+        ref.image[mouth] = np.clip(ref.image[mouth] * tint, 0, 255).astype(np.uint8)
+        own = teeth_from([ref])
+        assert own is not None
+        photo = bench.photo_teeth(ref.image, lm)
+        opened_lm = opened(ref, 0.06)
+        frame = paint_mouth(ref.image.copy(), opened_lm, float(mesh.face_height(lm)), None, 0.0,
+                            MouthStyle.of(ref, own))  # fmt: skip
+        drawn = bench.teeth_colour(frame, opened_lm, photo)
+        assert drawn["teeth_tint"] < 2.0 and abs(drawn["teeth_green"]) < 1.5, (tint, drawn)
+        if tint[2] > 1:  # the cold-lit teeth are drawn cold, not in the colour the skin predicts
+            predicted = paint_mouth(ref.image.copy(), opened_lm, float(mesh.face_height(lm)), None, 0.0,
+                                    MouthStyle.of(ref))  # fmt: skip
+            assert bench.teeth_colour(predicted, opened_lm, photo)["teeth_tint"] > drawn["teeth_tint"] + 1.0

@@ -90,3 +90,8 @@ MUTANTS = [
     Mutant("look: a flat interior's tones blended between two openings (a ghost third tone)", EXEMPLARS,
            "        if self.tones is not None:\n", "        if False:\n", (BETWEEN,)),
 ]
+MUTANTS += [
+    Mutant("interior: the photo's own teeth do not lend their white (the skin's prediction instead)", MOUTH,
+           "            teeth = own_teeth.white\n", "            pass\n",
+           ("tests/test_mouth_look.py::test_a_photo_that_shows_teeth_lends_their_white_to_the_interior",)),
+]

@@ -89,7 +89,7 @@ class WarpRenderer:
         self.sources = [Source.of(primary, track)]
         self.sources += [s for s in (Source.aligned(primary, r, track) for r in references[1:]) if s is not None]
         self.teeth = teeth_from(references)
-        self.style = MouthStyle.of(primary)
+        self.style = MouthStyle.of(primary, self.teeth)
         self.grain = np.random.default_rng(0).standard_normal((primary.size, primary.size)).astype(np.float32)
         self.face_h = self.sources[0].warper.face_height
         self.weights = self.source_weights(track)

@@ -3,7 +3,8 @@ tongue and shading (``exemplars``), warped into the drawn inner-lip contour; tee
 shows ride rigidly on the upper lip.
 
 Everything is made to look like part of the photo: the teeth take the colour and brightness real
-speakers' teeth have beside their skin and eye whites (measured: scripts/measure_teeth_colour.py); a
+speakers' teeth have beside their skin and eye whites (measured: scripts/measure_teeth_colour.py), or
+the white of the photo's own teeth where it shows some; a
 black-and-white photo gets a grey mouth, a tinted monochrome (sepia) one a mouth in its own tone, a
 flat-shaded cartoon a flat-toned one without grain; the interiors are blurred until they are no sharper
 than the photo's face (an upscaled small face, a painting get a soft interior) and carry the photo's
@@ -47,6 +48,7 @@ TONE_BIN = 8.0  # levels of luma per step of a tinted photo's luma -> colour rel
 FLAT_GRADIENT = 2.0  # levels (Sobel |x| + |y|): skin this smooth is a flat-painted area
 FLAT_SHARE = 0.12  # a face with more flat skin than this is flat-shaded (cel shading, a cartoon; photos: < 0.06)
 FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
+PHOTO_TEETH_BRIGHTEST = 30  # percent of a photo's front-teeth pixels that show their white (the rest: gaps, shade)
 CLIPPED = 250  # levels: a pixel with all channels this high (or all this far from 255 low) is blown (crushed)
 
 
@@ -57,6 +59,7 @@ class Teeth:
     image: np.ndarray  # (h, w, 3) float32
     width: float  # mouth width it was cut at (px), for scaling
     face_height: float  # face height of the reference it was cut from (px)
+    white: np.ndarray  # (3,) float32: their white (the less coloured half of their brightest pixels)
 
 
 @dataclass
@@ -75,7 +78,9 @@ class MouthStyle:
     flat: bool = False  # a flat-shaded picture: a flat-toned interior, no grain
 
     @classmethod
-    def of(cls, reference: Reference) -> "MouthStyle":
+    def of(cls, reference: Reference, own_teeth: Optional[Teeth] = None) -> "MouthStyle":
+        """``own_teeth``: teeth a reference shows; the interior's teeth then take their white (the issue's
+        "where the photo itself shows teeth, use them"), not the one real speakers' relation predicts."""
         import cv2
 
         image, lm = reference.image, reference.landmarks.astype(np.float64)
@@ -97,6 +102,8 @@ class MouthStyle:
         white = eye_white(img, lm, skin_colour)
         # A cartoon's teeth are painted in the white of its eyes; a photo's are lit as real teeth are.
         teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)
+        if own_teeth is not None:
+            teeth = own_teeth.white
         tone = None if greyscale or flat else tone_of(img, face, skin_colour, lip_colour)
         if greyscale:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
@@ -259,7 +266,18 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     if len(lips) and patch_chroma > 0.8 * float(np.mean(lips.max(axis=1) - lips.min(axis=1))) + 8:
         return None  # as coloured as the lips: a tongue or lip, not teeth
     whole = best.image[y0:max(int(round(y1)), y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
-    return Teeth(whole, float(x1 - x0), face_h)
+    return Teeth(whole, float(x1 - x0), face_h, teeth_white(patch))
+
+
+def teeth_white(patch: np.ndarray) -> np.ndarray:
+    """The white of teeth seen in a photo, as a real speaker's was measured for the interiors
+    (``scripts/build_mouth_exemplars.py``): among the brightest pixels, the less coloured half (the
+    teeth, not a lip's or the tongue's pink highlight)."""
+    pixels = patch.reshape(-1, 3)
+    luma = pixels @ LUMA
+    bright = pixels[luma >= np.percentile(luma, 100 - PHOTO_TEETH_BRIGHTEST)]
+    spread = bright.max(axis=1) - bright.min(axis=1)
+    return np.median(bright[spread <= np.median(spread)], axis=0).astype(np.float32)
 
 
 def inner_mouth_polygon(lm: np.ndarray) -> np.ndarray:
