@@ -39,8 +39,10 @@ MUTANTS = [
     Mutant("warp: stale expression (the first frame's, every frame)", "portraittalk/engines/warp/field.py",
            "        if self._expression[0] != t:\n", "        if self._expression[0] < 0:\n", WARP_TESTS),
     Mutant("warp: the exact map places the face with the inverse head motion", "portraittalk/engines/warp/field.py",
-           "        return compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1], self.z)[0]\n",
-           "        return compose(self.reference, self.expression(t)[None], -self.track.head[t : t + 1], self.z)[0]\n",
+           "            drawn = compose(self.reference, self.expression(t)[None], self.track.head[t : t + 1], "
+           "self.z)[0]\n",
+           "            drawn = compose(self.reference, self.expression(t)[None], -self.track.head[t : t + 1], "
+           "self.z)[0]\n",
            WARP_TESTS),
     Mutant("warp: the mesh is driven by the drawn points (the head motion moved twice: by the mesh and the head field)",
            "portraittalk/engines/warp/field.py", "            disp = self.track.expression[t].astype(np.float64)\n",
