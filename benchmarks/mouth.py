@@ -17,7 +17,8 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 * ``step``: on those frames and the widest, a step in the upper or lower lip's outer edge (px at 512): the
   edge traced per column along the lip's middle (the peak of the vertical gradient near the landmark
   contour, to a tenth of a px), the gap between lines fitted to the 5 columns either side of each
-  column, beyond the photo's own step at the same place across the mouth;
+  column, beyond the photo's own step at the same place across the mouth (judged only where the photo's
+  edge is clear there: a beard, a faint or painted edge leave it unjudged);
 * ``sharpness``: the softness (a blur sigma, from how much gradient a further 1-px blur takes from the
   steepest edges) of the photo's face over that of the opening on the widest frames (above 1: an
   interior sharper than the face);
