@@ -6,9 +6,10 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 
 * ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames, when at
   least 0.04 face heights open) against the photo's own teeth where its mouth is open and shows some
-  (else against its eye whites), distance of their chromaticities (r, g, b) / (r + g + b) in percentage
-  points; ``teeth_green``: how much greener than the eye whites (a grey-green strip); ``teeth_dim``:
-  the teeth's brightness over the eye whites' (a flat grey strip is dim);
+  (else against its eye whites, where they are as coloured as real speakers' are (the fit clips,
+  ``docs/measured/teeth_colour.json``), else against real speakers' teeth), distance of their
+  chromaticities (r, g, b) / (r + g + b) in percentage points; ``teeth_green``: how much greener than
+  that (a grey-green strip); ``teeth_dim``: the teeth's brightness over its (a flat grey strip is dim);
 * ``periodic``: a periodic vertical pattern across the teeth band (evenly spaced drawn lines): the
   column profile's autocorrelation at a lag and twice that lag, the best lag's smaller value;
 * ``seam``: on frames where the drawn lips are closed, the brightest thin ridge along the line where
@@ -51,7 +52,11 @@ SIZE = 512
 ZOOM = 4
 LUMA = np.array([0.299, 0.587, 0.114])
 TEETH_OPENING = 0.04  # narrower openings show the lips' inner edge more than teeth: their colour is not judged
-WARM_WHITE = np.array([205.0, 195.0, 175.0])  # teeth of real speakers in daylight, where no eye whites show
+# Real speakers' teeth and eye whites, measured on the fit clips (scripts/measure_teeth_colour.py).
+REAL = json.loads((ROOT / "docs" / "measured" / "teeth_colour.json").read_text())["relation"]
+REAL_TEETH = np.array(REAL["teeth_chromaticity"]["median"]) * 590.0  # their chromaticity at a luma of ~195
+EYE_SLACK = 0.02  # eye whites this far beyond the range real speakers' span are not the light (paint, blur)
+TEETH_LIKE = 0.6  # a photo's bright mouth pixels at most this coloured against its lips are teeth (tongue: 0.7-1)
 INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 UPPER = [191, 80, 81, 82, 13, 312, 311, 310, 415]
@@ -105,6 +110,13 @@ def eye_white(image: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
     return np.median(whites, axis=0)
 
 
+def like_real_eye_whites(white: np.ndarray) -> bool:
+    """Eye whites as coloured as real speakers' are (within EYE_SLACK of their range): the light's white,
+    not paint, nor a blur of the iris and the skin."""
+    span, c = REAL["eye_white_chromaticity"], chromaticity(white)
+    return bool(((c >= np.array(span["p10"]) - EYE_SLACK) & (c <= np.array(span["p90"]) + EYE_SLACK)).all())
+
+
 def teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
     """The bright pixels inside the opening (the teeth), None when too few show."""
     inside = frame[polygon(frame.shape, lm[INNER], erode=1)].astype(np.float64)
@@ -120,11 +132,19 @@ def chromaticity(rgb: np.ndarray) -> np.ndarray:
 
 
 def photo_teeth(photo: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
-    """The colour of the teeth the photo itself shows (its mouth at least TEETH_OPENING open), else None."""
+    """The colour of the teeth the photo itself shows (its mouth at least TEETH_OPENING open and its
+    bright pixels there far less coloured than its lips: not a tongue or a lip's highlight), else None."""
     if np.linalg.norm(lm[13] - lm[14]) < TEETH_OPENING * face_height(lm):
         return None
     teeth = teeth_pixels(photo, lm)
-    return None if teeth is None else teeth.mean(axis=0)
+    if teeth is None:
+        return None
+    lips = photo[polygon(photo.shape, lm[OUTER]) & ~polygon(photo.shape, lm[INNER])].astype(np.float64)
+    lips = np.median(lips, axis=0)
+    grey = np.full(3, 1.0 / 3.0)
+    colour = teeth.mean(axis=0)
+    coloured = np.linalg.norm(chromaticity(colour) - grey) / max(float(np.linalg.norm(chromaticity(lips) - grey)), 1e-6)
+    return colour if coloured <= TEETH_LIKE else None
 
 
 def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray]) -> dict:
@@ -133,8 +153,8 @@ def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray])
     teeth = teeth_pixels(frame, lm)
     if teeth is None:
         return {}
-    if white is None:  # no eye whites to judge by: real teeth are a warm white
-        white = WARM_WHITE
+    if white is None:  # no eye whites to judge by: real speakers' teeth
+        white = REAL_TEETH
     colour = teeth.mean(axis=0)
     c, e = chromaticity(colour), chromaticity(white)
     green = (c[1] - 0.5 * (c[0] + c[2])) - (e[1] - 0.5 * (e[0] + e[2]))
@@ -359,7 +379,9 @@ def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], l
     gaps = np.linalg.norm(lms[:, 13] - lms[:, 14], axis=1) / heights
     widest = widest_frames(gaps)
     white = photo_teeth(photo, photo_lm)
-    white = eye_white(photo, photo_lm) if white is None else white
+    if white is None:
+        white = eye_white(photo, photo_lm)
+        white = white if white is not None and like_real_eye_whites(white) else None
     out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest]}
     worst: dict[str, float] = {}
     for t in widest:

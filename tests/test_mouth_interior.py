@@ -265,3 +265,28 @@ def test_a_seam_between_closed_lips_is_covered_and_the_photos_own_lips_are_left_
     assert bench.seam(covered, lm, ref.image, lm)["seam"] < bench.BARS["seam"]
     untouched = paint_mouth(ref.image, lm, h, None, 0.0, style).astype(int)
     assert np.abs(untouched - ref.image).max() <= 2  # the photo's own lips, their highlights too
+
+
+def test_the_benchmarks_yardstick_is_the_photos_teeth_or_eye_whites_only_where_they_are_real(real):
+    """The teeth are judged against the photo's own teeth only where what shows between its lips is
+    teeth (a pink tongue is not), and against its eye whites only where they are as coloured as real
+    speakers' (a real speaker's are; green paint is not)."""
+    ref = analyse_reference(load_image(TUNE / "photo_smile_teeth_biden.jpg"), "biden", size=512)
+    lm = ref.landmarks.astype(np.float64)
+    teeth = bench.photo_teeth(ref.image, lm)
+    assert teeth is not None and teeth.max() - teeth.min() < 30, teeth
+    tongue = ref.image.copy()
+    inside = bench.polygon(tongue.shape, lm[bench.INNER])
+    ys = np.nonzero(inside)[0]
+    shade = 0.5 + 0.7 * (ys - ys.min()) / max(ys.max() - ys.min(), 1)  # pink, lit from below
+    tongue[inside] = np.clip(np.array([205.0, 112.0, 122.0]) * shade[:, None], 0, 255)
+    assert bench.teeth_pixels(tongue, lm) is not None  # bright pixels show, as the tongue's highlight
+    assert bench.photo_teeth(tongue, lm) is None
+    frames, lms = real
+    assert bench.like_real_eye_whites(bench.eye_white(frames[0], lms[0]))
+    painted = frames[0].copy()
+    luma = painted @ np.array([0.299, 0.587, 0.114])
+    for eye in bench.EYES:
+        mask = bench.polygon(painted.shape, lms[0][eye])
+        painted[mask & (luma > np.percentile(luma[mask], 40))] = (190, 236, 190)  # the whites painted green
+    assert not bench.like_real_eye_whites(bench.eye_white(painted, lms[0]))

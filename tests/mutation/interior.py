@@ -95,3 +95,11 @@ MUTANTS += [
            "            teeth = own_teeth.white\n", "            pass\n",
            ("tests/test_mouth_look.py::test_a_photo_that_shows_teeth_lends_their_white_to_the_interior",)),
 ]
+YARDSTICK = f"{T}::test_the_benchmarks_yardstick_is_the_photos_teeth_or_eye_whites_only_where_they_are_real"
+MUTANTS += [
+    Mutant("mouth benchmark: a photo's tongue taken for its teeth (the yardstick)", "benchmarks/mouth.py",
+           "    return colour if coloured <= TEETH_LIKE else None\n", "    return colour\n", (YARDSTICK,)),
+    Mutant("mouth benchmark: painted eye whites taken for the light's white (the yardstick)", "benchmarks/mouth.py",
+           "    return bool(((c >= np.array(span[\"p10\"]) - EYE_SLACK) & (c <= np.array(span[\"p90\"]) + EYE_SLACK)).all())\n",
+           "    return True\n", (YARDSTICK,)),
+]
