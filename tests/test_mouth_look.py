@@ -229,3 +229,30 @@ def test_a_photo_that_shows_teeth_lends_their_white_to_the_interior():
             predicted = paint_mouth(ref.image.copy(), opened_lm, float(mesh.face_height(lm)), None, 0.0,
                                     MouthStyle.of(ref))  # fmt: skip
             assert bench.teeth_colour(predicted, opened_lm, photo)["teeth_tint"] > drawn["teeth_tint"] + 1.0
+
+
+@pytest.mark.parametrize("name", ["photo_glasses_beard_sundar_pichai.jpg", "photo_smile_teeth_tom_cruise.jpg",
+                                  "photo_smile_teeth_lei_jun.jpg"])  # fmt: skip
+def test_a_photos_own_teeth_ride_without_its_lips_and_at_their_own_length(name):
+    """The photo's upper teeth lent to a wider mouth carry no lip: its lip-coloured corners (and a tongue)
+    are left out of the strip, its teeth kept; the strip runs down to the teeth's own biting edge (Tom
+    Cruise's are 0.052 face heights long: a 0.05 cap cut them short, with a hard edge), and no farther
+    (Lei Jun's end well above his lower lip: below them is his mouth's dark, which must not ride along)."""
+    from portraittalk.engines.warp.mouth import teeth_from
+
+    ref = analyse_reference(load_image(TUNE / name), "teeth", size=512)
+    teeth = teeth_from([ref])
+    assert teeth is not None
+    colour, coverage = teeth.image[..., :3], teeth.image[..., 3]
+    chroma = colour / np.maximum(colour.sum(axis=2, keepdims=True), 1.0)
+    lip_coloured = chroma[..., 0] - chroma[..., 1] > 0.12
+    assert lip_coloured.sum() > 100 and coverage[lip_coloured].mean() < 0.15, coverage[lip_coloured].mean()
+    assert coverage[colour @ LUMA > 170].mean() > 0.85
+    lm = ref.landmarks.astype(np.float64)
+    top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_INNER, 1]
+    x0, x1 = lm[[78, 308], 0].min(), lm[[78, 308], 0].max()
+    front = ref.image[:, int(x0 + 0.3 * (x1 - x0)) : int(x1 - 0.3 * (x1 - x0))].astype(np.float64) @ LUMA
+    start = int(round(top + 0.12 * (bottom - top)))  # where the strip begins, under the lip's edge
+    rows = front[start : start + len(teeth.image)].mean(axis=1)
+    after = front[start + len(teeth.image) : start + len(teeth.image) + 2].mean()
+    assert after < 0.75 * rows.max(), (len(teeth.image), rows.round(), after)  # it ends at the biting edge

@@ -30,10 +30,10 @@ MUTANTS = [
     Mutant("interior: a black-and-white photo keeps ivory teeth (greyscale skipped)", MOUTH,
            "            crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))\n", "", (GREY,)),
     Mutant("interior: the exemplar index ignores the opening", "portraittalk/engines/warp/exemplars.py",
-           "        i, j, w = self.weights(aperture)\n", "        i, j, w = 0, 0, 0.0\n", (OPENING, HALF)),
+           "        i, j, w = self.weights(aperture)\n        if w == 0.0:\n",
+           "        i, j, w = 0, 0, 0.0\n        if w == 0.0:\n", (OPENING, HALF)),
     Mutant("interior: the opening measured in pixels (always the widest interior)", MOUTH,
-           "    canonical = style.interiors.interior(inner_gap(lm) / face_h)\n",
-           "    canonical = style.interiors.interior(inner_gap(lm))\n", (HALF, LIT, REAL)),
+           "    aperture = inner_gap(lm) / face_h\n", "    aperture = inner_gap(lm)\n", (HALF, LIT, REAL)),
     Mutant("interior: not blurred to the photo's softness", MOUTH,
            "        blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))\n",
            "        blur = 0.0\n", (SOFT,)),
@@ -102,4 +102,13 @@ MUTANTS += [
     Mutant("mouth benchmark: painted eye whites taken for the light's white (the yardstick)", "benchmarks/mouth.py",
            "    return bool(((c >= np.array(span[\"p10\"]) - EYE_SLACK) & (c <= np.array(span[\"p90\"]) + EYE_SLACK)).all())\n",
            "    return True\n", (YARDSTICK,)),
+]
+OWN_TEETH = "tests/test_mouth_look.py::test_a_photos_own_teeth_ride_without_its_lips_and_at_their_own_length"
+MUTANTS += [
+    Mutant("interior: the photo's teeth strip keeps its lip-coloured corners (coverage ignored)", MOUTH,
+           "    return cv2.GaussianBlur(inside * teeth_like, (0, 0), 0.7)\n",
+           "    return np.ones_like(inside)\n", (OWN_TEETH,)),
+    Mutant("interior: the photo's teeth cut at the longest teeth's length, not at their biting edge", MOUTH,
+           "    rows, cols = slice(y0, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))\n",
+           "    rows, cols = slice(y0, y0 + len(front)), slice(int(x0), int(np.ceil(x1)))\n", (OWN_TEETH,)),
 ]

@@ -31,6 +31,7 @@ CORNERS = (78, 308)  # the inner corners (right, left in the image) of lips_inne
 SLIT = 0.03  # openings (inner gap / face height) narrower than this are slits
 WIDE = 0.14  # a speaker's widest interior must be at least this open (covers a wide-open mouth)
 MIN_GAP = 0.5  # px: a column whose lips are closer than this has no interior
+TEETH_END = 0.6  # a row darker than this share of the teeth above it is past their biting edge
 FLAT_TEETH = 0.55  # in units of the teeth white: brighter cells are teeth (in a flat-toned interior)
 FLAT_CAVITY = 0.22  # darker cells are the cavity; those between, the tongue and gums
 FLAT_SHAPE = (3.0, 1.2)  # cells (across, down): the scale below which a flat-toned interior's shapes are smoothed
@@ -103,6 +104,16 @@ def flat_toned(shares: np.ndarray, tones: np.ndarray, coverage: np.ndarray) -> n
     return np.concatenate([flat, coverage], axis=2)
 
 
+def upper_teeth_end(interior: np.ndarray) -> float:
+    """Where (v, 0..1) the upper teeth of an interior (V, U, 4) end: down the middle of the opening, the
+    first row after the brightest of its upper half darker than ``TEETH_END`` of it (0: no teeth)."""
+    profile = (interior[:, CANONICAL[1] // 3 : -CANONICAL[1] // 3, :3] @ np.array([0.299, 0.587, 0.114])).mean(axis=1)
+    half = len(profile) // 2
+    peak = int(np.argmax(profile[:half]))
+    below = np.nonzero(profile[peak:] < TEETH_END * profile[peak])[0]
+    return float((peak + (below[0] if len(below) else len(profile) - peak)) / len(profile))
+
+
 class InteriorPicker:
     """One speaker's interiors, blended by opening: ``interior(aperture)`` is continuous in the
     aperture (no flicker from frame to frame) and exactly an exemplar at its own opening. ``tones``:
@@ -114,6 +125,7 @@ class InteriorPicker:
         idx = lib.of_speaker(lib.default_speaker() if speaker is None else speaker)
         self.images = lib.interiors[idx]
         self.apertures = lib.aperture[idx]
+        self.teeth_ends = np.array([upper_teeth_end(im) for im in self.images])
         self.tones = tones
         if tones is not None:
             self.shares = part_shares(self.images)
@@ -129,6 +141,11 @@ class InteriorPicker:
         j = int(np.searchsorted(a, aperture))
         i = j - 1
         return i, j, float((aperture - a[i]) / max(a[j] - a[i], 1e-9))
+
+    def upper_teeth_end(self, aperture: float) -> float:
+        """Where (v) the upper teeth of ``interior(aperture)`` end, blended as the interiors are."""
+        i, j, w = self.weights(aperture)
+        return float(self.teeth_ends[i] * (1.0 - w) + self.teeth_ends[j] * w)
 
     def interior(self, aperture: float) -> np.ndarray:
         i, j, w = self.weights(aperture)

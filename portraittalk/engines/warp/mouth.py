@@ -27,7 +27,8 @@ from .lipline import CREASE_SHADE, box_around, crease
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
 GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
-UPPER_TEETH = 0.05  # visible height of the upper teeth, in face heights
+UPPER_TEETH = 0.08  # face heights: the longest upper teeth a photo is taken to show (more: its lower teeth too)
+BITING_EDGE = 0.6  # down the photo's front teeth, a row darker than this share of the brightest is past their edge
 TEETH_SHARE = 0.55  # the photo's teeth show at most this share of the opening; the rest is the interior
 BLUR_LIMIT = 5.0  # px: no photo is taken to be softer than this
 INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are resampled into a mouth
@@ -48,6 +49,8 @@ TONE_BIN = 8.0  # levels of luma per step of a tinted photo's luma -> colour rel
 FLAT_GRADIENT = 2.0  # levels (Sobel |x| + |y|): skin this smooth is a flat-painted area
 FLAT_SHARE = 0.12  # a face with more flat skin than this is flat-shaded (cel shading, a cartoon; photos: < 0.06)
 FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
+TEETH_LIKE = (0.4, 0.8)  # a strip pixel this far (share of the way) from its teeth' colour to its lips': teeth .. not
+TEETH_FADE = 0.25  # share of the photo's teeth strip over which its lower edge fades into the interior
 PHOTO_TEETH_BRIGHTEST = 30  # percent of a photo's front-teeth pixels that show their white (the rest: gaps, shade)
 CLIPPED = 250  # levels: a pixel with all channels this high (or all this far from 255 low) is blown (crushed)
 
@@ -56,7 +59,7 @@ CLIPPED = 250  # levels: a pixel with all channels this high (or all this far fr
 class Teeth:
     """A strip of upper teeth cut from a reference, pasted rigidly under the upper lip."""
 
-    image: np.ndarray  # (h, w, 3) float32
+    image: np.ndarray  # (h, w, 4) float32: colour and coverage (the teeth only: not the lips, not the tongue)
     width: float  # mouth width it was cut at (px), for scaling
     face_height: float  # face height of the reference it was cut from (px)
     white: np.ndarray  # (3,) float32: their white (the less coloured half of their brightest pixels)
@@ -258,15 +261,50 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     y1 = top + min(0.8 * (bottom - top), UPPER_TEETH * face_h)
     y0 = int(round(top + 0.12 * (bottom - top)))  # below the lip edge
     cx0, cx1 = int(round(x0 + 0.2 * (x1 - x0))), int(round(x1 - 0.2 * (x1 - x0)))  # the front teeth
-    patch = best.image[y0:max(int(round(y1)), y0 + 2), cx0:max(cx1, cx0 + 2)].astype(np.float32)
-    if patch.size == 0 or patch.mean() < 90:  # dark: a cavity, not teeth
+    front = best.image[y0:max(int(round(y1)), y0 + 2), cx0:max(cx1, cx0 + 2)].astype(np.float32)
+    if front.size == 0:
+        return None
+    rows, cols = slice(y0, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))
+    patch = front[: rows.stop - y0]
+    if patch.mean() < 90:  # dark: a cavity, not teeth
         return None
     lips = best.image[int(top) - 2 : int(top), int(x0):int(x1)].astype(np.float32).reshape(-1, 3)
     patch_chroma = float(np.mean(patch.max(axis=2) - patch.min(axis=2)))
     if len(lips) and patch_chroma > 0.8 * float(np.mean(lips.max(axis=1) - lips.min(axis=1))) + 8:
         return None  # as coloured as the lips: a tongue or lip, not teeth
-    whole = best.image[y0:max(int(round(y1)), y0 + 2), int(x0):int(np.ceil(x1))].astype(np.float32)
-    return Teeth(whole, float(x1 - x0), face_h, teeth_white(patch))
+    whole = best.image[rows, cols].astype(np.float32)
+    white = teeth_white(patch)
+    return Teeth(np.concatenate([whole, teeth_coverage(best, white, rows, cols)[..., None]], axis=2),
+                 float(x1 - x0), face_h, white)  # fmt: skip
+
+
+def biting_edge(front: np.ndarray) -> int:
+    """Rows of the photo's front teeth (``front``, from just under the upper lip down) that are teeth:
+    down to the first row, after the brightest, darker than ``BITING_EDGE`` of it (the gap to the
+    lower teeth, the cavity); at least 2."""
+    profile = (front @ LUMA).mean(axis=1)
+    peak = int(np.argmax(profile))
+    below = np.nonzero(profile[peak:] < BITING_EDGE * profile[peak])[0]
+    return max(2, peak + int(below[0]) if len(below) else len(profile))
+
+
+def teeth_coverage(reference: Reference, white: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """How much each pixel of the photo's teeth strip (``rows``, ``cols``) is teeth: inside the photo's
+    opening and coloured like its teeth' ``white`` rather than like its lips (a lip corner, the tongue:
+    left out, so no lip-coloured block rides on the upper lip); a dark gap between teeth is kept."""
+    import cv2
+
+    lm, image = reference.landmarks.astype(np.float64), reference.image.astype(np.float32)
+    size = image.shape[0]
+    inside = _poly_mask(size, inner_mouth_polygon(lm))[rows, cols].astype(np.float32)
+    lip_ring = _poly_mask(size, lm[mesh.lips_outer_loop()]) & ~_poly_mask(size, lm[mesh.lips_inner_loop()])
+    lips = np.median(image[lip_ring], axis=0) if lip_ring.sum() > 8 else white * np.array([1.0, 0.7, 0.7])
+    strip = image[rows, cols]
+    chroma = strip / np.maximum(strip.sum(axis=2, keepdims=True), 1.0)
+    towards_lips = np.linalg.norm(chroma - _chromaticity(white), axis=2) / max(
+        float(np.linalg.norm(_chromaticity(lips) - _chromaticity(white))), 1e-3)
+    teeth_like = np.clip((TEETH_LIKE[1] - towards_lips) / (TEETH_LIKE[1] - TEETH_LIKE[0]), 0.0, 1.0)
+    return cv2.GaussianBlur(inside * teeth_like, (0, 0), 0.7)
 
 
 def teeth_white(patch: np.ndarray) -> np.ndarray:
@@ -337,7 +375,15 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     u, v = mouth_coordinates(lm, xs, ys)
     rows, cols = CANONICAL
-    canonical = style.interiors.interior(inner_gap(lm) / face_h)
+    aperture = inner_gap(lm) / face_h
+    canonical = style.interiors.interior(aperture)
+    if teeth is not None:
+        # The photo's upper teeth replace the interior's own: those end where the photo's do, and
+        # below them is what lies below the interior's own (no second row of upper teeth).
+        covered = teeth_shown(teeth, gap, face_h)[1] / max(gap, 1e-6)
+        end = style.interiors.upper_teeth_end(aperture)
+        v = np.where(v <= covered, v * end / max(covered, 1e-6),
+                     end + (v - covered) * (1.0 - end) / max(1.0 - covered, 1e-6))  # fmt: skip
     layer = cv2.remap(canonical, (u * cols - 0.5).astype(np.float32), (v * rows - 0.5).astype(np.float32),
                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     colour = layer[..., :3]
@@ -366,30 +412,37 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     return frame
 
 
+def teeth_shown(teeth: Teeth, gap: float, face_h: float) -> tuple[int, float]:
+    """(strip height, rows of it shown below the upper lip) for the photo's teeth at this face's size
+    and opening: rigid (never stretched), showing at most ``TEETH_SHARE`` of the opening."""
+    scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
+    height = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
+    return height, min(float(height), TEETH_SHARE * gap)
+
+
 def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx: float, teeth: Teeth,
                 face_h: float) -> None:  # fmt: skip
     """The photo's upper teeth attached to the upper lip of the (h, w, 4) colour + coverage layer:
     rigid (never stretched), narrower than the mouth, showing at most ``TEETH_SHARE`` of the opening
-    (the lip covers the rest of them)."""
+    (the lip covers the rest of them); only the teeth themselves, their lower edge fading into the
+    interior (whose own upper teeth end where these do, see ``paint_mouth``)."""
     import cv2
 
     h, w = layer.shape[:2]
     tw = max(2, int(round(0.78 * mouth_w)))
-    scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
-    th = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
-    strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
-    strip = np.concatenate([strip, np.ones((th, tw, 1), np.float32)], axis=2)
-    sh, sw = strip.shape[:2]
-    shown = min(0.75 * sh, TEETH_SHARE * gap)
+    th, shown = teeth_shown(teeth, gap, face_h)
     if shown < 1.0:
         return
+    strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
+    sh, sw = strip.shape[:2]
     # Fade the strip's sides into the cavity (teeth recede toward the corners); the biting edge
-    # curves (the front teeth are the longest).
+    # curves (the front teeth are the longest) and fades over the strip's last rows.
     across = np.linspace(-1, 1, sw, dtype=np.float32)
     side = np.clip(1.0 - np.abs(across) ** 4, 0, 1)[None, :, None]
     edge = sh - shown * 0.3 * across**2  # rows from the lip side, per column, where the teeth end
     rows = np.arange(sh, dtype=np.float32)[:, None]
-    side = side * np.clip(edge[None, :] - rows, 0.0, 1.0)[..., None]
+    fade = max(1.0, TEETH_FADE * shown)
+    side = side * np.clip((edge[None, :] - rows) / fade, 0.0, 1.0)[..., None] * strip[..., 3:]
     top = int(round(lip_y - (sh - shown)))  # the part of the teeth behind the lip
     left = int(round(cx - sw / 2))
     ya, yb = max(top, 0), min(top + sh, h)
@@ -398,4 +451,5 @@ def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx:
         return
     s = strip[ya - top : yb - top, xa - left : xb - left]
     a = side[ya - top : yb - top, xa - left : xb - left]
-    layer[ya:yb, xa:xb] = layer[ya:yb, xa:xb] * (1 - a) + s * a
+    layer[ya:yb, xa:xb, :3] = layer[ya:yb, xa:xb, :3] * (1 - a) + s[..., :3] * a
+    layer[ya:yb, xa:xb, 3:] = layer[ya:yb, xa:xb, 3:] * (1 - a) + a
