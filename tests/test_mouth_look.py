@@ -256,3 +256,25 @@ def test_a_photos_own_teeth_ride_without_its_lips_and_at_their_own_length(name):
     rows = front[start : start + len(teeth.image)].mean(axis=1)
     after = front[start + len(teeth.image) : start + len(teeth.image) + 2].mean()
     assert after < 0.75 * rows.max(), (len(teeth.image), rows.round(), after)  # it ends at the biting edge
+
+
+def test_a_drawings_lips_closed_over_its_open_mouth_meet_in_its_ink():
+    """A caricature drawn smiling, teeth showing, in black ink: lips drawn closed over it meet in a line
+    of its ink (a drawn closed mouth), not in a pink band brighter than the ink around it (a seam)."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth
+    from portraittalk.motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
+
+    ref = analyse_reference(load_image(TUNE / "cartoon_caricature_roy.png"), "roy", size=512)
+    style = MouthStyle.of(ref)
+    assert style.flat and style.ink is not None and style.ink @ LUMA < 60, style.ink
+    lm = ref.landmarks.astype(np.float64)
+    h = float(mesh.face_height(lm))
+    closed = lm.copy()
+    middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
+    closed[UPPER_LIP_INNER_SET], closed[LOWER_LIP_INNER_SET] = middle, middle
+    frame = paint_mouth(ref.image.copy(), closed, h, None, float(ref.mouth_aperture) * h, style)
+    line = bench.lip_line_ridge(frame, closed)
+    assert bench.seam(frame, closed, ref.image, lm)["seam"] < bench.BARS["seam"], line
+    x = np.round(middle[:, 0]).astype(int)
+    y = np.round(middle[:, 1]).astype(int)
+    assert np.median(frame[y, x] @ LUMA) < 80, frame[y, x]  # the line is ink-dark

@@ -40,11 +40,11 @@ MUTANTS = [
     Mutant("interior: the seam blend removed (the interior's edge cut hard into the lips)", MOUTH,
            "    mask = cv2.GaussianBlur(mask, (0, 0), style.edge)  # as soft as the photo's own edges\n", "", (SOFT,)),
     Mutant("interior: a seam between a closed photo's closed lips not covered (only a photo's teeth are)", MOUTH,
-           "        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)\n",
-           "        return crease(frame, lm, style.crease, style.edge) if ref_gap > 0.012 * face_h else frame\n",
+           "        return crease(frame, lm, line, style.edge, only_brighter=closed_photo)\n",
+           "        return frame if closed_photo else crease(frame, lm, line, style.edge)\n",
            (SEAM, REAL)),
     Mutant("interior: no crease at all where the lips close (seams and the photo's teeth show)", MOUTH,
-           "        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)\n",
+           "        return crease(frame, lm, line, style.edge, only_brighter=closed_photo)\n",
            "        return frame\n", (SEAM, REAL)),
     Mutant("interior: the seam cover darkens the photo's own lips too", LIPLINE,
            "    if only_brighter:  # all of a seam's brightness goes\n", "    if False:\n", (SEAM,)),
@@ -111,4 +111,10 @@ MUTANTS += [
     Mutant("interior: the photo's teeth cut at the longest teeth's length, not at their biting edge", MOUTH,
            "    rows, cols = slice(y0, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))\n",
            "    rows, cols = slice(y0, y0 + len(front)), slice(int(x0), int(np.ceil(x1)))\n", (OWN_TEETH,)),
+]
+INK = "tests/test_mouth_look.py::test_a_drawings_lips_closed_over_its_open_mouth_meet_in_its_ink"
+MUTANTS += [
+    Mutant("interior: a drawing's lips closed over its open mouth meet in the lips' shade, not its ink", MOUTH,
+           "        line = style.crease if closed_photo or style.ink is None else style.ink\n",
+           "        line = style.crease\n", (INK,)),
 ]

@@ -48,6 +48,7 @@ TINT_CHROMA = 8.0  # levels from grey: pixels less coloured than this carry no h
 TONE_BIN = 8.0  # levels of luma per step of a tinted photo's luma -> colour relation
 FLAT_GRADIENT = 2.0  # levels (Sobel |x| + |y|): skin this smooth is a flat-painted area
 FLAT_SHARE = 0.12  # a face with more flat skin than this is flat-shaded (cel shading, a cartoon; photos: < 0.06)
+INK_SHARE = 0.03  # the darkest share of the pixels around a drawing's lips: its ink
 FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
 TEETH_LIKE = (0.4, 0.8)  # a strip pixel this far (share of the way) from its teeth' colour to its lips': teeth .. not
 TEETH_FADE = 0.25  # share of the photo's teeth strip over which its lower edge fades into the interior
@@ -79,6 +80,7 @@ class MouthStyle:
     interiors: InteriorPicker  # one real speaker's interiors, by opening (flat-toned for a flat-shaded photo)
     tone: Optional[np.ndarray] = None  # (256, 3) a tinted monochrome photo's colour at each luma, else None
     flat: bool = False  # a flat-shaded picture: a flat-toned interior, no grain
+    ink: Optional[np.ndarray] = None  # (3,) a drawing's ink: its lips drawn closed over its open mouth meet in it
 
     @classmethod
     def of(cls, reference: Reference, own_teeth: Optional[Teeth] = None) -> "MouthStyle":
@@ -102,6 +104,10 @@ class MouthStyle:
         grain = float(1.4826 * np.median(np.abs(residual[skin] - np.median(residual[skin])))) if skin.any() else 0.0
         crease = lip_colour * CREASE_SHADE
         flat = is_flat(gray, skin, img)
+        ink = None
+        if flat:  # a drawing's closed mouth is a line in its ink, the darkest tone around its lips
+            around = img[cv2.dilate(lips.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)]
+            ink = np.median(around[np.argsort(around @ LUMA)[: max(1, int(INK_SHARE * len(around)))]], axis=0)
         white = eye_white(img, lm, skin_colour)
         # A cartoon's teeth are painted in the white of its eyes; a photo's are lit as real teeth are.
         teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)
@@ -118,7 +124,8 @@ class MouthStyle:
         # The interiors, cut from sharper video and resampled, are already about INTERIOR_SOFTNESS soft.
         blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))
         return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, 0.0 if flat else min(grain, 12.0),
-                   blur, max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors, tone, flat)  # fmt: skip
+                   blur, max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors, tone, flat,
+                   None if ink is None else ink.astype(np.float32))  # fmt: skip
 
 
 def is_flat(gray: np.ndarray, skin: np.ndarray, img: np.ndarray) -> bool:
@@ -356,7 +363,9 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
         # between them; real closed lips meet in a darker crease.
         # Over a photo's closed lips the warp can pull a bright line of skin between them: covered
         # where (and only where) the line is brighter than the lips.
-        return crease(frame, lm, style.crease, style.edge, only_brighter=ref_gap <= 0.012 * face_h)
+        closed_photo = ref_gap <= 0.012 * face_h
+        line = style.crease if closed_photo or style.ink is None else style.ink
+        return crease(frame, lm, line, style.edge, only_brighter=closed_photo)
     wider = float(np.clip((gap - 1.1 * ref_gap) / (0.25 * ref_gap + 0.01 * face_h), 0.0, 1.0))
     if wider == 0.0:
         return frame
