@@ -8,9 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from portraittalk.face.landmarks import FaceMeshDetector
 from portraittalk.face.reference import analyse_reference
-from portraittalk.media import load_image, read_video
+from portraittalk.media import load_image
 from portraittalk.motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
 from portraittalk.motion.track import MotionTrack
 
@@ -18,22 +17,13 @@ from shared_inputs import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import mouth as bench  # noqa: E402  (the mouth benchmark's measures)
+from test_mouth_interior import real  # noqa: E402,F401  (the fixture: a real speaker's frames and landmarks)
 
-REAL_CLIP = ROOT / "benchmarks" / "data" / "clips" / "fit" / "en_retalking_2_man_map.mp4"  # fit, never eval
 TUNE = ROOT / "benchmarks" / "data" / "portraits" / "tune"
 # Photos with closed lips whose lip line the warp dotted with the teeth and skin around it when it drew
 # the lips closed (seam 89 and 39, speckle 14 and 24 before).
 CLOSED_LIPS = ("photo_glasses_kaifu_lee.jpg", "old_photo_boy_scratched.jpg")
 GAPS = (0.0, 0.15, 0.3, 0.5, 0.8)  # px between the drawn inner lips: closed, as a speaker's lips meet
-
-
-@pytest.fixture(scope="module")
-def real():
-    """A real speaker's frames and MediaPipe landmarks (a fit clip)."""
-    frames = [f for _, f in read_video(REAL_CLIP)]
-    with FaceMeshDetector(static=False) as det:
-        lms = np.stack([det.detect(f).points.astype(np.float64) for f in frames])
-    return frames, lms
 
 
 def dotted_line(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
