@@ -233,8 +233,8 @@ def test_live_mouth_follows_the_microphone(chromium, live_app, speech):
               "sound_r": round(r_sound, 3), "frames": len(times), "speaking_frames": int(speaking.sum()),
               "aperture_while_speaking": np.percentile(apertures[speaking], [10, 50, 90]).round(4).tolist(),
               "aperture_in_pauses": np.percentile(apertures[resting], [10, 50, 90]).round(4).tolist(),
-              "sd_while_speaking": round(float(apertures[speaking].std()), 4),
-              "sd_in_pauses": round(float(apertures[resting].std()), 4),
+              "spread_while_speaking": round(float(np.subtract(*np.percentile(apertures[speaking], [90, 10]))), 4),
+              "spread_in_pauses": round(float(np.subtract(*np.percentile(apertures[resting], [90, 10]))), 4),
               "closed_in_pauses": round(float((apertures[resting] < CLOSED).mean()), 3),
               "browser_jitter_buffer_s": watched["buffers"], "webaudio_latency_s": watched["latency"],
               "status": status}  # fmt: skip
@@ -242,9 +242,12 @@ def test_live_mouth_follows_the_microphone(chromium, live_app, speech):
     np.savez(ARTIFACTS / "live_tab_traces.npz", times=times, apertures=apertures, sound_t=t, sound=sound)
     print(report)
     assert speaking.sum() > 80 and resting.sum() > 60, report
-    assert report["sd_while_speaking"] > 0.008, report  # it moves while the file speaks
-    # and rests in the pauses: still, and narrower than it is half the time while speaking
-    assert report["sd_in_pauses"] < 0.5 * report["sd_while_speaking"], report
+    assert report["spread_while_speaking"] > 0.02, report  # it moves while the file speaks (p90 - p10)
+    # and rests in the pauses: still, and narrower than it is half the time while speaking. Percentiles, not
+    # a standard deviation: on a crowded machine the browser's jitter buffer moves the delay by a fraction
+    # of a second, and the few frames at a pause's edge that a single fitted delay misplaces (0.02 sd, 92 %
+    # of the pause frames closed) are not the mouth moving in a pause.
+    assert report["spread_in_pauses"] < 0.5 * report["spread_while_speaking"], report
     assert report["aperture_in_pauses"][2] < report["aperture_while_speaking"][1], report
     assert r_mouth > 0.4 and mouth_delay < 1.0, report
     assert r_sound > 0.5 and sound_delay < 2.0, report  # the speech comes back (a bound for a crowded machine)
