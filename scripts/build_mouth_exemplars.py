@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from build_motion_corpus import clip_sources, extract, track  # noqa: E402
 
-from portraittalk.engines.warp.exemplars import CANONICAL, LIBRARY, WHITE_SCALE, cut_interior, inner_gap, inner_width  # noqa: E402,E501
+from portraittalk.engines.warp.exemplars import (CANONICAL, LIBRARY, WHITE_SCALE, cut_interior, inner_gap,  # noqa: E402
+                                                 inner_width, teeth_white)
 from portraittalk.face import mesh  # noqa: E402
 
 LEVELS = (0.012, 0.022, 0.034, 0.046, 0.058, 0.07, 0.085, 0.1, 0.12, 0.145)  # inner gap / face height
@@ -39,6 +40,7 @@ LIP_NEAR = 22.0  # levels (RGB distance) within which a cell is the speaker's li
 EDGE_BAND = 0.3  # share of the opening's height, from either lip, where a cell may be the speaker's lips
 MIN_WIDTH = 50.0  # px: sources whose inner mouth is narrower are too coarse (GRID's, ~35 px) to ship
 TEETH_CELLS = 40  # an interior with fewer bright cells shows no teeth worth balancing
+SPEAKER_TEETH_BRIGHTEST = 10  # percent of a speaker's open interiors' pixels that show its teeth white
 S1_CLIPS = 120  # GRID s1 clips read (one speaker: more only repeats it)
 LICENCES = {  # source group -> (upstream, licence)
     "fit_latentsync": ("bytedance/LatentSync @ a229c39, assets/demo*_video.mp4", "Apache-2.0"),
@@ -141,15 +143,6 @@ def interior_alpha(interior: np.ndarray, lip: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur((1.0 - lipness * edge).astype(np.float32), (0, 0), 0.8)
 
 
-def teeth_white(interiors: list[np.ndarray]) -> np.ndarray:
-    """A speaker's teeth colour: among the brightest 10 % of its open interiors, the less coloured
-    half (the teeth, not a lip's or the tongue's pink highlight)."""
-    pixels = np.concatenate([i.reshape(-1, 3) for i in interiors])
-    bright = pixels[pixels @ np.array([0.299, 0.587, 0.114]) >= np.percentile(pixels @ np.array([0.299, 0.587, 0.114]), 90)]
-    chroma = bright.max(axis=1) - bright.min(axis=1)
-    return np.median(bright[chroma <= np.median(chroma)], axis=0)
-
-
 def neutral_teeth(interior: np.ndarray) -> np.ndarray:
     """An interior (in units of its speaker's white) whose teeth, where it shows some (the bright
     pixels), are made neutral: their colour cast comes from the portrait at render time."""
@@ -185,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         open_ = [c["interior"] for c in mine if c["aperture"] >= 0.05]
         if len(mine) < 6 or not open_ or np.median([c["width"] for c in mine]) < MIN_WIDTH:  # too few openings to blend between, or never open enough to show teeth
             continue
-        white = teeth_white(open_)
+        white = teeth_white(np.concatenate([i.reshape(-1, 3) for i in open_]), SPEAKER_TEETH_BRIGHTEST)
         if white @ np.array([0.299, 0.587, 0.114]) < 60:
             continue
         for c in mine:

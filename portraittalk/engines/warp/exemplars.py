@@ -83,6 +83,17 @@ def library() -> Library:
                        mouth_width=data["mouth_width"].astype(np.float64))  # fmt: skip
 
 
+def teeth_white(pixels: np.ndarray, brightest: float) -> np.ndarray:
+    """The white of teeth among ``pixels`` (..., 3): of the ``brightest`` percent, the less coloured half
+    (the teeth, not a lip's or the tongue's pink highlight), their median. A speaker's interiors are
+    stored in units of it (``scripts/build_mouth_exemplars.py``); a photo's own teeth lend theirs."""
+    pixels = np.asarray(pixels, np.float32).reshape(-1, 3)
+    luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    bright = pixels[luma >= np.percentile(luma, 100 - brightest)]
+    spread = bright.max(axis=1) - bright.min(axis=1)
+    return np.median(bright[spread <= np.median(spread)], axis=0).astype(np.float32)
+
+
 def part_shares(interiors: np.ndarray) -> np.ndarray:
     """How much each cell of the interiors (N, V, U, 4) is cavity, tongue or teeth, by its brightness,
     smoothed over ``FLAT_SHAPE`` (N, 3, V, U): a cartoon's mouth is drawn in smooth shapes, no specks."""

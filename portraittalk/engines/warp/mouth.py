@@ -22,7 +22,7 @@ import numpy as np
 from ...face import mesh
 from ...face.reference import Reference
 from ...motion.geometry import LOWER_LIP_INNER_SET, UPPER_LIP_INNER_SET
-from .exemplars import CANONICAL, InteriorPicker, inner_gap, library, mouth_coordinates
+from .exemplars import CANONICAL, InteriorPicker, inner_gap, library, mouth_coordinates, teeth_white
 from .lipline import CREASE_SHADE, box_around, crease
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
@@ -52,7 +52,7 @@ INK_SHARE = 0.03  # the darkest share of the pixels around a drawing's lips: its
 FLAT_CAVITY_SHADE = 0.35  # a flat-shaded mouth's cavity: its lips' colour this dark
 TEETH_LIKE = (0.4, 0.8)  # a strip pixel this far (share of the way) from its teeth' colour to its lips': teeth .. not
 TEETH_FADE = 0.25  # share of the photo's teeth strip over which its lower edge fades into the interior
-PHOTO_TEETH_BRIGHTEST = 30  # percent of a photo's front-teeth pixels that show their white (the rest: gaps, shade)
+PHOTO_TEETH_BRIGHTEST = 30.0  # percent of a photo's front-teeth pixels that show their white (the rest: gaps, shade)
 CLIPPED = 250  # levels: a pixel with all channels this high (or all this far from 255 low) is blown (crushed)
 
 
@@ -109,10 +109,14 @@ class MouthStyle:
             around = img[cv2.dilate(lips.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)]
             ink = np.median(around[np.argsort(around @ LUMA)[: max(1, int(INK_SHARE * len(around)))]], axis=0)
         white = eye_white(img, lm, skin_colour)
-        # A cartoon's teeth are painted in the white of its eyes; a photo's are lit as real teeth are.
-        teeth = white if flat and white is not None else _teeth_colour(img, skin_colour, white, face)
+        # The photo's own teeth where it shows some; a cartoon's are painted in the white of its eyes; a
+        # photo's are lit as real teeth are.
         if own_teeth is not None:
             teeth = own_teeth.white
+        elif flat and white is not None:
+            teeth = white
+        else:
+            teeth = _teeth_colour(img, skin_colour, white, face)
         tone = None if greyscale or flat else tone_of(img, face, skin_colour, lip_colour)
         if greyscale:
             crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
@@ -280,7 +284,7 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     if len(lips) and patch_chroma > 0.8 * float(np.mean(lips.max(axis=1) - lips.min(axis=1))) + 8:
         return None  # as coloured as the lips: a tongue or lip, not teeth
     whole = best.image[rows, cols].astype(np.float32)
-    white = teeth_white(patch)
+    white = teeth_white(patch, PHOTO_TEETH_BRIGHTEST)
     return Teeth(np.concatenate([whole, teeth_coverage(best, white, rows, cols)[..., None]], axis=2),
                  float(x1 - x0), face_h, white)  # fmt: skip
 
@@ -312,17 +316,6 @@ def teeth_coverage(reference: Reference, white: np.ndarray, rows: slice, cols: s
         float(np.linalg.norm(_chromaticity(lips) - _chromaticity(white))), 1e-3)
     teeth_like = np.clip((TEETH_LIKE[1] - towards_lips) / (TEETH_LIKE[1] - TEETH_LIKE[0]), 0.0, 1.0)
     return cv2.GaussianBlur(inside * teeth_like, (0, 0), 0.7)
-
-
-def teeth_white(patch: np.ndarray) -> np.ndarray:
-    """The white of teeth seen in a photo, as a real speaker's was measured for the interiors
-    (``scripts/build_mouth_exemplars.py``): among the brightest pixels, the less coloured half (the
-    teeth, not a lip's or the tongue's pink highlight)."""
-    pixels = patch.reshape(-1, 3)
-    luma = pixels @ LUMA
-    bright = pixels[luma >= np.percentile(luma, 100 - PHOTO_TEETH_BRIGHTEST)]
-    spread = bright.max(axis=1) - bright.min(axis=1)
-    return np.median(bright[spread <= np.median(spread)], axis=0).astype(np.float32)
 
 
 def inner_mouth_polygon(lm: np.ndarray) -> np.ndarray:
