@@ -407,3 +407,25 @@ def test_each_motion_model_is_an_entry_of_one_registry_with_one_contract(ref):
         assert mouth.displacement.shape == (len(speech), 478, 2) and mouth.opening.shape == (len(speech),)
         drawn = rig.opening(mouth.displacement)  # the opening the displacements draw
         assert np.corrcoef(drawn, mouth.opening)[0, 1] > 0.95, name
+
+
+@pytest.mark.parametrize("model", ["fitted", "causal"])
+def test_the_mouth_gain_scales_the_opening_and_the_width_moves_only_with_open_lips(model):
+    """mouth_gain is the jaw's amplitude: half the gain, half the opening (under the cap); the lips'
+    width changes only as they part (shut lips neither spread nor round), within +-0.2."""
+    from portraittalk.motion.drivers import causal_fitted_mouth
+
+    audio = load_audio(SPEECH)
+    feat = acoustic_features(audio, 25.0)
+
+    def mouth(gain: float):
+        cfg = MotionConfig(mouth_gain=gain)
+        return fitted_mouth(audio, feat, 25.0, cfg) if model == "fitted" else causal_fitted_mouth(audio, 25.0, cfg)
+
+    (full, width), (half, _) = mouth(1.0), mouth(0.5)
+    assert full.max() > 0.05 and np.allclose(half, 0.5 * full, atol=1e-6), (full.max(), half.max())
+    from portraittalk.motion.geometry import MAX_GAP
+
+    parted = np.clip(full / (0.3 * MAX_GAP), 0.0, 1.0)  # how far the lips have parted, up to 0.3 of the widest
+    assert (full < 1e-4).any() and (np.abs(width) <= 0.2 * parted + 1e-6).all()
+    assert np.abs(width[full > 0.03]).max() > 0.005  # the width does move where the lips part

@@ -22,6 +22,7 @@ from ..media.audio import SAMPLE_RATE, Audio
 from ..motion.acoustic import acoustic_features, frame_count
 from ..motion.causal_mouth import LOOKAHEAD_S, MODEL_FPS
 from ..motion.controls import apply_controls, eye_region
+from ..motion.drivers import drawn_mouth
 from ..motion.geometry import MAX_GAP, FaceRig
 from ..motion.head import HeadMotion, speech_drivers
 from ..motion.track import MotionTrack
@@ -100,11 +101,7 @@ class LiveMotion:
         (gap0, width0), (gap1, width1) = stream.mouth(j), (stream.mouth(j + 1) if t > j else stream.mouth(j))
         gap = np.interp([t], [j, j + 1], [gap0, gap1])
         width = np.interp([t], [j, j + 1], [width0, width1])
-        model = stream.model
-        gap = np.clip(gap * self.config.mouth_gain, 0.0, 1.5 * MAX_GAP)
-        width = np.clip(model.width_std * width * self.config.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP),
-                                                                                                 0.0, 1.0)
-        return gap.astype(np.float32), width.astype(np.float32)
+        return drawn_mouth(gap, width, stream.model.width_std, self.config)
 
     def _head_drivers(self, window: Audio, i: int) -> tuple[float, float]:
         """Frame i's loudness and pitch (what :class:`HeadMotion` steps on), from the last ``HEAD_CONTEXT_S``

@@ -37,8 +37,16 @@ def fitted_mouth(audio: Audio, feat: AcousticFeatures, fps: float, cfg: MotionCo
     z_open, z_width = model.predict(audio.resampled(SAMPLE_RATE).samples, n, fps)
     gap = np.clip(model.opening_mean + model.opening_std * z_open, 0.0, None)
     gap = gap * bilabial_closure(feat, fps) * pause_gate(feat.loudness, fps)
+    return drawn_mouth(gap, z_width, model.width_std, cfg)
+
+
+def drawn_mouth(gap: np.ndarray, z_width: np.ndarray, width_std: float,
+                cfg: MotionConfig) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A mouth model's opening (face heights) and width (standard scores) as drawn: the gain applied, the
+    opening at most 1.5 x MAX_GAP, the width change within +-0.2 and only as the lips part. One rule for
+    the fitted and causal models, offline and live."""
     gap = np.clip(gap * cfg.mouth_gain, 0.0, 1.5 * MAX_GAP)
-    width = np.clip(model.width_std * z_width * cfg.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP), 0.0, 1.0)
+    width = np.clip(width_std * z_width * cfg.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP), 0.0, 1.0)
     return gap.astype(np.float32), width.astype(np.float32)
 
 
@@ -57,9 +65,7 @@ def causal_fitted_mouth(audio: Audio, fps: float, cfg: MotionConfig) -> tuple[np
     z_width = z_width * (1.0 - rest)
     n = frame_count(audio.duration, fps)
     gap, z_width = at_fps(gap, n, fps), at_fps(z_width, n, fps)
-    gap = np.clip(gap * cfg.mouth_gain, 0.0, 1.5 * MAX_GAP)
-    width = np.clip(model.width_std * z_width * cfg.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP), 0.0, 1.0)
-    return gap.astype(np.float32), width.astype(np.float32)
+    return drawn_mouth(gap, z_width, model.width_std, cfg)
 
 
 PAUSE_BELOW_DB = 30.0  # a frame this far under the loudest of the last PAUSE_REFERENCE_S is quiet

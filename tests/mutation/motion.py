@@ -82,3 +82,12 @@ MUTANTS = [
            "    return points @ m[:, :, :2].transpose(0, 2, 1) + m[:, None, :, 2]\n",
            "    return points @ m[:, :, :2] + m[:, None, :, 2]\n", MOTION_TESTS),
 ]
+MUTANTS += [
+    Mutant("motion: the mouth's gain not applied to the opening (the drawn-mouth rule, offline and live)",
+           "portraittalk/motion/drivers.py", "    gap = np.clip(gap * cfg.mouth_gain, 0.0, 1.5 * MAX_GAP)\n",
+           "    gap = np.clip(gap, 0.0, 1.5 * MAX_GAP)\n", ("tests/test_motion.py::test_the_mouth_gain_scales_the_opening_and_the_width_moves_only_with_open_lips",)),
+    Mutant("motion: the width changes with the lips shut (not gated by the opening)",
+           "portraittalk/motion/drivers.py",
+           "    width = np.clip(width_std * z_width * cfg.mouth_gain, -0.2, 0.2) * np.clip(gap / (0.3 * MAX_GAP), 0.0, 1.0)\n",
+           "    width = np.clip(width_std * z_width * cfg.mouth_gain, -0.2, 0.2)\n", ("tests/test_motion.py::test_the_mouth_gain_scales_the_opening_and_the_width_moves_only_with_open_lips",)),
+]
