@@ -5,9 +5,12 @@ same set with the warp engine, then measure on the rendered frames, with the pho
 (written apart from the engine: nothing here reads how the interior is made):
 
 * ``teeth_tint``: the teeth's colour (the bright pixels between the lips on the widest frames, when at
-  least 0.04 face heights open) against the photo's own teeth where its mouth is open and shows some
-  (else against its eye whites, where they are as coloured as real speakers' are (the fit clips,
-  ``docs/measured/teeth_colour.json``), else against real speakers' teeth), distance of their
+  least 0.04 face heights open and a fifth wider than the photo's own mouth, which until then, stretched,
+  fills the opening) against the photo's own teeth where its mouth is open and shows some as coloured as real
+  teeth are; else against its eye whites, where they are as coloured as real speakers' are (the fit
+  clips, ``docs/measured/teeth_colour.json``) or were chosen by a painter (a painting, a cartoon, a
+  render: its white is its maker's), taken with real speakers' teeth as a span (teeth anywhere between
+  the picture's white and real teeth' colour); else against real speakers' teeth. The distance of their
   chromaticities (r, g, b) / (r + g + b) in percentage points; ``teeth_green``: how much greener than
   that (a grey-green strip); ``teeth_dim``: the teeth's brightness over its (a flat grey strip is dim);
 * ``periodic``: a periodic vertical pattern across the teeth band (evenly spaced drawn lines): the
@@ -55,7 +58,9 @@ TEETH_OPENING = 0.04  # narrower openings show the lips' inner edge more than te
 # Real speakers' teeth and eye whites, measured on the fit clips (scripts/measure_teeth_colour.py).
 REAL = json.loads((ROOT / "docs" / "measured" / "teeth_colour.json").read_text())["relation"]
 REAL_TEETH = np.array(REAL["teeth_chromaticity"]["median"]) * 590.0  # their chromaticity at a luma of ~195
-EYE_SLACK = 0.02  # eye whites this far beyond the range real speakers' span are not the light (paint, blur)
+EYE_SLACK = 0.02  # eye whites (teeth) this far beyond the range real speakers' span are not the light (paint, blur)
+MADE = ("painting", "cartoon", "render_3d")  # pictures whose whites their maker chose (the manifest's kinds)
+OWN_MOUTH = 1.2  # a frame opened less than this times the photo's own opening shows mostly its own mouth, stretched
 TEETH_LIKE = 0.6  # a photo's bright mouth pixels at most this coloured against its lips are teeth (tongue: 0.7-1)
 INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
@@ -133,7 +138,8 @@ def chromaticity(rgb: np.ndarray) -> np.ndarray:
 
 def photo_teeth(photo: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
     """The colour of the teeth the photo itself shows (its mouth at least TEETH_OPENING open and its
-    bright pixels there far less coloured than its lips: not a tongue or a lip's highlight), else None."""
+    bright pixels there far less coloured than its lips and no nearer their colour than real teeth come:
+    not a tongue, a lip's highlight, nor a few teeth blurred into the lipstick of a small mouth), else None."""
     if np.linalg.norm(lm[13] - lm[14]) < TEETH_OPENING * face_height(lm):
         return None
     teeth = teeth_pixels(photo, lm)
@@ -144,12 +150,17 @@ def photo_teeth(photo: np.ndarray, lm: np.ndarray) -> Optional[np.ndarray]:
     grey = np.full(3, 1.0 / 3.0)
     colour = teeth.mean(axis=0)
     coloured = np.linalg.norm(chromaticity(colour) - grey) / max(float(np.linalg.norm(chromaticity(lips) - grey)), 1e-6)
-    return colour if coloured <= TEETH_LIKE else None
+    real, span = chromaticity(REAL_TEETH), REAL["teeth_chromaticity"]
+    towards = (chromaticity(lips) - real) / max(float(np.linalg.norm(chromaticity(lips) - real)), 1e-6)
+    reach = max(float((np.array(span[k]) - real) @ towards) for k in ("p10", "p90"))  # real teeth' furthest
+    lip_coloured = float((chromaticity(colour) - real) @ towards) > reach + EYE_SLACK
+    return colour if coloured <= TEETH_LIKE and not lip_coloured else None
 
 
-def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray]) -> dict:
+def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray], eye_whites: bool = False) -> dict:
     """teeth_tint, teeth_green (percentage points of chromaticity) and teeth_dim against ``white``: the
-    photo's own teeth, else its eye whites."""
+    photo's own teeth, else its ``eye_whites``: then the nearest colour between them and real speakers'
+    teeth (real teeth are not their eye whites' colour: 3 pp apart at the p10/p90 of the fit clips)."""
     teeth = teeth_pixels(frame, lm)
     if teeth is None:
         return {}
@@ -157,6 +168,10 @@ def teeth_colour(frame: np.ndarray, lm: np.ndarray, white: Optional[np.ndarray])
         white = REAL_TEETH
     colour = teeth.mean(axis=0)
     c, e = chromaticity(colour), chromaticity(white)
+    if eye_whites:
+        real = chromaticity(REAL_TEETH)
+        share = float(np.clip(np.dot(c - e, real - e) / max(float(np.dot(real - e, real - e)), 1e-12), 0.0, 1.0))
+        e = e + share * (real - e)
     green = (c[1] - 0.5 * (c[0] + c[2])) - (e[1] - 0.5 * (e[0] + e[2]))
     return {"teeth_tint": 100 * float(np.linalg.norm(c - e)), "teeth_green": 100 * float(green),
             "teeth_dim": float(colour @ LUMA / max(float(white @ LUMA), 1.0))}  # fmt: skip
@@ -373,19 +388,25 @@ def grey(frame: np.ndarray, lm: np.ndarray) -> Optional[float]:
     return float(np.percentile(pixels.max(axis=1) - pixels.min(axis=1), 95))
 
 
-def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], lms: np.ndarray) -> dict:
-    """Every measure over a rendered clip (worst frame of each), with the frames it judged."""
+def measure(photo: np.ndarray, photo_lm: np.ndarray, frames: list[np.ndarray], lms: np.ndarray,
+            made: bool = False) -> dict:  # fmt: skip
+    """Every measure over a rendered clip (worst frame of each), with the frames it judged. ``made``: a
+    painting, a cartoon, a render (its eye whites are its maker's white, however coloured)."""
     heights = np.array([face_height(lm) for lm in lms])
     gaps = np.linalg.norm(lms[:, 13] - lms[:, 14], axis=1) / heights
     widest = widest_frames(gaps)
-    white = photo_teeth(photo, photo_lm)
+    white, eye_whites = photo_teeth(photo, photo_lm), False
     if white is None:
         white = eye_white(photo, photo_lm)
-        white = white if white is not None and like_real_eye_whites(white) else None
-    out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest]}
+        eye_whites = white is not None and (made or like_real_eye_whites(white))
+        white = white if eye_whites else None
+    own_gap = float(np.linalg.norm(photo_lm[13] - photo_lm[14])) / face_height(photo_lm)
+    out: dict = {"widest": [int(t) for t in widest], "widest_aperture": [round(float(gaps[t]), 4) for t in widest],
+                 "yardstick": "eye whites" if eye_whites else "real teeth" if white is None else "the photo's teeth"}
     worst: dict[str, float] = {}
     for t in widest:
-        values = teeth_colour(frames[t], lms[t], white) if gaps[t] >= TEETH_OPENING else {}
+        judged = gaps[t] >= max(TEETH_OPENING, OWN_MOUTH * own_gap)
+        values = teeth_colour(frames[t], lms[t], white, eye_whites) if judged else {}
         values["periodic"] = periodic(frames[t], lms[t])
         values["sharpness"] = sharpness(frames[t], lms[t], photo, photo_lm)
         if is_greyscale(photo, photo_lm):
@@ -583,7 +604,9 @@ def main() -> int:
             except NoFaceError as exc:
                 results.append({"name": name, "refused": str(exc), "pass": True})
                 continue
-            m = {"name": name, "speech": speech, **measure(ref.image, ref.landmarks.astype(np.float64), frames, lms)}
+            made = entry.get("kind") in MADE
+            m = {"name": name, "speech": speech,
+                 **measure(ref.image, ref.landmarks.astype(np.float64), frames, lms, made)}  # fmt: skip
             m["seconds"] = round(time.perf_counter() - started, 1)
             out = args.out / split
             save_jpg(sheet(name, ref, frames, lms, m, real), out / f"{name}.jpg")

@@ -290,3 +290,35 @@ def test_the_benchmarks_yardstick_is_the_photos_teeth_or_eye_whites_only_where_t
         mask = bench.polygon(painted.shape, lms[0][eye])
         painted[mask & (luma > np.percentile(luma[mask], 40))] = (190, 236, 190)  # the whites painted green
     assert not bench.like_real_eye_whites(bench.eye_white(painted, lms[0]))
+
+
+def test_the_benchmark_judges_teeth_against_real_teeth_and_the_pictures_white_and_only_the_renders():
+    """A few teeth blurred into lipstick are not the yardstick (pinker than any real teeth); teeth
+    between a painting's white and real teeth' colour are right, teeth past its white are not; and a
+    frame no wider open than the photo, which shows the photo's own mouth, is not judged."""
+    ref = analyse_reference(load_image(TUNE / "photo_smile_teeth_biden.jpg"), "biden", size=512)
+    lm = ref.landmarks.astype(np.float64)
+    image = ref.image.astype(np.float64)
+    opening = bench.polygon(image.shape, lm[bench.INNER])
+    image[bench.polygon(image.shape, lm[bench.OUTER]) & ~opening] = (200, 60, 80)  # lipstick
+    image[opening] *= (1.0, 0.72, 0.76)  # the teeth pink with it
+    assert bench.photo_teeth(np.clip(image, 0, 255).astype(np.uint8), lm) is None
+    real, yellow = bench.chromaticity(bench.REAL_TEETH), np.array([0.47, 0.34, 0.19])  # a varnished painting's white
+    frame = ref.image.copy()
+    for share, right in ((0.0, True), (0.5, True), (1.0, True), (1.5, False)):
+        painted = frame.copy()
+        ys = np.nonzero(opening)[0]
+        shade = 1.0 - 0.5 * (ys - ys.min()) / max(ys.max() - ys.min(), 1)  # lit from above: one chromaticity
+        painted[opening] = np.clip((real + share * (yellow - real)) * 500 * shade[:, None], 0, 255)
+        m = bench.teeth_colour(painted, lm, yellow * 500, eye_whites=True)
+        assert (m["teeth_tint"] < 1.0) == right and (m["teeth_tint"] > bench.BARS["teeth_tint"]) != right, (share, m)
+    still = bench.measure(ref.image, lm, [ref.image] * 40, np.stack([lm] * 40))
+    assert "teeth_tint" not in still and "periodic" in still, still  # the photo's own teeth: not the render's
+    closed = analyse_reference(load_image(TUNE / "photo_emma_watson.jpg"), "emma", size=512)
+    image, lm = closed.image.copy(), closed.landmarks.astype(np.float64)
+    for eye in bench.EYES:
+        mask = bench.polygon(image.shape, lm[eye])
+        image[mask & (image @ np.array([0.299, 0.587, 0.114]) > np.percentile(image[mask] @ [0.299, 0.587, 0.114], 40))] = (236, 214, 150)
+    frames, lms = [image] * 40, np.stack([lm] * 40)
+    assert bench.measure(image, lm, frames, lms, made=True)["yardstick"] == "eye whites"  # a painter's white
+    assert bench.measure(image, lm, frames, lms)["yardstick"] == "real teeth"  # a photo's: not the light

@@ -278,3 +278,24 @@ def test_a_drawings_lips_closed_over_its_open_mouth_meet_in_its_ink():
     x = np.round(middle[:, 0]).astype(int)
     y = np.round(middle[:, 1]).astype(int)
     assert np.median(frame[y, x] @ LUMA) < 80, frame[y, x]  # the line is ink-dark
+
+
+def test_a_face_coloured_past_any_real_skin_does_not_get_orange_teeth():
+    """The relation is measured on real skin and not carried past the most coloured skin of the fit
+    clips: on Frida Kahlo's orange-painted face the teeth are between the painting's white and real
+    teeth' colour, and painting her face yet more orange leaves them as they are."""
+    photo = load_image(TUNE / "painting_frida_kahlo.jpg").astype(np.float64)
+    luma = (photo @ LUMA)[..., None]
+    teeth, skins = [], []
+    for more in (1.0, 1.4):
+        image = np.clip(luma + more * (photo - luma), 0, 255).astype(np.uint8)
+        ref, style, lm, frame = render(image)
+        photo_lm = ref.landmarks.astype(np.float64)
+        skins.append(bench.chromaticity(np.median(ref.image[skin_mask(ref.image, photo_lm)].astype(float), axis=0)))
+        white = bench.eye_white(ref.image, photo_lm)
+        colour = bench.teeth_colour(frame, lm, white, eye_whites=True)
+        assert colour["teeth_tint"] < bench.BARS["teeth_tint"] and colour["teeth_green"] < bench.BARS["teeth_green"], (more, colour)
+        teeth.append(bench.chromaticity(style.teeth))
+    assert np.linalg.norm(skins[1] - skins[0]) > 0.04, skins  # her skin much more orange
+    assert np.abs(teeth[1] - teeth[0]).max() < 0.006, teeth  # her teeth not
+

@@ -97,7 +97,8 @@ MUTANTS += [
 YARDSTICK = f"{T}::test_the_benchmarks_yardstick_is_the_photos_teeth_or_eye_whites_only_where_they_are_real"
 MUTANTS += [
     Mutant("mouth benchmark: a photo's tongue taken for its teeth (the yardstick)", "benchmarks/mouth.py",
-           "    return colour if coloured <= TEETH_LIKE else None\n", "    return colour\n", (YARDSTICK,)),
+           "    return colour if coloured <= TEETH_LIKE and not lip_coloured else None\n",
+           "    return colour\n", (YARDSTICK,)),
     Mutant("mouth benchmark: painted eye whites taken for the light's white (the yardstick)", "benchmarks/mouth.py",
            "    return bool(((c >= np.array(span[\"p10\"]) - EYE_SLACK) & (c <= np.array(span[\"p90\"]) + EYE_SLACK)).all())\n",
            "    return True\n", (YARDSTICK,)),
@@ -116,4 +117,21 @@ MUTANTS += [
     Mutant("interior: a drawing's lips closed over its open mouth meet in the lips' shade, not its ink", MOUTH,
            "        line = style.crease if closed_photo or style.ink is None else style.ink\n",
            "        line = style.crease\n", (INK,)),
+]
+JUDGES = f"{T}::test_the_benchmark_judges_teeth_against_real_teeth_and_the_pictures_white_and_only_the_renders"
+MUTANTS += [
+    Mutant("mouth benchmark: teeth blurred into lipstick taken for the photo's teeth (no real-teeth check)",
+           "benchmarks/mouth.py", "    return colour if coloured <= TEETH_LIKE and not lip_coloured else None\n",
+           "    return colour if coloured <= TEETH_LIKE else None\n", (JUDGES,)),
+    Mutant("mouth benchmark: teeth judged against the eye whites alone (real teeth' colour not allowed)",
+           "benchmarks/mouth.py", "        e = e + share * (real - e)\n", "", (JUDGES,)),
+    Mutant("mouth benchmark: the photo's own mouth judged as the render's teeth", "benchmarks/mouth.py",
+           "        judged = gaps[t] >= max(TEETH_OPENING, OWN_MOUTH * own_gap)\n",
+           "        judged = gaps[t] >= TEETH_OPENING\n", (JUDGES,)),
+    Mutant("mouth benchmark: a painter's eye whites refused as the picture's white", "benchmarks/mouth.py",
+           "        eye_whites = white is not None and (made or like_real_eye_whites(white))\n",
+           "        eye_whites = white is not None and like_real_eye_whites(white)\n", (JUDGES,)),
+    Mutant("interior: the skin relation carried past the most coloured real skin (orange teeth on a painted face)",
+           MOUTH, "    skin_offset *= min(1.0, SKIN_OFFSET_LIMIT / max(float(np.linalg.norm(skin_offset)), 1e-6))\n", "",
+           (f"{LOOK}::test_a_face_coloured_past_any_real_skin_does_not_get_orange_teeth",)),
 ]

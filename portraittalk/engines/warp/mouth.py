@@ -36,6 +36,9 @@ INTERIOR_SOFTNESS = 1.0  # px: the softness of the real interiors as they are re
 # scripts/measure_teeth_colour.py, numbers in docs/measured/teeth_colour.json; chromaticity (r, g, b) / sum).
 TEETH_SKIN_SHARE = 0.44  # no eye whites: teeth chromaticity = grey + this share of the skin's offset (p10-p90 +-0.016)
 TEETH_JOINT = (0.34, 0.22)  # with eye whites: grey + these shares of the skin's and eye whites' offsets (closer fit)
+# The most coloured skin of the fit clips (its chromaticity's distance from grey; en_obama_edtalk): the
+# relation is not carried past it. Skin further from grey (a strong cast, a painted face) would give orange teeth.
+SKIN_OFFSET_LIMIT = 0.188
 TEETH_LUMA = (119.5, 0.435)  # teeth luma = a + b skin luma (real teeth are near the top of the exposure)
 GREEN_LIMIT = 0.005  # the greenest real teeth measured (g - (r + b) / 2): light on a face is not green
 TEETH_HIGHLIGHT = 98  # percentile of the face's luma that teeth never outshine (no glow in a dim photo)
@@ -231,10 +234,11 @@ def eye_white(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> Optional[np.
 
 def _teeth_colour(img: np.ndarray, skin: np.ndarray, white: Optional[np.ndarray], face: np.ndarray) -> np.ndarray:
     """Teeth lit like the photo, by the relation measured on real speakers: their colour a share of the
-    skin's and of the eye whites' (the light's; none seen: of the skin's alone), never green (painted eye
-    whites are not the light); their brightness follows the skin's, never above the face's own highlights."""
+    skin's (no more coloured than the most coloured real skin measured) and of the eye whites' (the light's;
+    none seen: of the skin's alone), never green (painted eye whites are not the light); their brightness follows the skin's, never above the face's own highlights."""
     skin_luma = max(_luma(skin), 1.0)
     skin_offset = _chromaticity(skin) - 1.0 / 3.0
+    skin_offset *= min(1.0, SKIN_OFFSET_LIMIT / max(float(np.linalg.norm(skin_offset)), 1e-6))
     chroma, floor = 1.0 / 3.0 + TEETH_SKIN_SHARE * skin_offset, skin_luma
     if white is not None:
         floor = max(floor, _luma(white))
