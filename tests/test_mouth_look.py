@@ -237,7 +237,8 @@ def test_a_photos_own_teeth_ride_without_its_lips_and_at_their_own_length(name):
     """The photo's upper teeth lent to a wider mouth carry no lip: its lip-coloured corners (and a tongue)
     are left out of the strip, its teeth kept; the strip runs down to the teeth's own biting edge (Tom
     Cruise's are 0.052 face heights long: a 0.05 cap cut them short, with a hard edge), and no farther
-    (Lei Jun's end well above his lower lip: below them is his mouth's dark, which must not ride along)."""
+    (Lei Jun's end well above his lower lip: below them is his mouth's dark, which must not ride along);
+    it holds all the teeth the photo shows above that edge, the side teeth under a smile's corners too."""
     from portraittalk.engines.warp.mouth import teeth_from
 
     ref = analyse_reference(load_image(TUNE / name), "teeth", size=512)
@@ -247,15 +248,21 @@ def test_a_photos_own_teeth_ride_without_its_lips_and_at_their_own_length(name):
     chroma = colour / np.maximum(colour.sum(axis=2, keepdims=True), 1.0)
     lip_coloured = chroma[..., 0] - chroma[..., 1] > 0.12
     assert lip_coloured.sum() > 100 and coverage[lip_coloured].mean() < 0.15, coverage[lip_coloured].mean()
-    assert coverage[colour @ LUMA > 170].mean() > 0.85
+    front_rows = slice(teeth.lead, None)  # under the lip's middle (above: the side teeth, and the lip itself)
+    assert coverage[front_rows][colour[front_rows] @ LUMA > 170].mean() > 0.85
     lm = ref.landmarks.astype(np.float64)
     top, bottom = lm[mesh.UPPER_LIP_INNER, 1], lm[mesh.LOWER_LIP_INNER, 1]
     x0, x1 = lm[[78, 308], 0].min(), lm[[78, 308], 0].max()
     front = ref.image[:, int(x0 + 0.3 * (x1 - x0)) : int(x1 - 0.3 * (x1 - x0))].astype(np.float64) @ LUMA
-    start = int(round(top + 0.12 * (bottom - top)))  # where the strip begins, under the lip's edge
-    rows = front[start : start + len(teeth.image)].mean(axis=1)
-    after = front[start + len(teeth.image) : start + len(teeth.image) + 2].mean()
+    start = int(round(top + 0.12 * (bottom - top)))  # where the front teeth begin, under the lip's edge
+    end = start + len(teeth.image) - teeth.lead
+    rows = front[start:end].mean(axis=1)
+    after = front[end : end + 2].mean()
     assert after < 0.75 * rows.max(), (len(teeth.image), rows.round(), after)  # it ends at the biting edge
+    shown = bench.polygon(ref.image.shape, lm[bench.INNER]) & (ref.image @ LUMA > 170)
+    shown[end:], shown[:, : int(x0)], shown[:, int(x1) :] = False, False, False
+    held = shown[start - teeth.lead : end].sum() / max(shown.sum(), 1)
+    assert held > 0.97, held  # the side teeth up to a smiling lip's corners too (no top edge of a strip there)
 
 
 def test_a_drawings_lips_closed_over_its_open_mouth_meet_in_its_ink():
@@ -299,3 +306,56 @@ def test_a_face_coloured_past_any_real_skin_does_not_get_orange_teeth():
     assert np.linalg.norm(skins[1] - skins[0]) > 0.04, skins  # her skin much more orange
     assert np.abs(teeth[1] - teeth[0]).max() < 0.006, teeth  # her teeth not
 
+
+def side_teeth_depth(name: str, by: float) -> tuple[float, float]:
+    """(front, side): how far down the opening (share of its height in each column) the teeth run from
+    the upper lip in the middle fifth and, at their 90th percentile, in the outer thirds of the mouth,
+    opened ``by`` face heights with the photo's own teeth lent."""
+    from portraittalk.engines.warp.mouth import MouthStyle, paint_mouth, teeth_from
+
+    ref = analyse_reference(load_image(TUNE / name), "smile", size=512)
+    own = teeth_from([ref])
+    lm, h = opened(ref, by), float(mesh.face_height(ref.landmarks))
+    luma = paint_mouth(ref.image.copy(), lm, h, own, float(ref.mouth_aperture) * h, MouthStyle.of(ref, own)) @ LUMA
+    inside = bench.polygon(luma.shape, lm[bench.INNER], erode=1)
+    bright = luma > 0.6 * np.percentile(luma[inside], 97)
+    left, right = lm[[78, 308], 0].min(), lm[[78, 308], 0].max()
+    front, side = [], []
+    for x in range(int(left) + 1, int(right)):
+        ys = np.nonzero(inside[:, x])[0]
+        if len(ys) < 6:
+            continue
+        run = bright[ys, x]
+        share = (np.argmin(run) if not run.all() else len(run)) / len(ys)
+        across = (x - left) / (right - left)
+        (front if 0.4 < across < 0.6 else side if abs(across - 0.5) > 0.2 else []).append(share)
+    return float(np.median(front)), float(np.percentile(side, 90))
+
+
+@pytest.mark.parametrize("name", ["photo_smile_teeth_tom_cruise.jpg", "photo_smile_teeth_biden.jpg",
+                                  "photo_smile_teeth_lei_jun.jpg"])  # fmt: skip
+def test_a_wide_smiles_side_teeth_end_with_its_front_teeth(name):
+    """Opened wider than the photo, a smile's upper teeth run along the arch to the corners and end
+    about where its front teeth do, with the dark of the mouth below: no block of teeth hanging at the
+    sides (a real speaker's side teeth, which in the narrow corner of its own mouth reach far down the
+    opening, were once drawn there down to 0.6 of the opening)."""
+    front, side = side_teeth_depth(name, 0.05)
+    assert front > 0.1 and side < front + 0.14, (front, side)
+
+
+def test_the_photos_teeth_keep_their_width_as_the_lips_stretch():
+    """Teeth are rigid: the photo's teeth are drawn at their own width at the face's size, however wide
+    the lips (they were once drawn at a share of the lips' width, stretched sideways as the lips were)."""
+    from portraittalk.engines.warp.mouth import _draw_teeth, teeth_from
+
+    ref = analyse_reference(load_image(TUNE / "photo_smile_teeth_tom_cruise.jpg"), "smile", size=512)
+    teeth, h = teeth_from([ref]), float(mesh.face_height(ref.landmarks))
+    widths = []
+    for scale in (1.0, 1.3):
+        layer = np.zeros((200, 500, 4), np.float32)
+        _draw_teeth(layer, 60.0, 0.08 * h * scale, 250.0, teeth, h * scale)
+        columns = np.nonzero(layer[..., 3].max(axis=0) > 0.05)[0]
+        widths.append(columns.max() - columns.min() + 1)
+    # The strip's own width but its lip-coloured ends (left out) and its sides' fade into the cavity.
+    assert 0.8 * teeth.image.shape[1] < widths[0] <= teeth.image.shape[1], (widths, teeth.image.shape)
+    assert abs(widths[1] - 1.3 * widths[0]) <= 3, widths  # the same teeth on a larger face

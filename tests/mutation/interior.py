@@ -109,8 +109,8 @@ MUTANTS += [
            "    return cv2.GaussianBlur(inside * teeth_like, (0, 0), 0.7)\n",
            "    return np.ones_like(inside)\n", (OWN_TEETH,)),
     Mutant("interior: the photo's teeth cut at the longest teeth's length, not at their biting edge", MOUTH,
-           "    rows, cols = slice(y0, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))\n",
-           "    rows, cols = slice(y0, y0 + len(front)), slice(int(x0), int(np.ceil(x1)))\n", (OWN_TEETH,)),
+           "    rows, cols = slice(y0 - lead, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))\n",
+           "    rows, cols = slice(y0 - lead, y0 + len(front)), slice(int(x0), int(np.ceil(x1)))\n", (OWN_TEETH,)),
 ]
 INK = "tests/test_mouth_look.py::test_a_drawings_lips_closed_over_its_open_mouth_meet_in_its_ink"
 MUTANTS += [
@@ -134,4 +134,16 @@ MUTANTS += [
     Mutant("interior: the skin relation carried past the most coloured real skin (orange teeth on a painted face)",
            MOUTH, "    skin_offset *= min(1.0, SKIN_OFFSET_LIMIT / max(float(np.linalg.norm(skin_offset)), 1e-6))\n", "",
            (f"{LOOK}::test_a_face_coloured_past_any_real_skin_does_not_get_orange_teeth",)),
+]
+SIDE = f"{LOOK}::test_a_wide_smiles_side_teeth_end_with_its_front_teeth"
+MUTANTS += [
+    Mutant("interior: the photo's teeth stretched with the lips (drawn at a share of the mouth's width)", MOUTH,
+           "    tw = max(2, int(round(teeth.image.shape[1] * face_h / max(teeth.face_height, 1.0))))  # rigid\n",
+           "    tw = max(2, int(round(0.78 * teeth.width * face_h / max(teeth.face_height, 1.0))))\n",
+           (f"{LOOK}::test_the_photos_teeth_keep_their_width_as_the_lips_stretch", SIDE)),
+    Mutant("interior: the interior's upper teeth end where its front teeth do in every column", EXEMPLARS,
+           "    return ends.astype(np.float32)\n", "    return np.full(luma.shape[1], middle[0], np.float32)\n", (SIDE,)),
+    Mutant("interior: no side teeth above the front teeth' strip (its top edge shows under a smile)", MOUTH,
+           "    lead = max(0, y0 - int(np.floor(lm[UPPER_LIP_INNER_SET, 1].min())))\n", "    lead = 0\n",
+           (OWN_TEETH,)),
 ]

@@ -32,6 +32,7 @@ SLIT = 0.03  # openings (inner gap / face height) narrower than this are slits
 WIDE = 0.14  # a speaker's widest interior must be at least this open (covers a wide-open mouth)
 MIN_GAP = 0.5  # px: a column whose lips are closer than this has no interior
 TEETH_END = 0.6  # a row darker than this share of the teeth above it is past their biting edge
+TEETH_BANDS = 16  # bands across the opening in which the teeth's end is read (a single column is noisy)
 FLAT_TEETH = 0.55  # in units of the teeth white: brighter cells are teeth (in a flat-toned interior)
 FLAT_CAVITY = 0.22  # darker cells are the cavity; those between, the tongue and gums
 FLAT_SHAPE = (3.0, 1.2)  # cells (across, down): the scale below which a flat-toned interior's shapes are smoothed
@@ -115,14 +116,31 @@ def flat_toned(shares: np.ndarray, tones: np.ndarray, coverage: np.ndarray) -> n
     return np.concatenate([flat, coverage], axis=2)
 
 
-def upper_teeth_end(interior: np.ndarray) -> float:
-    """Where (v, 0..1) the upper teeth of an interior (V, U, 4) end: down the middle of the opening, the
-    first row after the brightest of its upper half darker than ``TEETH_END`` of it (0: no teeth)."""
-    profile = (interior[:, CANONICAL[1] // 3 : -CANONICAL[1] // 3, :3] @ np.array([0.299, 0.587, 0.114])).mean(axis=1)
-    half = len(profile) // 2
-    peak = int(np.argmax(profile[:half]))
-    below = np.nonzero(profile[peak:] < TEETH_END * profile[peak])[0]
-    return float((peak + (below[0] if len(below) else len(profile) - peak)) / len(profile))
+def upper_teeth_end(interior: np.ndarray) -> np.ndarray:
+    """Where (v, 0..1) the upper teeth of an interior (V, U, 4) end, per column (U,), read in each of
+    ``TEETH_BANDS`` bands across the opening (``_teeth_end``). Teeth are rigid, the (u, v) map is not: a source's side teeth, in a narrow
+    corner, reach far deeper in v than its front teeth. A band with no teeth (its brightest dim against
+    the middle's: a corner's shadow) takes its nearest band's with teeth (the middle's, if none has)."""
+    luma = interior[..., :3] @ np.array([0.299, 0.587, 0.114])
+    middle = _teeth_end(luma[:, CANONICAL[1] // 3 : -CANONICAL[1] // 3].mean(axis=1))
+    edges = np.linspace(0, luma.shape[1], TEETH_BANDS + 1).astype(int)
+    bands = [_teeth_end(luma[:, a:b].mean(axis=1)) for a, b in zip(edges[:-1], edges[1:])]
+    teeth = [k for k, (_, peak) in enumerate(bands) if peak >= TEETH_END * middle[1]]
+    if not teeth:
+        return np.full(luma.shape[1], middle[0], np.float32)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    ends = np.interp(np.arange(luma.shape[1]) + 0.5, centres[teeth], [bands[k][0] for k in teeth])
+    return ends.astype(np.float32)
+
+
+def _teeth_end(profile: np.ndarray) -> tuple[float, float]:
+    """(v where the teeth end, their brightest) down one luma ``profile`` (V,): after the last row, above
+    the darkest below the brightest (the cavity), at least ``TEETH_END`` as bright as the brightest (a
+    dimmer tooth on the way down is still teeth)."""
+    peak = int(np.argmax(profile[: len(profile) // 2]))
+    cavity = peak + int(np.argmin(profile[peak:]))
+    teeth = np.nonzero(profile[peak : cavity + 1] >= TEETH_END * profile[peak])[0]
+    return float((peak + teeth[-1] + 1) / len(profile)), float(profile[peak])
 
 
 class InteriorPicker:
@@ -153,10 +171,11 @@ class InteriorPicker:
         i = j - 1
         return i, j, float((aperture - a[i]) / max(a[j] - a[i], 1e-9))
 
-    def upper_teeth_end(self, aperture: float) -> float:
-        """Where (v) the upper teeth of ``interior(aperture)`` end, blended as the interiors are."""
+    def upper_teeth_end(self, aperture: float) -> np.ndarray:
+        """Where (v) the upper teeth of ``interior(aperture)`` end, per column (U,), blended as the
+        interiors are."""
         i, j, w = self.weights(aperture)
-        return float(self.teeth_ends[i] * (1.0 - w) + self.teeth_ends[j] * w)
+        return self.teeth_ends[i] * (1.0 - w) + self.teeth_ends[j] * w
 
     def interior(self, aperture: float) -> np.ndarray:
         i, j, w = self.weights(aperture)

@@ -67,6 +67,7 @@ class Teeth:
     width: float  # mouth width it was cut at (px), for scaling
     face_height: float  # face height of the reference it was cut from (px)
     white: np.ndarray  # (3,) float32: their white (the less coloured half of their brightest pixels)
+    lead: int = 0  # rows on top of the front teeth' strip: the side teeth up to a smiling lip's corners
 
 
 @dataclass
@@ -279,7 +280,9 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     front = best.image[y0:max(int(round(y1)), y0 + 2), cx0:max(cx1, cx0 + 2)].astype(np.float32)
     if front.size == 0:
         return None
-    rows, cols = slice(y0, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))
+    # The side teeth: up to where a smile lifts the upper lip (else the strip's top edge shows there).
+    lead = max(0, y0 - int(np.floor(lm[UPPER_LIP_INNER_SET, 1].min())))
+    rows, cols = slice(y0 - lead, y0 + biting_edge(front)), slice(int(x0), int(np.ceil(x1)))
     patch = front[: rows.stop - y0]
     if patch.mean() < 90:  # dark: a cavity, not teeth
         return None
@@ -290,7 +293,7 @@ def teeth_from(references: Sequence[Reference]) -> Optional[Teeth]:
     whole = best.image[rows, cols].astype(np.float32)
     white = teeth_white(patch, PHOTO_TEETH_BRIGHTEST)
     return Teeth(np.concatenate([whole, teeth_coverage(best, white, rows, cols)[..., None]], axis=2),
-                 float(x1 - x0), face_h, white)  # fmt: skip
+                 float(x1 - x0), face_h, white, lead)  # fmt: skip
 
 
 def biting_edge(front: np.ndarray) -> int:
@@ -384,10 +387,13 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     aperture = inner_gap(lm) / face_h
     canonical = style.interiors.interior(aperture)
     if teeth is not None:
-        # The photo's upper teeth replace the interior's own: those end where the photo's do, and
-        # below them is what lies below the interior's own (no second row of upper teeth).
+        # The photo's upper teeth replace the interior's own: those end where the photo's do, in each
+        # column (the source's side teeth, in the narrow corners of its own mouth, reach far deeper
+        # than its front teeth), and below them is what lies below the interior's own (no second row
+        # of upper teeth, no block of them hanging at the sides).
+        ends = style.interiors.upper_teeth_end(aperture)
+        end = np.interp(u, (np.arange(len(ends)) + 0.5) / len(ends), ends)  # at each pixel's column
         covered = teeth_shown(teeth, gap, face_h)[1] / max(gap, 1e-6)
-        end = style.interiors.upper_teeth_end(aperture)
         v = np.where(v <= covered, v * end / max(covered, 1e-6),
                      end + (v - covered) * (1.0 - end) / max(1.0 - covered, 1e-6))  # fmt: skip
     layer = cv2.remap(canonical, (u * cols - 0.5).astype(np.float32), (v * rows - 0.5).astype(np.float32),
@@ -397,9 +403,8 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     colour[:] = (luma[..., None] + style.saturation * (colour - luma[..., None])) * style.teeth
     if teeth is not None:  # the photo's own teeth, riding on the upper lip
         top_y = lm[mesh.UPPER_LIP_INNER, 1] - y0
-        mouth_w = float(inner[:, 0].max() - inner[:, 0].min())
         cx = float(lm[[mesh.MOUTH_CORNER_LEFT, mesh.MOUTH_CORNER_RIGHT], 0].mean()) - x0
-        _draw_teeth(layer, top_y, gap, mouth_w, cx, teeth, face_h)
+        _draw_teeth(layer, top_y, gap, cx, teeth, face_h)
     if style.blur > 0.3:  # colour and coverage together (premultiplied): no hard edge left in either
         coverage = cv2.GaussianBlur(layer[..., 3], (0, 0), style.blur)
         colour = cv2.GaussianBlur(colour * layer[..., 3:], (0, 0), style.blur) / np.maximum(coverage, 1e-3)[..., None]
@@ -422,34 +427,34 @@ def teeth_shown(teeth: Teeth, gap: float, face_h: float) -> tuple[int, float]:
     """(strip height, rows of it shown below the upper lip) for the photo's teeth at this face's size
     and opening: rigid (never stretched), showing at most ``TEETH_SHARE`` of the opening."""
     scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
-    height = int(np.clip(round(teeth.image.shape[0] * scale), 2, round(UPPER_TEETH * face_h) + 1))
+    height = int(np.clip(round((teeth.image.shape[0] - teeth.lead) * scale), 2, round(UPPER_TEETH * face_h) + 1))
     return height, min(float(height), TEETH_SHARE * gap)
 
 
-def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, mouth_w: float, cx: float, teeth: Teeth,
-                face_h: float) -> None:  # fmt: skip
+def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, cx: float, teeth: Teeth, face_h: float) -> None:
     """The photo's upper teeth attached to the upper lip of the (h, w, 4) colour + coverage layer:
-    rigid (never stretched), narrower than the mouth, showing at most ``TEETH_SHARE`` of the opening
+    rigid (their own size at this face's, however the lips stretch), showing at most ``TEETH_SHARE`` of the opening
     (the lip covers the rest of them); only the teeth themselves, their lower edge fading into the
     interior (whose own upper teeth end where these do, see ``paint_mouth``)."""
     import cv2
 
     h, w = layer.shape[:2]
-    tw = max(2, int(round(0.78 * mouth_w)))
+    tw = max(2, int(round(teeth.image.shape[1] * face_h / max(teeth.face_height, 1.0))))  # rigid
     th, shown = teeth_shown(teeth, gap, face_h)
     if shown < 1.0:
         return
-    strip = cv2.resize(teeth.image, (tw, th), interpolation=cv2.INTER_LINEAR)
+    lead = int(round(teeth.lead * th / max(teeth.image.shape[0] - teeth.lead, 1)))  # the side teeth, above
+    strip = cv2.resize(teeth.image, (tw, th + lead), interpolation=cv2.INTER_LINEAR)
     sh, sw = strip.shape[:2]
     # Fade the strip's sides into the cavity (teeth recede toward the corners); the biting edge
     # curves (the front teeth are the longest) and fades over the strip's last rows.
     across = np.linspace(-1, 1, sw, dtype=np.float32)
     side = np.clip(1.0 - np.abs(across) ** 4, 0, 1)[None, :, None]
-    edge = sh - shown * 0.3 * across**2  # rows from the lip side, per column, where the teeth end
+    edge = sh - shown * 0.3 * across**2  # rows from the strip's top, per column, where the teeth end
     rows = np.arange(sh, dtype=np.float32)[:, None]
     fade = max(1.0, TEETH_FADE * shown)
     side = side * np.clip((edge[None, :] - rows) / fade, 0.0, 1.0)[..., None] * strip[..., 3:]
-    top = int(round(lip_y - (sh - shown)))  # the part of the teeth behind the lip
+    top = int(round(lip_y - (sh - shown)))  # the part of the teeth behind the lip (sh = lead + th)
     left = int(round(cx - sw / 2))
     ya, yb = max(top, 0), min(top + sh, h)
     xa, xb = max(left, 0), min(left + sw, w)
