@@ -1,6 +1,7 @@
 """Clean lip boundaries: the mouth benchmark's lip-line measures (a seam or speckles between closed lips,
 a step in a lip's edge) flag a drawing with those defects and pass a real speaker's frames; the warp
-draws closed lips over a photo's closed lips with no dotted line between them."""
+draws closed lips over a photo's closed lips with no dotted line between them, and over a photo's open
+mouth with no teeth or staircase left beside its crease."""
 from __future__ import annotations
 
 import sys
@@ -24,6 +25,10 @@ TUNE = ROOT / "benchmarks" / "data" / "portraits" / "tune"
 # the lips closed (seam 89 and 39, speckle 14 and 24 before).
 CLOSED_LIPS = ("photo_glasses_kaifu_lee.jpg", "old_photo_boy_scratched.jpg")
 GAPS = (0.0, 0.15, 0.3, 0.5, 0.8)  # px between the drawn inner lips: closed, as a speaker's lips meet
+# Open mouths (a photo's smile, a drawing's) whose opening, squeezed between lips drawn closed, left pixels
+# of teeth beside the crease that its blur did not cover (seam 43 and 44 before).
+OPEN_MOUTHS = ("photo_smile_teeth_lei_jun.jpg", "cartoon_caricature_roy.png")
+SQUEEZED_SEAM = 25.0  # levels: the crease's own soft edge and the lips' grain stay under it; teeth beside it: 40+
 
 
 def dotted_line(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -110,3 +115,18 @@ def test_closed_lips_drawn_over_a_photos_closed_lips_meet_cleanly(name):
         for frame in (warper.frame(t), renderer.frame(t)):
             lips = {**bench.seam(frame, lm, ref.image, photo_lm), **bench.step(frame, lm, ref.image, photo_lm)}
             assert all(lips[k] < bench.BARS[k] for k in ("seam", "speckle", "step")), (name, GAPS[t], lips)
+
+
+@pytest.mark.parametrize("name", OPEN_MOUTHS)
+def test_closed_lips_drawn_over_a_photos_open_mouth_meet_in_a_clean_crease(name):
+    """The opening squeezed into a sliver takes whole pixels, in a staircase: the crease covers all of them,
+    no teeth or dark step left beside it."""
+    from portraittalk.engines.warp import WarpRenderer
+
+    ref = analyse_reference(load_image(TUNE / name), name, size=512)
+    photo_lm = ref.landmarks.astype(np.float64)
+    renderer = WarpRenderer([ref], closing_track(ref, GAPS))
+    for t in range(len(GAPS)):
+        lm = renderer.sources[0].warper.landmarks(t)
+        lips = bench.seam(renderer.frame(t), lm, ref.image, photo_lm)
+        assert lips["seam"] < SQUEEZED_SEAM and lips["speckle"] < bench.BARS["speckle"], (name, GAPS[t], lips)

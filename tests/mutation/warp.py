@@ -129,3 +129,9 @@ MUTANTS += [
     Mutant("mouth benchmark: a step in a lip's edge judged from two columns either side (grain is a step)",
            "benchmarks/mouth.py", "STEP_RUN = 5", "STEP_RUN = 2", LIP_LINE),
 ]
+MUTANTS += [
+    Mutant("lipline: the crease as wide as the gap alone (its blur leaves the squeezed opening's staircase beside it)",
+           "portraittalk/engines/warp/lipline.py",
+           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * edge)\n",
+           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else 0.0)\n", LIP_LINE),
+]

@@ -13,6 +13,10 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this much darker
 SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
 SEAM_CONTRAST = 30.0  # levels more at which it is all seam
+# The squeezed opening's raster takes whole pixels (its width + up to 1 px): the crease is this many of
+# its blur's sigmas wider, so that the blur leaves it whole over all of them (else a staircase shows).
+CORE_SIGMAS = 2.0
+SEAM_COVER = 2.0  # px more for a seam of skin the warp pulls between a photo's closed lips (it runs wider)
 
 
 def box_around(points: np.ndarray, shape: tuple[int, ...], before: int,
@@ -37,12 +41,14 @@ def crease(frame: np.ndarray, lm: np.ndarray, colour: np.ndarray, edge: float,
     middle = 0.5 * (lm[UPPER_LIP_INNER_SET] + lm[LOWER_LIP_INNER_SET])
     line = np.concatenate([corners[0], middle, corners[1]])
     gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
+    # Covers a seam of skin widely; the photo's teeth squeezed between the lips whole after the blur.
+    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * edge)
     box = box_around(line, frame.shape, 4, 5)
     if box is None:
         return frame
     x0, y0, x1, y1 = box
     mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
-    thickness = int(round(4 * (max(1.6, gap + 1.0) + (2.0 if only_brighter else 0.0))))  # covers the photo's teeth, a seam
+    thickness = int(round(4 * width))
     cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
     alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
     alpha = cv2.GaussianBlur(alpha, (0, 0), edge)[..., None] / 255 * 0.85
