@@ -1,7 +1,7 @@
 """Clean lip boundaries: the mouth benchmark's lip-line measures (a seam or speckles between closed lips,
 a step in a lip's edge) flag a drawing with those defects and pass a real speaker's frames; the warp
 draws closed lips over a photo's closed lips with no dotted line between them, and over a photo's open
-mouth with no teeth or staircase left beside its crease."""
+mouth with no teeth or staircase left beside its crease, and no crease where the line runs over skin."""
 from __future__ import annotations
 
 import sys
@@ -29,6 +29,7 @@ GAPS = (0.0, 0.15, 0.3, 0.5, 0.8)  # px between the drawn inner lips: closed, as
 # of teeth beside the crease that its blur did not cover (seam 43 and 44 before).
 OPEN_MOUTHS = ("photo_smile_teeth_lei_jun.jpg", "cartoon_caricature_roy.png")
 SQUEEZED_SEAM = 25.0  # levels: the crease's own soft edge and the lips' grain stay under it; teeth beside it: 40+
+SHADED = 8  # levels: a pixel of the skin beside a drawn mouth darkened more than this shows a line
 
 
 def dotted_line(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
@@ -130,3 +131,38 @@ def test_closed_lips_drawn_over_a_photos_open_mouth_meet_in_a_clean_crease(name)
         lm = renderer.sources[0].warper.landmarks(t)
         lips = bench.seam(renderer.frame(t), lm, ref.image, photo_lm)
         assert lips["seam"] < SQUEEZED_SEAM and lips["speckle"] < bench.BARS["speckle"], (name, GAPS[t], lips)
+
+
+def drawn_mouth(ref) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """A flat drawing whose dark mouth, with a strip of teeth along the landmarks' lip line, holds only
+    the right half of that line (a cartoon MediaPipe misreads): (drawing, landmarks, teeth xs, ys, the
+    mouth's left edge)."""
+    lm = ref.landmarks.astype(np.float64)
+    line = np.concatenate([lm[[78]], 0.5 * (lm[bench.UPPER] + lm[bench.LOWER]), lm[[308]]])
+    drawing = np.zeros_like(ref.image)
+    drawing[:] = (95, 160, 105)  # its skin
+    x0, x1 = int(line[:, 0].mean()), int(line[:, 0].max()) + 6
+    drawing[int(line[:, 1].min()) - 6 : int(line[:, 1].max()) + 7, x0:x1] = 0
+    xs = np.arange(x0 + 3, x1 - 3)
+    ys = np.round(np.interp(xs, line[:, 0], line[:, 1])).astype(int)
+    for dy in (-1, 0, 1):
+        drawing[ys + dy, xs] = 235
+    return drawing, lm, xs, ys, x0
+
+
+def test_no_crease_where_the_line_runs_over_skin():
+    """The crease covers the teeth inside the drawn mouth and draws no line across the skin beside it;
+    a patch of skin inside the mouth (a drawn stroke the line leaves) does not break it."""
+    from portraittalk.engines.warp.lipline import crease
+
+    ref = analyse_reference(load_image(TUNE / OPEN_MOUTHS[0]), OPEN_MOUTHS[0], size=512)
+    drawing, lm, xs, ys, x0 = drawn_mouth(ref)
+    out = crease(drawing, lm, np.zeros(3, np.float32), 0.6)
+    shaded = drawing[:, : x0 - 1].astype(int) - out[:, : x0 - 1]
+    assert shaded.max() <= SHADED, ("a line drawn on the skin beside the mouth", shaded.max())
+    assert out[ys, xs].astype(float).mean() < 80, out[ys, xs].mean()  # the teeth under it covered
+    mid = slice(len(xs) // 3, len(xs) // 3 + 6)
+    for dy in range(-4, 5):  # skin across the line, inside the mouth
+        drawing[ys[mid] + dy, xs[mid]] = (95, 160, 105)
+    out = crease(drawing, lm, np.zeros(3, np.float32), 0.6)
+    assert out[ys[mid], xs[mid]].astype(float).max() < 80, out[ys[mid], xs[mid]]  # the crease runs on across it
