@@ -72,9 +72,6 @@ MUTANTS = [
     Mutant("look: flat-shading detection inverted", MOUTH,
            "    return bool((gradient[skin] < FLAT_GRADIENT).mean() > FLAT_SHARE)\n",
            "    return bool((gradient[skin] < FLAT_GRADIENT).mean() < FLAT_SHARE)\n", (FLAT,)),
-    Mutant("look: grain kept on a cartoon", MOUTH,
-           "        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, 0.0 if flat else min(grain, 12.0),\n",
-           "        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0),\n", (FLAT,)),
     Mutant("look: a cartoon gets the photo-real interiors", MOUTH,
            "        interiors = InteriorPicker(library(), tones=tones)\n", "        interiors = InteriorPicker(library())\n",
            (FLAT,)),
@@ -146,4 +143,13 @@ MUTANTS += [
     Mutant("interior: no side teeth above the front teeth' strip (its top edge shows under a smile)", MOUTH,
            "    lead = max(0, y0 - int(np.floor(lm[UPPER_LIP_INNER_SET, 1].min())))\n", "    lead = 0\n",
            (OWN_TEETH,)),
+]
+GRAIN = f"{LOOK}::test_the_interiors_grain_is_the_photos_noise_not_its_wrinkles"
+MUTANTS += [
+    Mutant("look: the photo's grain read over all its skin (wrinkles and all)", MOUTH,
+           "    flat = second[skin & (gradient <= np.percentile(gradient[skin], GRAIN_FLAT))]\n",
+           "    flat = second[skin]\n", (GRAIN, FLAT)),
+    Mutant("look: the photo's grain read as what a blur takes away (texture as noise)", MOUTH,
+           "    second = cv2.filter2D(gray, cv2.CV_32F, IMMERKAER) / 6.0\n",
+           "    second = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)\n", (GRAIN,)),
 ]
