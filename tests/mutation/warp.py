@@ -4,12 +4,13 @@ from __future__ import annotations
 from mutation.mutate import Mutant
 
 WARP_TESTS = ("tests/test_warp_and_api.py", "tests/test_settings.py", "tests/test_quality.py")
+INTERIOR_REAL = "tests/test_mouth_interior.py::test_a_real_portrait_speaking_real_speech_has_clean_lips"
 QUALITY_TESTS = ("tests/test_quality.py", "tests/test_warp_and_api.py", "tests/test_cli.py")
 
 MUTANTS = [
     Mutant("warp: no mouth interior", "portraittalk/engines/warp/__init__.py",
            "        return paint_mouth(frame, lm, self.face_h, self.teeth, main.ref_gap, self.style, self.grain)\n",
-           "        return frame\n", WARP_TESTS),
+           "        return frame\n", WARP_TESTS + (INTERIOR_REAL,)),
     Mutant("warp: controls not applied", "portraittalk/engines/base.py",
            "        return self.frames(references, self.drawn(track, request), request, progress)\n",
            "        return self.frames(references, track, request, progress)\n", WARP_TESTS),
@@ -27,9 +28,6 @@ MUTANTS = [
     Mutant("warp: unbounded field (a broken track tears the frame)", "portraittalk/engines/warp/field.py",
            "            bounded = disp * np.minimum(1.0, MAX_DISPLACEMENT * self.face_height / np.maximum(norm, 1e-9))\n",
            "            bounded = disp\n", WARP_TESTS),
-    Mutant("warp: a black-and-white photo gets a coloured mouth", "portraittalk/engines/warp/mouth.py",
-           "        greyscale = bool(face.any() and np.percentile(chroma[face], 90) < GREYSCALE_CHROMA)\n",
-           "        greyscale = False\n", WARP_TESTS),
     Mutant("warp: the interior leaves the lips", "portraittalk/engines/warp/mouth.py",
            "    mask = cv2.resize(np.minimum(mask, outer), (w, h), interpolation=cv2.INTER_AREA)",
            "    mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)", WARP_TESTS),

@@ -26,7 +26,6 @@ from .exemplars import CANONICAL, InteriorPicker, inner_gap, library, mouth_coor
 from .lipline import CREASE_SHADE, box_around, crease
 
 OPEN_MOUTH_APERTURE = 0.035  # a reference at least this open shows its teeth
-GREYSCALE_CHROMA = 6.0  # a face whose colours spread less than this (levels) is black-and-white
 UPPER_TEETH = 0.08  # face heights: the longest upper teeth a photo is taken to show (more: its lower teeth too)
 BITING_EDGE = 0.6  # down the photo's front teeth, a row darker than this share of the brightest is past their edge
 TEETH_SHARE = 0.55  # the photo's teeth show at most this share of the opening; the rest is the interior
@@ -78,7 +77,6 @@ class MouthStyle:
 
     crease: np.ndarray  # (3,) float32, the line between closed lips
     teeth: np.ndarray  # (3,) float32, the photo's teeth white (a real speaker's white maps onto it)
-    greyscale: bool
     grain: float  # std (levels) of the photo's fine noise
     blur: float  # Gaussian sigma (px) that makes the interior as soft as the photo's face
     edge: float  # Gaussian sigma (px) of the interior's edge
@@ -100,7 +98,6 @@ class MouthStyle:
         face = _poly_mask(size, lm[mesh.face_oval_loop()])
         lips = _poly_mask(size, lm[mesh.lips_outer_loop()]) & ~_poly_mask(size, lm[mesh.lips_inner_loop()])
         chroma = img.max(axis=2) - img.min(axis=2)
-        greyscale = bool(face.any() and np.percentile(chroma[face], 90) < GREYSCALE_CHROMA)
         skin = face & ~cv2.dilate(lips.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         skin_colour = np.median(img[skin], axis=0) if skin.any() else np.full(3, 150.0, np.float32)
         lip_colour = np.median(img[lips], axis=0) if lips.sum() > 8 else skin_colour * np.array([1.0, 0.8, 0.8])
@@ -122,9 +119,9 @@ class MouthStyle:
             teeth = white
         else:
             teeth = _teeth_colour(img, skin_colour, white, face)
-        tone = None if greyscale or flat else tone_of(img, face, skin_colour, lip_colour)
-        if greyscale:
-            crease, teeth = (np.full(3, _luma(c)) for c in (crease, teeth))
+        # A black-and-white photo needs no rule of its own: its teeth take its grey skin's and eye whites'
+        # colour, its interior its face's colourfulness (none).
+        tone = None if flat else tone_of(img, face, skin_colour, lip_colour)
         if tone is not None:  # a grey interior, coloured at the end by the photo's own luma -> colour relation
             teeth, saturation = np.full(3, _luma(teeth)), 0.0
         # A cartoon's interior: its cavity a deep shade of its lips, its tongue their colour, its teeth white.
@@ -132,8 +129,8 @@ class MouthStyle:
         interiors = InteriorPicker(library(), tones=tones)
         # The interiors, cut from sharper video and resampled, are already about INTERIOR_SOFTNESS soft.
         blur = float(np.sqrt(max(softness(gray, face & ~lips) ** 2 - INTERIOR_SOFTNESS**2, 0.0)))
-        return cls(crease.astype(np.float32), teeth.astype(np.float32), greyscale, min(grain, 12.0),
-                   blur, max(MIN_EDGE, blur), 0.0 if greyscale else saturation, interiors, tone, flat,
+        return cls(crease.astype(np.float32), teeth.astype(np.float32), min(grain, 12.0),
+                   blur, max(MIN_EDGE, blur), saturation, interiors, tone, flat,
                    None if ink is None else ink.astype(np.float32))  # fmt: skip
 
 
@@ -429,9 +426,7 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
     alpha = mask * layer[..., 3] * wider
     if noise is not None and style.grain > 0.5:
         colour += noise[y0:y1, x0:x1, None] * style.grain
-    if style.greyscale:
-        colour[:] = colour.mean(axis=2, keepdims=True)
-    elif style.tone is not None:  # the photo's own tone at each brightness
+    if style.tone is not None:  # the photo's own tone at each brightness
         colour = style.tone[np.clip(colour @ LUMA + 0.5, 0, 255).astype(np.uint8)]
     region = frame[y0:y1, x0:x1].astype(np.float32)
     alpha = alpha[..., None]
