@@ -29,6 +29,7 @@ GAPS = (0.0, 0.15, 0.3, 0.5, 0.8)  # px between the drawn inner lips: closed, as
 # of teeth beside the crease that its blur did not cover (seam 43 and 44 before).
 OPEN_MOUTHS = ("photo_smile_teeth_lei_jun.jpg", "cartoon_caricature_roy.png")
 SQUEEZED_SEAM = 25.0  # levels: the crease's own soft edge and the lips' grain stay under it; teeth beside it: 40+
+SOFT_SEAM = 6.0  # levels: a blurred smile's squeezed teeth covered (under a crease as soft as the photo: 12)
 SHADED = 8  # levels: a pixel of the skin beside a drawn mouth darkened more than this shows a line
 
 
@@ -166,3 +167,25 @@ def test_no_crease_where_the_line_runs_over_skin():
         drawing[ys[mid] + dy, xs[mid]] = (95, 160, 105)
     out = crease(drawing, lm, np.zeros(3, np.float32), 0.6)
     assert out[ys[mid], xs[mid]].astype(float).max() < 80, out[ys[mid], xs[mid]]  # the crease runs on across it
+
+
+def test_closed_lips_drawn_over_a_soft_photo_read_as_closed():
+    """A blurred 1927 photo, its lips barely apart: drawn closed they meet in a soft line that MediaPipe
+    reads as closed lips (a crease widened by its blur's sigmas to a dark band read 0.051 open, four
+    times the photo's own 0.013; this one about twice). A blurred smile's teeth, squeezed between lips
+    drawn closed, are still covered whole (a crease only as soft as the photo left a ridge of 12)."""
+    from portraittalk.engines.warp import WarpRenderer
+    from portraittalk.face.landmarks import FaceMeshDetector
+
+    ref = analyse_reference(load_image(TUNE / "bw_solvay_1927_old_man_beard.jpg"), "solvay", size=512)
+    renderer = WarpRenderer([ref], closing_track(ref, GAPS))
+    with FaceMeshDetector(static=True) as detector:
+        read = [detector.detect(renderer.frame(t)).points.astype(np.float64) for t in range(len(GAPS))]
+    apertures = [float(np.linalg.norm(p[13] - p[14])) / bench.face_height(p) for p in read]
+    assert np.median(apertures) < 3.0 * ref.mouth_aperture, (apertures, ref.mouth_aperture)
+    smile = analyse_reference(load_image(TUNE / "lowres_degraded_glasses_smile.jpg"), "smile", size=512)
+    renderer = WarpRenderer([smile], closing_track(smile, GAPS))
+    for t in range(len(GAPS)):
+        lips = bench.seam(renderer.frame(t), renderer.sources[0].warper.landmarks(t), smile.image,
+                          smile.landmarks.astype(np.float64))  # fmt: skip
+        assert lips["seam"] < SOFT_SEAM, (GAPS[t], lips)

@@ -130,7 +130,7 @@ MUTANTS += [
 MUTANTS += [
     Mutant("lipline: the crease as wide as the gap alone (its blur leaves the squeezed opening's staircase beside it)",
            "portraittalk/engines/warp/lipline.py",
-           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * edge)\n",
+           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * min(edge, CORE_SOFTNESS))\n",
            "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else 0.0)\n", LIP_LINE),
     Mutant("lipline: the crease drawn over the skin beside a drawn mouth too", "portraittalk/engines/warp/lipline.py",
            "        over = over_mouth(frame, line, skin_around(frame, lm), width)\n",
@@ -143,4 +143,14 @@ MUTANTS += [
            "    last = s[on[-1]] - (0.5 * width if on[-1] < len(s) - 1 else 0.0)\n",
            "    last = s[on[np.argmax(np.diff(on) > 1)] if (np.diff(on) > 1).any() else on[-1]] - 0.5 * width\n",
            LIP_LINE),
+]
+SOFT = ("tests/test_lip_line.py::test_closed_lips_drawn_over_a_soft_photo_read_as_closed",)
+MUTANTS += [
+    Mutant("lipline: a soft photo's crease widened by all its blur's sigmas (a dark band: lips read apart)",
+           "portraittalk/engines/warp/lipline.py",
+           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * min(edge, CORE_SOFTNESS))\n",
+           "    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * edge)\n", SOFT),
+    Mutant("lipline: a soft photo's crease all as soft as the photo (its squeezed teeth show through)",
+           "portraittalk/engines/warp/lipline.py",
+           "        alpha = np.maximum(alpha, cv2.GaussianBlur(band, (0, 0), min(edge, CORE_SOFTNESS)))\n", "", SOFT),
 ]

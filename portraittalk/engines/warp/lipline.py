@@ -14,8 +14,11 @@ CREASE_SHADE = 0.7  # the crease between closed lips is the lips' colour this mu
 SEAM_MARGIN = 15.0  # levels above the lips' median from which a pixel between closed lips is a seam
 SEAM_CONTRAST = 30.0  # levels more at which it is all seam
 # The squeezed opening's raster takes whole pixels (its width + up to 1 px): the crease is this many of
-# its blur's sigmas wider, so that the blur leaves it whole over all of them (else a staircase shows).
+# its blur's sigmas wider, so that the blur leaves it whole over all of them (else a staircase shows)...
 CORE_SIGMAS = 2.0
+# ... its core no softer than this (px): a soft photo's crease is a soft line, not a dark band (which
+# reads as lips apart: MediaPipe found a blurred 1927 photo's closed mouth 0.020 open, 0.014 before).
+CORE_SOFTNESS = 1.0
 SEAM_COVER = 2.0  # px more for a seam of skin the warp pulls between a photo's closed lips (it runs wider)
 SKIN_NEAR = 20.0  # levels (RGB distance) from the skin around the lips within which a pixel is that skin
 SKIN_RING = 0.1  # of the mouth's width: the band outside the outer lips whose median is that skin
@@ -44,7 +47,7 @@ def crease(frame: np.ndarray, lm: np.ndarray, colour: np.ndarray, edge: float,
     line = np.concatenate([corners[0], middle, corners[1]])
     gap = float(np.abs(lm[UPPER_LIP_INNER_SET, 1] - lm[LOWER_LIP_INNER_SET, 1]).max())
     # Covers a seam of skin widely; the photo's teeth squeezed between the lips whole after the blur.
-    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * edge)
+    width = max(1.6, gap + 1.0) + (SEAM_COVER if only_brighter else CORE_SIGMAS * min(edge, CORE_SOFTNESS))
     if not only_brighter:
         over = over_mouth(frame, line, skin_around(frame, lm), width)
         if over is None:
@@ -57,8 +60,11 @@ def crease(frame: np.ndarray, lm: np.ndarray, colour: np.ndarray, edge: float,
     mask = np.zeros(((y1 - y0) * 4, (x1 - x0) * 4), np.uint8)
     thickness = int(round(4 * width))
     cv2.polylines(mask, [np.round((line - [x0, y0]) * 4).astype(np.int32)], False, 255, thickness, cv2.LINE_AA)
-    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
-    alpha = cv2.GaussianBlur(alpha, (0, 0), edge)[..., None] / 255 * 0.85
+    band = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.GaussianBlur(band, (0, 0), edge)
+    if not only_brighter:  # its core as sharp as CORE_SOFTNESS, its edge as soft as the photo's
+        alpha = np.maximum(alpha, cv2.GaussianBlur(band, (0, 0), min(edge, CORE_SOFTNESS)))
+    alpha = alpha[..., None] / 255 * 0.85
     frame = frame.copy()
     region = frame[y0:y1, x0:x1].astype(np.float32)
     if only_brighter:  # all of a seam's brightness goes
