@@ -136,8 +136,8 @@ MUTANTS += [
 SIDE = f"{LOOK}::test_a_wide_smiles_side_teeth_end_with_its_front_teeth"
 MUTANTS += [
     Mutant("interior: the photo's teeth stretched with the lips (drawn at a share of the mouth's width)", MOUTH,
-           "    tw = max(2, int(round(teeth.image.shape[1] * face_h / max(teeth.face_height, 1.0))))  # rigid\n",
-           "    tw = max(2, int(round(0.78 * teeth.width * face_h / max(teeth.face_height, 1.0))))\n",
+           "    tw = max(2, int(round(teeth.image.shape[1] * teeth.scale(face_h))))\n",
+           "    tw = max(2, int(round(0.78 * teeth.width * teeth.scale(face_h))))\n",
            (f"{LOOK}::test_the_photos_teeth_keep_their_width_as_the_lips_stretch", SIDE)),
     Mutant("interior: the interior's upper teeth end where its front teeth do in every column", EXEMPLARS,
            "    return ends.astype(np.float32)\n", "    return np.full(luma.shape[1], middle[0], np.float32)\n", (SIDE,)),
@@ -153,4 +153,16 @@ MUTANTS += [
     Mutant("look: the photo's grain read as what a blur takes away (texture as noise)", MOUTH,
            "    second = cv2.filter2D(gray, cv2.CV_32F, IMMERKAER) / 6.0\n",
            "    second = gray - cv2.GaussianBlur(gray, (0, 0), 1.2)\n", (GRAIN,)),
+]
+MUTANTS += [
+    Mutant("mouth benchmark: the nearest allowed colour sought on the far side of the eye whites (sign swapped)",
+           "benchmarks/mouth.py",
+           "        share = float(np.clip(np.dot(c - e, real - e) / max(float(np.dot(real - e, real - e)), 1e-12), 0.0, 1.0))\n",
+           "        share = float(np.clip(np.dot(c - e, e - real) / max(float(np.dot(real - e, real - e)), 1e-12), 0.0, 1.0))\n",
+           (JUDGES,)),
+]
+MUTANTS += [
+    Mutant("interior: the interior's teeth ends read mirrored across the mouth (swapped halves)", MOUTH,
+           "        end = np.interp(u, (np.arange(len(ends)) + 0.5) / len(ends), ends)  # at each pixel's column\n",
+           "        end = np.interp(u, (np.arange(len(ends)) + 0.5) / len(ends), ends[::-1])\n", (SIDE,)),
 ]

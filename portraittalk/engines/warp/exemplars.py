@@ -118,9 +118,10 @@ def flat_toned(shares: np.ndarray, tones: np.ndarray, coverage: np.ndarray) -> n
 
 def upper_teeth_end(interior: np.ndarray) -> np.ndarray:
     """Where (v, 0..1) the upper teeth of an interior (V, U, 4) end, per column (U,), read in each of
-    ``TEETH_BANDS`` bands across the opening (``_teeth_end``). Teeth are rigid, the (u, v) map is not: a source's side teeth, in a narrow
-    corner, reach far deeper in v than its front teeth. A band with no teeth (its brightest dim against
-    the middle's: a corner's shadow) takes its nearest band's with teeth (the middle's, if none has)."""
+    ``TEETH_BANDS`` bands across the opening (``_teeth_end``). Teeth are rigid, the (u, v) map is not:
+    a source's side teeth, in a narrow corner, reach far deeper in v than its front teeth. A band with
+    no teeth (its brightest dim against the middle's: a corner's shadow) takes its nearest band's with
+    teeth (the middle's, if none has)."""
     luma = interior[..., :3] @ np.array([0.299, 0.587, 0.114])
     middle = _teeth_end(luma[:, CANONICAL[1] // 3 : -CANONICAL[1] // 3].mean(axis=1))
     edges = np.linspace(0, luma.shape[1], TEETH_BANDS + 1).astype(int)

@@ -70,6 +70,10 @@ class Teeth:
     white: np.ndarray  # (3,) float32: their white (the less coloured half of their brightest pixels)
     lead: int = 0  # rows on top of the front teeth' strip: the side teeth up to a smiling lip's corners
 
+    def scale(self, face_h: float) -> float:
+        """A face of height ``face_h`` over the one the teeth were cut from: the same teeth, rigid."""
+        return face_h / max(self.face_height, 1.0)
+
 
 @dataclass
 class MouthStyle:
@@ -249,8 +253,9 @@ def eye_white(img: np.ndarray, lm: np.ndarray, skin: np.ndarray) -> Optional[np.
 
 def _teeth_colour(img: np.ndarray, skin: np.ndarray, white: Optional[np.ndarray], face: np.ndarray) -> np.ndarray:
     """Teeth lit like the photo, by the relation measured on real speakers: their colour a share of the
-    skin's (no more coloured than the most coloured real skin measured) and of the eye whites' (the light's;
-    none seen: of the skin's alone), never green (painted eye whites are not the light); their brightness follows the skin's, never above the face's own highlights."""
+    skin's (no more coloured than the most coloured real skin measured) and of the eye whites' (the
+    light's; none seen: of the skin's alone), never green (painted eye whites are not the light); their
+    brightness follows the skin's, never above the face's own highlights."""
     skin_luma = max(_luma(skin), 1.0)
     skin_offset = _chromaticity(skin) - 1.0 / 3.0
     skin_offset *= min(1.0, SKIN_OFFSET_LIMIT / max(float(np.linalg.norm(skin_offset)), 1e-6))
@@ -438,20 +443,20 @@ def paint_mouth(frame: np.ndarray, lm: np.ndarray, face_h: float, teeth: Optiona
 def teeth_shown(teeth: Teeth, gap: float, face_h: float) -> tuple[int, float]:
     """(strip height, rows of it shown below the upper lip) for the photo's teeth at this face's size
     and opening: rigid (never stretched), showing at most ``TEETH_SHARE`` of the opening."""
-    scale = face_h / max(teeth.face_height, 1.0)  # the same teeth, at this face's size
-    height = int(np.clip(round((teeth.image.shape[0] - teeth.lead) * scale), 2, round(UPPER_TEETH * face_h) + 1))
+    height = int(np.clip(round((teeth.image.shape[0] - teeth.lead) * teeth.scale(face_h)), 2,
+                         round(UPPER_TEETH * face_h) + 1))  # fmt: skip
     return height, min(float(height), TEETH_SHARE * gap)
 
 
 def _draw_teeth(layer: np.ndarray, lip_y: float, gap: float, cx: float, teeth: Teeth, face_h: float) -> None:
     """The photo's upper teeth attached to the upper lip of the (h, w, 4) colour + coverage layer:
-    rigid (their own size at this face's, however the lips stretch), showing at most ``TEETH_SHARE`` of the opening
-    (the lip covers the rest of them); only the teeth themselves, their lower edge fading into the
+    rigid (their own size at this face's, however the lips stretch), showing at most ``TEETH_SHARE`` of
+    the opening (the lip covers the rest of them); only the teeth themselves, their lower edge fading into the
     interior (whose own upper teeth end where these do, see ``paint_mouth``)."""
     import cv2
 
     h, w = layer.shape[:2]
-    tw = max(2, int(round(teeth.image.shape[1] * face_h / max(teeth.face_height, 1.0))))  # rigid
+    tw = max(2, int(round(teeth.image.shape[1] * teeth.scale(face_h))))
     th, shown = teeth_shown(teeth, gap, face_h)
     if shown < 1.0:
         return
